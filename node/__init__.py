@@ -1,0 +1,1 @@
+"""hashfed: a federated hash-sharing node."""
