@@ -1,0 +1,386 @@
+"""The node's SQLite store: every table is read and written here and nowhere else.
+
+WAL mode so lookups never wait for a publish; STRICT tables so a wrong type is an error, not a
+silent conversion; every append (entries, their signals, and the checkpoint that covers them) in
+one ``BEGIN IMMEDIATE`` transaction, so a process killed at any instant leaves the previous
+checkpoint and never half a batch, and two processes publishing at once are serialised.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from node.errors import NotFoundError, StoreError
+from node.store.migrations import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    origin: str
+    size: int
+    root: bytes
+    note: str
+    frontier: bytes
+    received_ms: int
+
+
+@dataclass(frozen=True)
+class SignalRow:
+    type: str
+    value: bytes
+    quality: int | None
+
+
+@dataclass(frozen=True)
+class OpinionRow:
+    target_origin: str
+    target_idx: int
+    target_leaf: bytes
+    verdict: str
+    agrees: bool
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """One entry as the store keeps it, with what its statement adds to the derived tables."""
+
+    idx: int
+    leaf: bytes
+    body: bytes
+    kind: str
+    create_ms: int
+    signals: tuple[SignalRow, ...] = ()
+    retracts: int | None = None
+    opinion: OpinionRow | None = None
+
+
+@dataclass(frozen=True)
+class IndexedSignal:
+    type: str
+    row: int
+    value: bytes
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What an append changed that the in-memory index must follow."""
+
+    added: tuple[IndexedSignal, ...]
+    retracted: tuple[tuple[str, int], ...]  # (signal type, row) no longer live
+
+
+@dataclass(frozen=True)
+class SignalHit:
+    origin: str
+    idx: int
+    type: str
+    value: bytes
+    quality: int | None
+
+
+@dataclass(frozen=True)
+class OriginRow:
+    name: str
+    verifier_key: str
+    is_self: bool
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is durable across process crashes in WAL mode; only power loss can lose the
+            # last transactions, never corrupt or half-apply them.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open database {path}: {exc}") from exc
+        self.db = sqlite_utils.Database(conn)
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations "
+                "(name TEXT PRIMARY KEY, applied_ms INTEGER NOT NULL) STRICT"
+            )
+            done = {r[0] for r in self.db.execute("SELECT name FROM _migrations").fetchall()}
+            known = {name for name, _ in MIGRATIONS}
+            if unknown := done - known:
+                raise StoreError(
+                    f"database {self.path} has migrations this version does not know: "
+                    f"{sorted(unknown)}; it was written by a newer hashfed"
+                )
+            for name, migrate in MIGRATIONS:
+                if name not in done:
+                    migrate(self.db)
+                    self.db.execute("INSERT INTO _migrations VALUES (?, ?)", [name, _now_ms()])
+
+    def migrations(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM _migrations ORDER BY name")]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction; IMMEDIATE so concurrent writers queue instead of deadlocking."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"database {self.path} is busy: {exc}") from exc
+        try:
+            with self.db.atomic():
+                yield
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- origins -------------------------------------------------------------------------------
+
+    def add_origin(self, name: str, verifier_key: str, *, is_self: bool) -> None:
+        self.db.table("origins").insert(
+            {
+                "name": name,
+                "verifier_key": verifier_key,
+                "is_self": int(is_self),
+                "added_ms": _now_ms(),
+            },
+            replace=True,
+        )
+
+    def origins(self) -> list[OriginRow]:
+        rows = self.db.execute("SELECT name, verifier_key, is_self FROM origins ORDER BY name")
+        return [OriginRow(n, k, bool(s)) for n, k, s in rows.fetchall()]
+
+    def origin(self, name: str) -> OriginRow:
+        row = self.db.execute(
+            "SELECT name, verifier_key, is_self FROM origins WHERE name = ?", [name]
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"origin {name!r} is not known to this node")
+        return OriginRow(row[0], row[1], bool(row[2]))
+
+    # -- log -----------------------------------------------------------------------------------
+
+    def latest_checkpoint(self, origin: str) -> StoredCheckpoint | None:
+        row = self.db.execute(
+            "SELECT origin, size, root, note, frontier, received_ms FROM checkpoints "
+            "WHERE origin = ? ORDER BY size DESC LIMIT 1",
+            [origin],
+        ).fetchone()
+        return None if row is None else StoredCheckpoint(*row)
+
+    def checkpoints(self, origin: str) -> list[StoredCheckpoint]:
+        rows = self.db.execute(
+            "SELECT origin, size, root, note, frontier, received_ms FROM checkpoints "
+            "WHERE origin = ? ORDER BY size",
+            [origin],
+        )
+        return [StoredCheckpoint(*r) for r in rows.fetchall()]
+
+    def append(
+        self, origin: str, entries: Sequence[EntryRow], checkpoint: StoredCheckpoint
+    ) -> AppendResult:
+        """Store entries and the checkpoint covering them. Call inside :meth:`transaction`."""
+        if not self.db.conn.in_transaction:
+            raise RuntimeError("Store.append must run inside Store.transaction()")
+        next_row = self._next_rows({s.type for e in entries for s in e.signals})
+        added: list[IndexedSignal] = []
+        retracted: list[tuple[str, int]] = []
+        conn = self.db.conn
+        conn.executemany(
+            "INSERT INTO entries (origin, idx, leaf, body, kind, create_ms) VALUES (?,?,?,?,?,?)",
+            [(origin, e.idx, e.leaf, e.body, e.kind, e.create_ms) for e in entries],
+        )
+        signal_rows = []
+        for e in entries:
+            for s in e.signals:
+                row = next_row[s.type]
+                next_row[s.type] = row + 1
+                signal_rows.append((s.type, row, s.value, s.quality, origin, e.idx, 0))
+                added.append(IndexedSignal(s.type, row, s.value))
+        conn.executemany("INSERT INTO signals VALUES (?,?,?,?,?,?,?)", signal_rows)
+        for e in entries:
+            if e.retracts is not None:
+                conn.execute(
+                    "INSERT INTO retractions (origin, target_idx, idx) VALUES (?,?,?)",
+                    [origin, e.retracts, e.idx],
+                )
+                hit = conn.execute(
+                    "UPDATE signals SET retracted = 1 WHERE origin = ? AND idx = ? "
+                    "RETURNING type, row",
+                    [origin, e.retracts],
+                ).fetchall()
+                retracted.extend((t, r) for t, r in hit)
+            if e.opinion is not None:
+                o = e.opinion
+                conn.execute(
+                    "INSERT INTO opinions VALUES (?,?,?,?,?,?,?)",
+                    [
+                        origin,
+                        e.idx,
+                        o.target_origin,
+                        o.target_idx,
+                        o.target_leaf,
+                        o.verdict,
+                        int(o.agrees),
+                    ],
+                )
+        self.db.table("checkpoints").insert(
+            {
+                "origin": checkpoint.origin,
+                "size": checkpoint.size,
+                "root": checkpoint.root,
+                "note": checkpoint.note,
+                "frontier": checkpoint.frontier,
+                "received_ms": checkpoint.received_ms,
+            }
+        )
+        # Added rows retracted in the same batch must not enter the index as live.
+        dead = set(retracted)
+        return AppendResult(
+            tuple(a for a in added if (a.type, a.row) not in dead), tuple(retracted)
+        )
+
+    def _next_rows(self, types: set[str]) -> dict[str, int]:
+        out = {}
+        for t in types:
+            row = self.db.execute(
+                "SELECT COALESCE(MAX(row) + 1, 0) FROM signals WHERE type = ?", [t]
+            ).fetchone()
+            out[t] = int(row[0])
+        return out
+
+    def entry(self, origin: str, idx: int) -> tuple[bytes, bytes]:
+        """(body, leaf) of one entry."""
+        row = self.db.execute(
+            "SELECT body, leaf FROM entries WHERE origin = ? AND idx = ?", [origin, idx]
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"origin {origin!r} has no entry {idx} on this node")
+        return bytes(row[0]), bytes(row[1])
+
+    def entries(self, origin: str, start: int = 0, stop: int | None = None) -> Iterator[EntryRow]:
+        stop = 2**62 if stop is None else stop
+        rows = self.db.execute(
+            "SELECT idx, leaf, body, kind, create_ms FROM entries "
+            "WHERE origin = ? AND idx >= ? AND idx < ? ORDER BY idx",
+            [origin, start, stop],
+        )
+        for idx, leaf, body, kind, create_ms in rows:
+            yield EntryRow(idx, bytes(leaf), bytes(body), kind, create_ms)
+
+    def leaves(self, origin: str, size: int) -> list[bytes]:
+        rows = self.db.execute(
+            "SELECT leaf FROM entries WHERE origin = ? AND idx < ? ORDER BY idx", [origin, size]
+        ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def is_retracted(self, origin: str, idx: int) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM retractions WHERE origin = ? AND target_idx = ?", [origin, idx]
+        ).fetchone()
+        return row is not None
+
+    # -- index support -------------------------------------------------------------------------
+
+    def signal_types(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT type FROM signals").fetchall()]
+
+    def signal_rows(self, signal_type: str) -> tuple[list[bytes], list[int]]:
+        """Every stored value of one type in row order, and the rows that are not live."""
+        values: list[bytes] = []
+        dead: list[int] = []
+        rows = self.db.execute(
+            "SELECT row, value, retracted FROM signals WHERE type = ? ORDER BY row",
+            [signal_type],
+        )
+        for row, value, retracted in rows:
+            if row != len(values):
+                raise StoreError(f"signals of type {signal_type} have a gap at row {len(values)}")
+            values.append(bytes(value))
+            if retracted:
+                dead.append(row)
+        return values, dead
+
+    def signal_hits(self, signal_type: str, rows: Sequence[int]) -> dict[int, SignalHit]:
+        out: dict[int, SignalHit] = {}
+        for chunk_start in range(0, len(rows), 500):
+            chunk = list(rows[chunk_start : chunk_start + 500])
+            marks = ",".join("?" * len(chunk))
+            found = self.db.execute(
+                f"SELECT row, origin, idx, value, quality FROM signals "
+                f"WHERE type = ? AND row IN ({marks})",
+                [signal_type, *chunk],
+            )
+            for row, origin, idx, value, quality in found:
+                out[row] = SignalHit(origin, idx, signal_type, bytes(value), quality)
+        return out
+
+    def signals_since(self, signal_type: str, first_row: int) -> list[IndexedSignal]:
+        rows = self.db.execute(
+            "SELECT row, value FROM signals WHERE type = ? AND row >= ? ORDER BY row",
+            [signal_type, first_row],
+        )
+        return [IndexedSignal(signal_type, r, bytes(v)) for r, v in rows]
+
+    def retracted_since(self, cursor: int) -> tuple[list[tuple[str, int]], int]:
+        """Signal rows retracted after ``cursor`` (a retractions rowid), and the new cursor."""
+        with self.transaction_read():
+            top = self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM retractions").fetchone()
+            rows = self.db.execute(
+                "SELECT s.type, s.row FROM retractions r JOIN signals s "
+                "ON s.origin = r.origin AND s.idx = r.target_idx "
+                "WHERE r.rowid > ? AND r.rowid <= ?",
+                [cursor, top[0]],
+            ).fetchall()
+        return [(t, int(r)) for t, r in rows], int(top[0])
+
+    @contextmanager
+    def transaction_read(self) -> Iterator[None]:
+        """A consistent snapshot across several reads (WAL readers never block writers)."""
+        if self.db.conn.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
+
+    def opinions_on(self, origin: str, idx: int, leaf: bytes) -> list[tuple[str, str, bool]]:
+        """Each author's latest opinion on exactly these bytes: (author, verdict, agrees)."""
+        rows = self.db.execute(
+            "SELECT origin, verdict, agrees FROM opinions o "
+            "WHERE target_origin = ? AND target_idx = ? AND target_leaf = ? "
+            "AND idx = (SELECT MAX(idx) FROM opinions p WHERE p.origin = o.origin "
+            "AND p.target_origin = o.target_origin AND p.target_idx = o.target_idx "
+            "AND p.target_leaf = o.target_leaf) ORDER BY origin",
+            [origin, idx, leaf],
+        )
+        return [(a, v, bool(g)) for a, v, g in rows.fetchall()]
+
+    def counts(self, origin: str) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT kind, COUNT(*) FROM entries WHERE origin = ? GROUP BY kind", [origin]
+        )
+        return {k: int(c) for k, c in rows.fetchall()}
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

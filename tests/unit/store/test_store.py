@@ -1,0 +1,96 @@
+"""The SQLite store: migrations, STRICT tables, WAL, and all-or-nothing appends."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from node.errors import NotFoundError, StoreError
+from node.store.store import EntryRow, SignalRow, Store, StoredCheckpoint
+
+
+def _checkpoint(size: int) -> StoredCheckpoint:
+    return StoredCheckpoint("a.example", size, b"r" * 32, "note\n", b"f" * 32, 0)
+
+
+def test_migrations_are_named_and_applied_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    assert store.migrations() == ["001_initial"]
+    store.close()
+    again = Store(tmp_path / "db.sqlite")
+    assert again.migrations() == ["001_initial"]
+    mode = again.db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_tables_are_strict(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store.db.execute("INSERT INTO entries VALUES ('a', 'not an int', x'00', x'00', 'ADD', 0)")
+    for table in ("origins", "entries", "checkpoints", "signals", "retractions", "opinions"):
+        sql = store.db.execute("SELECT sql FROM sqlite_master WHERE name = ?", [table]).fetchone()[
+            0
+        ]
+        assert sql.rstrip().endswith("STRICT"), table
+
+
+def test_newer_database_is_refused(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    store.db.execute("INSERT INTO _migrations VALUES ('999_future', 0)")
+    store.close()
+    with pytest.raises(StoreError, match="newer hashfed"):
+        Store(tmp_path / "db.sqlite")
+
+
+def test_failed_append_leaves_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    rows = [
+        EntryRow(0, b"l" * 32, b"body", "ADD", 0, (SignalRow("md5", b"\x01" * 16, None),)),
+        EntryRow(0, b"l" * 32, b"body", "ADD", 0),  # duplicate index: the insert fails
+    ]
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store.append("a.example", rows, _checkpoint(2))
+    for table in ("entries", "signals", "checkpoints"):
+        assert store.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+    assert store.latest_checkpoint("a.example") is None
+
+
+def test_signal_rows_are_dense_per_type_and_retraction_marks_them(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    md5 = SignalRow("md5", b"\x01" * 16, None)
+    sha = SignalRow("sha256", b"\x02" * 32, None)
+    with store.transaction():
+        first = store.append(
+            "a.example",
+            [
+                EntryRow(0, b"a" * 32, b"0", "ADD", 0, (md5, sha)),
+                EntryRow(1, b"b" * 32, b"1", "ADD", 0, (md5,)),
+            ],
+            _checkpoint(2),
+        )
+    assert [(s.type, s.row) for s in first.added] == [("md5", 0), ("sha256", 0), ("md5", 1)]
+    with store.transaction():
+        second = store.append(
+            "a.example", [EntryRow(2, b"c" * 32, b"2", "RETRACT", 0, retracts=0)], _checkpoint(3)
+        )
+    assert sorted(second.retracted) == [("md5", 0), ("sha256", 0)]
+    values, dead = store.signal_rows("md5")
+    assert len(values) == 2 and dead == [0]
+    assert store.is_retracted("a.example", 0)
+    changed, cursor = store.retracted_since(0)
+    assert sorted(changed) == [("md5", 0), ("sha256", 0)] and cursor == 1
+    assert store.retracted_since(cursor) == ([], 1)
+
+
+def test_missing_entry_is_not_found(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    with pytest.raises(NotFoundError, match="no entry 5"):
+        store.entry("a.example", 5)
+
+
+def test_append_outside_transaction_is_a_bug(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    with pytest.raises(RuntimeError):
+        store.append("a.example", [], _checkpoint(0))
