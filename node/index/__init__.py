@@ -1,0 +1,13 @@
+"""In-memory match indexes: row number == position, rows never deleted, only marked not live.
+
+``BitIndex`` answers Hamming-radius queries exactly (multi-index hashing with a scan fallback);
+``ExactIndex`` answers equality queries for cryptographic digests. Both are pure numpy and know
+nothing about signal types: the caller picks bit lengths and thresholds.
+"""
+
+from node.index.bit_index import BitIndex
+from node.index.exact_index import ExactIndex
+from node.index.hamming import brute_force
+from node.index.hit import Hit
+
+__all__ = ["BitIndex", "ExactIndex", "Hit", "brute_force"]
