@@ -1,0 +1,393 @@
+"""The ``hashfed`` command line.
+
+Exit codes (also in README.md): 0 ok; 1 no match (``match --exit-code``); 2 usage error;
+3 other hashfed error; 4 invalid input (nothing stored); 5 verification failed; 6 not found;
+7 node identity missing or already present; 8 database unusable.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from node.core import Node
+from node.errors import HashfedError, InvalidInputError
+from node.hashing import ComputedSignal, get_signal_type, parse_signal
+from node.home import ENV_HOME, resolve_home
+from node.log.entry import Labels, Verdict
+from node.results import PublishReport, QueryResult
+
+EXIT_NO_MATCH = 1
+
+app = typer.Typer(
+    name="hashfed",
+    help="A federated hash-sharing node: hash media, publish signed hashes, match locally.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        envvar=ENV_HOME,
+        help=f"Node home folder (default: ${ENV_HOME}, else the platform's user data folder).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+EntityOpt = Annotated[str, typer.Option("--entity", help="Entity that produced the content.")]
+ContentTypeOpt = Annotated[str, typer.Option("--content-type", help="Content type label.")]
+BehaviourOpt = Annotated[
+    list[str] | None, typer.Option("--behaviour", help="Behaviour label (repeatable).")
+]
+TagOpt = Annotated[list[str] | None, typer.Option("--tag", help="Free tag (repeatable).")]
+NoteOpt = Annotated[str, typer.Option("--note", help="Free-text note for reviewers.")]
+
+
+def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """The one place hashfed errors become a message on stderr and a documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except HashfedError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def _open(home: Path | None) -> Node:
+    return Node.open(resolve_home(home))
+
+
+def _print_json(value: object) -> None:
+    out.print_json(json.dumps(value)) if sys.stdout.isatty() else print(json.dumps(value))
+
+
+@app.command()
+@handles_errors
+def init(
+    origin: Annotated[str, typer.Option("--origin", help="This member's origin name.")],
+    home: HomeOpt = None,
+    peer_address: Annotated[
+        str | None, typer.Option(help="host:port other nodes reach this one at.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a node: config, Ed25519 signing key, TLS key and certificate, empty database."""
+    where = resolve_home(home)
+    with Node.init(where, origin, peer_address=peer_address) as node:
+        card = node.identity_card()
+    if as_json:
+        _print_json({"home": str(where), "origin": origin, "verifier_key": card["verifier_key"]})
+        return
+    out.print(f"Initialised node [bold]{origin}[/] in {where}")
+    out.print(f"verifier key: {card['verifier_key']}", highlight=False)
+
+
+@app.command()
+@handles_errors
+def identity(home: HomeOpt = None, as_json: JsonOpt = True) -> None:
+    """Print this node's member card (JSON) for other members to accept."""
+    with _open(home) as node:
+        print(json.dumps(node.identity_card(), indent=None if as_json else 2))
+
+
+@app.command("hash")
+@handles_errors
+def hash_(
+    files: Annotated[list[Path], typer.Argument(help="Files to hash.")],
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every applicable signal (type, value, quality) for each file."""
+    from node.hashing import hash_media
+
+    results = []
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        results.append((path, hash_media(data, name=path.name)))
+    if as_json:
+        _print_json(
+            [
+                {
+                    "file": str(p),
+                    "signals": [
+                        {"type": c.signal.type, "value": c.signal.hex, "quality": c.quality}
+                        for c in sigs
+                    ],
+                }
+                for p, sigs in results
+            ]
+        )
+        return
+    table = Table("file", "type", "value", "quality")
+    for path, sigs in results:
+        for c in sigs:
+            quality = "" if c.quality is None else str(c.quality)
+            table.add_row(str(path), c.signal.type, c.signal.hex, quality)
+    out.print(table)
+
+
+def _labels(
+    entity: str, content_type: str, behaviour: list[str] | None, tag: list[str] | None
+) -> Labels:
+    return Labels(entity, content_type, tuple(behaviour or ()), tuple(tag or ()))
+
+
+def _given_signals(values: list[str], quality: int | None) -> list[ComputedSignal]:
+    signals = [parse_signal(v) for v in values]
+    if quality is not None and not 0 <= quality <= 100:
+        raise InvalidInputError(f"--quality {quality} is outside 0..100")
+    return [
+        ComputedSignal(s, quality if get_signal_type(s.type).name == "pdq" else None)
+        for s in signals
+    ]
+
+
+def _print_report(report: PublishReport, as_json: bool) -> None:
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    table = Table("index", "kind", "source")
+    for e in report.entries:
+        table.add_row(str(e.entry_index), e.kind, e.source)
+    out.print(table)
+    out.print(
+        f"Signed checkpoint: size {report.checkpoint_size}, "
+        f"root {report.checkpoint_root_hex[:16]}…",
+        highlight=False,
+    )
+
+
+@app.command()
+@handles_errors
+def add(
+    files: Annotated[list[Path] | None, typer.Argument(help="Media files to publish.")] = None,
+    signal: Annotated[
+        list[str] | None,
+        typer.Option("--signal", help="TYPE:VALUE given directly (repeatable: one ADD)."),
+    ] = None,
+    quality: Annotated[
+        int | None, typer.Option("--quality", help="PDQ quality of a --signal pdq value.")
+    ] = None,
+    from_file: Annotated[
+        str | None,
+        typer.Option("--from", help="Bulk import a hash list from FILE or - (stdin)."),
+    ] = None,
+    entity: EntityOpt = "",
+    content_type: ContentTypeOpt = "",
+    behaviour: BehaviourOpt = None,
+    tag: TagOpt = None,
+    note: NoteOpt = "",
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish ADD entries (files, given signals, or a bulk list) and sign a new checkpoint."""
+    sources = sum(bool(x) for x in (files, signal, from_file))
+    if sources != 1:
+        raise InvalidInputError("give exactly one of: FILE..., --signal TYPE:VALUE, --from FILE")
+    labels = _labels(entity, content_type, behaviour, tag)
+    with _open(home) as node:
+        if files:
+            report = node.publish_files(files, labels, note)
+        elif signal:
+            report = node.publish_signals(_given_signals(signal, quality), labels, note)
+        else:
+            assert from_file is not None
+            report = node.import_hash_list(_read_lines(from_file), labels, note)
+    _print_report(report, as_json)
+
+
+def _read_lines(source: str) -> list[str]:
+    if source == "-":
+        return sys.stdin.read().splitlines()
+    try:
+        return Path(source).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"cannot read hash list {source}: {exc}") from exc
+
+
+@app.command()
+@handles_errors
+def retract(
+    index: Annotated[int, typer.Argument(help="Index of this origin's ADD to retract.", min=0)],
+    reason: Annotated[str, typer.Option(help="Why, for other members.")] = "",
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Append a RETRACT: the ADD stops matching everywhere (it stays in the log)."""
+    with _open(home) as node:
+        _print_report(node.retract(index, reason), as_json)
+
+
+@app.command()
+@handles_errors
+def opinion(
+    origin: Annotated[str, typer.Argument(help="Origin of the entry.")],
+    index: Annotated[int, typer.Argument(help="Entry index in that origin's log.", min=0)],
+    true_positive: Annotated[bool, typer.Option("--true-positive")] = False,
+    false_positive: Annotated[bool, typer.Option("--false-positive")] = False,
+    disputed: Annotated[bool, typer.Option("--disputed")] = False,
+    disagree_labels: Annotated[
+        bool, typer.Option("--disagree-labels", help="Disagree with the entry's labels.")
+    ] = False,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish an OPINION on any origin's entry."""
+    chosen = [
+        v
+        for flag, v in (
+            (true_positive, Verdict.TRUE_POSITIVE),
+            (false_positive, Verdict.FALSE_POSITIVE),
+            (disputed, Verdict.DISPUTED),
+        )
+        if flag
+    ]
+    if len(chosen) != 1:
+        raise InvalidInputError("give exactly one of --true-positive, --false-positive, --disputed")
+    with _open(home) as node:
+        report = node.opinion(origin, index, chosen[0], agrees_with_labels=not disagree_labels)
+    _print_report(report, as_json)
+
+
+@app.command()
+@handles_errors
+def match(
+    files: Annotated[list[Path] | None, typer.Argument(help="Media files to look up.")] = None,
+    signal: Annotated[
+        list[str] | None, typer.Option("--signal", help="TYPE:VALUE to look up (repeatable).")
+    ] = None,
+    threshold: Annotated[
+        int | None,
+        typer.Option(help="Max distance (default per type: pdq 31, phash/dhash 10; files: PDQ)."),
+    ] = None,
+    exit_code: Annotated[
+        bool, typer.Option("--exit-code", help="Exit 1 when nothing matched.")
+    ] = False,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Look up media or signals among every shared, unretracted hash."""
+    if bool(files) == bool(signal):
+        raise InvalidInputError("give FILE... or --signal TYPE:VALUE (not both)")
+    with _open(home) as node:
+        if files:
+            results = node.match_files(files, threshold)
+        else:
+            results = node.match_signals([parse_signal(s) for s in signal or []], threshold)
+    _print_matches(results, as_json)
+    if exit_code and not any(r.matches for r in results):
+        raise typer.Exit(EXIT_NO_MATCH)
+
+
+def _print_matches(results: list[QueryResult], as_json: bool) -> None:
+    if as_json:
+        _print_json([r.to_dict() for r in results])
+        return
+    table = Table("query", "origin", "index", "signals", "labels", "opinions")
+    for r in results:
+        if not r.matches:
+            table.add_row(r.query, "[dim]no match[/]", "", "", "", "")
+        for m in r.matches:
+            labels = ", ".join(
+                x
+                for x in (
+                    m.labels.entity,
+                    m.labels.content_type,
+                    *m.labels.behaviours,
+                    *m.labels.tags,
+                )
+                if x
+            )
+            signals = ", ".join(f"{s.type} {s.distance}" for s in m.signals)
+            table.add_row(r.query, m.origin, str(m.entry_index), signals, labels, str(m.opinions))
+    out.print(table)
+
+
+@app.command()
+@handles_errors
+def log(
+    origin: Annotated[str | None, typer.Option(help="Origin (default: this node's).")] = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List an origin's log entries."""
+    with _open(home) as node:
+        lines = node.log(origin)
+    if as_json:
+        _print_json([line.to_dict() for line in lines])
+        return
+    table = Table("index", "kind", "summary", "retracted")
+    for line in lines:
+        table.add_row(
+            str(line.entry_index), line.kind, line.summary, "yes" if line.retracted else ""
+        )
+    out.print(table)
+
+
+@app.command()
+@handles_errors
+def checkpoint(
+    origin: Annotated[str | None, typer.Option(help="Origin (default: this node's).")] = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print an origin's newest signed checkpoint (C2SP signed note)."""
+    with _open(home) as node:
+        cp = node.checkpoint(origin)
+    if as_json:
+        _print_json({"origin": cp.origin, "size": cp.size, "root": cp.root.hex(), "note": cp.note})
+        return
+    print(cp.note, end="")
+
+
+@app.command()
+@handles_errors
+def proof(
+    origin: Annotated[str, typer.Argument(help="Origin of the entry.")],
+    index: Annotated[int, typer.Argument(help="Entry index.", min=0)],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the bundle to this file.")
+    ] = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = True,
+) -> None:
+    """Write a provenance bundle (JSON): entry bytes, inclusion proof, signed checkpoint."""
+    with _open(home) as node:
+        text = node.bundle(origin, index).to_json()
+    if output is None:
+        print(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        if not as_json:
+            out.print(f"wrote {output}")
+
+
+def run() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,427 @@
+"""The node facade: the one object the CLI and the servers drive.
+
+Every flow of DESIGN.md starts here: hash, publish (ADD, RETRACT, OPINION), match, prove. The
+facade validates everything before it opens a write transaction, so refused input stores nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from node.bulk import parse_hash_list
+from node.errors import (
+    IdentityError,
+    ImportFormatError,
+    InvalidInputError,
+    LowQualityError,
+    MediaError,
+    NotFoundError,
+)
+from node.hashing import (
+    MIN_PUBLISH_QUALITY,
+    ComputedSignal,
+    Signal,
+    hash_media,
+)
+from node.home import Config, HomePaths, write_secret
+from node.log.bundle import Bundle
+from node.log.checkpoint import Checkpoint, SignedCheckpoint
+from node.log.entry import (
+    Add,
+    Entry,
+    EntryRef,
+    Labels,
+    Opinion,
+    Retract,
+    Statement,
+    Verdict,
+    decode_entry,
+    encode_entry,
+)
+from node.log.keys import SignerKey, VerifierKey
+from node.log.merkle import Frontier, inclusion_proof, leaf_hash
+from node.matching import MatchIndex, TypedHit
+from node.results import (
+    FileHashes,
+    Match,
+    OpinionSummary,
+    Published,
+    PublishReport,
+    QueryResult,
+    SignalDistance,
+)
+from node.store.store import EntryRow, OpinionRow, SignalRow, Store, StoredCheckpoint
+from node.tls import certificate_fingerprint, generate_tls_identity
+
+CARD_FORMAT = "hashfed-member-card/v1"
+
+
+@dataclass(frozen=True)
+class LogLine:
+    origin: str
+    entry_index: int
+    kind: str
+    create_time_ms: int
+    summary: str
+    retracted: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "origin": self.origin,
+            "entry_index": self.entry_index,
+            "kind": self.kind,
+            "create_time_ms": self.create_time_ms,
+            "summary": self.summary,
+            "retracted": self.retracted,
+        }
+
+
+class Node:
+    """One member's node, opened on its home folder."""
+
+    def __init__(self, paths: HomePaths, config: Config, signer: SignerKey, store: Store) -> None:
+        self.paths = paths
+        self.config = config
+        self.signer = signer
+        self.store = store
+        self._index: MatchIndex | None = None
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    @classmethod
+    def init(cls, home: Path, origin: str, *, peer_address: str | None = None) -> Node:
+        """Create a new identity in ``home``; refuse if any part of one exists already."""
+        paths = HomePaths(home)
+        if existing := [p for p in paths.identity_files() if p.exists()]:
+            raise IdentityError(
+                f"{home} already holds a node identity ({', '.join(p.name for p in existing)}); "
+                "refusing to overwrite it. Use another --home, or remove it yourself"
+            )
+        signer = SignerKey.generate(origin)  # validates the name before anything is written
+        config = Config(origin=origin)
+        if peer_address:
+            config = Config(origin=origin, peer_address=peer_address)
+        tls_key, tls_cert = generate_tls_identity(origin)
+        write_secret(paths.signing_key, (str(signer) + "\n").encode())
+        write_secret(paths.tls_key, tls_key)
+        paths.tls_cert.write_bytes(tls_cert)
+        store = Store(paths.database)
+        with store.transaction():
+            store.add_origin(origin, str(signer.verifier()), is_self=True)
+        # The config is written last: its presence is what marks a home as initialised.
+        paths.config.write_text(config.to_toml(), encoding="utf-8")
+        return cls(paths, config, signer, store)
+
+    @classmethod
+    def open(cls, home: Path) -> Node:
+        paths = HomePaths(home)
+        config = paths.load_config()
+        try:
+            signer = SignerKey.parse(paths.signing_key.read_text(encoding="utf-8").strip())
+        except FileNotFoundError as exc:
+            raise IdentityError(f"signing key {paths.signing_key} is missing") from exc
+        if signer.name != config.origin:
+            raise IdentityError(
+                f"signing key is for {signer.name!r} but config says origin {config.origin!r}"
+            )
+        return cls(paths, config, signer, Store(paths.database))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Node:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def origin(self) -> str:
+        return self.config.origin
+
+    @property
+    def verifier(self) -> VerifierKey:
+        return self.signer.verifier()
+
+    @property
+    def index(self) -> MatchIndex:
+        if self._index is None:
+            self._index = MatchIndex(self.store)
+        return self._index
+
+    def identity_card(self) -> dict[str, str]:
+        """What another member needs to trust this origin and to peer with this node."""
+        cert = self.paths.tls_cert.read_bytes()
+        return {
+            "format": CARD_FORMAT,
+            "origin": self.origin,
+            "verifier_key": str(self.verifier),
+            "tls_certificate": cert.decode(),
+            "tls_fingerprint_sha256": certificate_fingerprint(cert),
+            "address": self.config.peer_address,
+        }
+
+    # -- hashing -------------------------------------------------------------------------------
+
+    def hash_file(self, path: Path) -> FileHashes:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise MediaError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        kwargs = {} if self.config.max_pixels is None else {"max_pixels": self.config.max_pixels}
+        return FileHashes(str(path), tuple(hash_media(data, name=path.name, **kwargs)))
+
+    # -- publishing ----------------------------------------------------------------------------
+
+    def publish_files(self, paths: Sequence[Path], labels: Labels, note: str = "") -> PublishReport:
+        hashed = [self.hash_file(p) for p in paths]  # every file first: one bad file, no entries
+        items = [(h.name, Add(_publishable(h.signals, h.name), labels, note)) for h in hashed]
+        return self._append(items)
+
+    def publish_signals(
+        self, signals: Sequence[ComputedSignal], labels: Labels, note: str = ""
+    ) -> PublishReport:
+        """One ADD carrying the given signals (the hashes of one item of media)."""
+        source = " ".join(str(s.signal) for s in signals)
+        return self._append([(source, Add(_publishable(signals, source), labels, note))])
+
+    def import_hash_list(
+        self, lines: Iterable[str], labels: Labels, note: str = ""
+    ) -> PublishReport:
+        """One ADD per line, all under one signed checkpoint; any bad line publishes nothing."""
+        parsed = parse_hash_list(lines)
+        items: list[tuple[str, Statement]] = []
+        for item in parsed:
+            source = f"line {item.line}"
+            try:
+                items.append((source, Add(_publishable([item.signal], source), labels, note)))
+            except InvalidInputError as exc:
+                raise ImportFormatError(str(exc), line=item.line) from exc
+        return self._append(items)
+
+    def retract(self, entry_index: int, reason: str = "") -> PublishReport:
+        return self._append([(f"retract {entry_index}", Retract(entry_index, reason))])
+
+    def opinion(
+        self, origin: str, entry_index: int, verdict: Verdict, *, agrees_with_labels: bool
+    ) -> PublishReport:
+        body, leaf = self.store.entry(origin, entry_index)
+        if decode_entry(body).kind != "ADD":
+            raise InvalidInputError(
+                f"{origin} entry {entry_index} is not an ADD; opinions are about shared hashes"
+            )
+        target = EntryRef(origin, entry_index, leaf)
+        statement = Opinion(target, verdict, agrees_with_labels)
+        return self._append([(f"opinion on {origin}/{entry_index}", statement)])
+
+    def _append(self, items: Sequence[tuple[str, Statement]]) -> PublishReport:
+        if not items:
+            raise InvalidInputError("nothing to publish")
+        now = time.time_ns() // 1_000_000
+        with self.store.transaction():
+            latest = self.store.latest_checkpoint(self.origin)
+            frontier = (
+                Frontier.empty()
+                if latest is None
+                else Frontier.from_bytes(latest.size, latest.frontier)
+            )
+            self._check_retractions(items, frontier.size)
+            rows: list[EntryRow] = []
+            for offset, (_, statement) in enumerate(items):
+                body = encode_entry(Entry(self.origin, now, statement))
+                rows.append(_entry_row(frontier.size + offset, body, statement, now))
+            frontier = frontier.extend(r.leaf for r in rows)
+            signed = SignedCheckpoint.sign(
+                Checkpoint(self.origin, frontier.size, frontier.root()), self.signer
+            )
+            stored = StoredCheckpoint(
+                self.origin, frontier.size, frontier.root(), signed.text(), frontier.to_bytes(), now
+            )
+            result = self.store.append(self.origin, rows, stored)
+        if self._index is not None:
+            self._index.apply(result)
+        published = tuple(
+            Published(self.origin, row.idx, row.kind, source)
+            for row, (source, _) in zip(rows, items, strict=True)
+        )
+        return PublishReport(published, frontier.size, frontier.root().hex())
+
+    def _check_retractions(self, items: Sequence[tuple[str, Statement]], size: int) -> None:
+        seen: set[int] = set()
+        for _, statement in items:
+            if not isinstance(statement, Retract):
+                continue
+            target = statement.entry_index
+            if target >= size:
+                raise NotFoundError(f"{self.origin} has no entry {target} (log size {size})")
+            body, _ = self.store.entry(self.origin, target)
+            if decode_entry(body).kind != "ADD":
+                raise InvalidInputError(f"entry {target} is not an ADD; only ADDs are retracted")
+            if target in seen or self.store.is_retracted(self.origin, target):
+                raise InvalidInputError(f"entry {target} is already retracted")
+            seen.add(target)
+
+    # -- matching ------------------------------------------------------------------------------
+
+    def match_files(self, paths: Sequence[Path], threshold: int | None = None) -> list[QueryResult]:
+        """Match each file by every signal it yields; ``threshold`` applies to PDQ."""
+        results = []
+        for path in paths:
+            hashes = self.hash_file(path)
+            queries = [
+                (c.signal, threshold if c.signal.type == "pdq" else None) for c in hashes.signals
+            ]
+            results.append(self._match(str(path), queries))
+        return results
+
+    def match_signals(
+        self, signals: Sequence[Signal], threshold: int | None = None
+    ) -> list[QueryResult]:
+        return [self._match(str(s), [(s, threshold)]) for s in signals]
+
+    def _match(self, query: str, signals: Sequence[tuple[Signal, int | None]]) -> QueryResult:
+        index = self.index
+        index.refresh()
+        hits: list[TypedHit] = []
+        for signal, threshold in signals:
+            hits.extend(index.search(signal, threshold))
+        by_entry: dict[tuple[str, int], list[SignalDistance]] = {}
+        for signal_type in {h.type for h in hits}:
+            typed = [h for h in hits if h.type == signal_type]
+            located = self.store.signal_hits(signal_type, [h.row for h in typed])
+            for h in typed:
+                where = located[h.row]
+                key = (where.origin, where.idx)
+                by_entry.setdefault(key, []).append(SignalDistance(signal_type, h.distance))
+        matches = [
+            self._describe(query, origin, idx, found) for (origin, idx), found in by_entry.items()
+        ]
+        matches.sort(key=lambda m: (min(s.distance for s in m.signals), m.origin, m.entry_index))
+        return QueryResult(query, tuple(matches))
+
+    def _describe(self, query: str, origin: str, idx: int, found: list[SignalDistance]) -> Match:
+        body, leaf = self.store.entry(origin, idx)
+        statement = decode_entry(body).statement
+        assert isinstance(statement, Add)  # only ADDs carry signals
+        return Match(
+            query=query,
+            origin=origin,
+            entry_index=idx,
+            signals=tuple(sorted(found, key=lambda s: s.type)),
+            labels=statement.labels,
+            note=statement.note,
+            opinions=self.opinion_summary(origin, idx, leaf),
+        )
+
+    def opinion_summary(self, origin: str, idx: int, leaf: bytes) -> OpinionSummary:
+        counts = {v: 0 for v in Verdict}
+        agree = disagree = 0
+        for _, verdict, agrees in self.store.opinions_on(origin, idx, leaf):
+            counts[Verdict(verdict)] += 1
+            agree += agrees
+            disagree += not agrees
+        return OpinionSummary(
+            counts[Verdict.TRUE_POSITIVE],
+            counts[Verdict.FALSE_POSITIVE],
+            counts[Verdict.DISPUTED],
+            agree,
+            disagree,
+        )
+
+    # -- reading the log -----------------------------------------------------------------------
+
+    def log(self, origin: str | None = None) -> list[LogLine]:
+        origin = origin or self.origin
+        self.store.origin(origin)
+        lines = []
+        for row in self.store.entries(origin):
+            entry = decode_entry(row.body)
+            lines.append(
+                LogLine(
+                    origin,
+                    row.idx,
+                    row.kind,
+                    row.create_ms,
+                    _summary(entry),
+                    row.kind == "ADD" and self.store.is_retracted(origin, row.idx),
+                )
+            )
+        return lines
+
+    def checkpoint(self, origin: str | None = None) -> StoredCheckpoint:
+        origin = origin or self.origin
+        latest = self.store.latest_checkpoint(origin)
+        if latest is None:
+            self.store.origin(origin)
+            raise NotFoundError(f"origin {origin!r} has no checkpoint yet (its log is empty)")
+        return latest
+
+    def bundle(self, origin: str, entry_index: int) -> Bundle:
+        """A provenance bundle for one entry, against the newest checkpoint that covers it."""
+        latest = self.checkpoint(origin)
+        if entry_index >= latest.size:
+            raise NotFoundError(
+                f"origin {origin!r} has no entry {entry_index} (log size {latest.size})"
+            )
+        body, _ = self.store.entry(origin, entry_index)
+        leaves = self.store.leaves(origin, latest.size)
+        proof = inclusion_proof(entry_index, leaves)
+        return Bundle(origin, entry_index, body, tuple(proof), latest.note)
+
+
+def _publishable(signals: Sequence[ComputedSignal], source: str) -> tuple[ComputedSignal, ...]:
+    for computed in signals:
+        if (
+            computed.signal.type == "pdq"
+            and computed.quality is not None
+            and computed.quality < MIN_PUBLISH_QUALITY
+        ):
+            raise LowQualityError(
+                f"{source}: PDQ quality {computed.quality} is below {MIN_PUBLISH_QUALITY}; "
+                "such hashes match unrelated images, so they are not published"
+            )
+    return tuple(signals)
+
+
+def _entry_row(idx: int, body: bytes, statement: Statement, now: int) -> EntryRow:
+    kind = type(statement).__name__.upper()
+    signals: tuple[SignalRow, ...] = ()
+    retracts = None
+    opinion = None
+    if isinstance(statement, Add):
+        signals = tuple(
+            SignalRow(c.signal.type, c.signal.value, c.quality) for c in statement.signals
+        )
+    elif isinstance(statement, Retract):
+        retracts = statement.entry_index
+    else:
+        t = statement.target
+        opinion = OpinionRow(
+            t.origin,
+            t.entry_index,
+            t.leaf_hash,
+            statement.verdict.value,
+            statement.agrees_with_labels,
+        )
+    return EntryRow(idx, leaf_hash(body), body, kind, now, signals, retracts, opinion)
+
+
+def _summary(entry: Entry) -> str:
+    st = entry.statement
+    if isinstance(st, Add):
+        types = [c.signal.type for c in st.signals]
+        pdq = [c.signal.hex[:16] for c in st.signals if c.signal.type == "pdq"]
+        sigs = " ".join(types) + (f" (pdq {pdq[0]}…)" if pdq else "")
+        labels = ", ".join(
+            x for x in (st.labels.entity, st.labels.content_type, *st.labels.behaviours) if x
+        )
+        return f"{sigs} [{labels}]" if labels else sigs
+    if isinstance(st, Retract):
+        return f"retracts entry {st.entry_index}" + (f" ({st.reason})" if st.reason else "")
+    return (
+        f"{st.verdict.value} on {st.target.origin}/{st.target.entry_index}"
+        f"{'' if st.agrees_with_labels else ', disagrees with labels'}"
+    )

@@ -1,0 +1,123 @@
+"""Values the facade returns to the CLI and the servers: plain frozen data, JSON-ready."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from node.hashing import ComputedSignal
+from node.log.entry import Labels
+
+
+@dataclass(frozen=True)
+class FileHashes:
+    name: str
+    signals: tuple[ComputedSignal, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.name,
+            "signals": [
+                {"type": c.signal.type, "value": c.signal.hex, "quality": c.quality}
+                for c in self.signals
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Published:
+    origin: str
+    entry_index: int
+    kind: str
+    source: str  # file name, "TYPE:VALUE", or "line N" of a bulk import
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "origin": self.origin,
+            "entry_index": self.entry_index,
+            "kind": self.kind,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    entries: tuple[Published, ...]
+    checkpoint_size: int
+    checkpoint_root_hex: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "entries": [e.to_dict() for e in self.entries],
+            "checkpoint": {"size": self.checkpoint_size, "root": self.checkpoint_root_hex},
+        }
+
+
+@dataclass(frozen=True)
+class OpinionSummary:
+    true_positive: int = 0
+    false_positive: int = 0
+    disputed: int = 0
+    agree_labels: int = 0
+    disagree_labels: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "true_positive": self.true_positive,
+            "false_positive": self.false_positive,
+            "disputed": self.disputed,
+            "agree_labels": self.agree_labels,
+            "disagree_labels": self.disagree_labels,
+        }
+
+    def __str__(self) -> str:
+        if not (self.true_positive or self.false_positive or self.disputed):
+            return "-"
+        parts = [
+            f"{n} {name}"
+            for n, name in (
+                (self.true_positive, "TP"),
+                (self.false_positive, "FP"),
+                (self.disputed, "disputed"),
+            )
+            if n
+        ]
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class SignalDistance:
+    type: str
+    distance: int
+
+
+@dataclass(frozen=True)
+class Match:
+    """One shared entry that a query matched, with every signal type that matched it."""
+
+    query: str
+    origin: str
+    entry_index: int
+    signals: tuple[SignalDistance, ...]
+    labels: Labels
+    note: str
+    opinions: OpinionSummary
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "query": self.query,
+            "origin": self.origin,
+            "entry_index": self.entry_index,
+            "signals": [{"type": s.type, "distance": s.distance} for s in self.signals],
+            "labels": self.labels.to_dict(),
+            "note": self.note,
+            "opinions": self.opinions.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    query: str
+    matches: tuple[Match, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"query": self.query, "matches": [m.to_dict() for m in self.matches]}
