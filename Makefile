@@ -33,7 +33,8 @@ protos-check: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py --check
 
 bench: $(STAMP)
-	$(BIN)/python bench/match.py
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/match.py --rows 1000000
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
