@@ -6,19 +6,24 @@ facade validates everything before it opens a write transaction, so refused inpu
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from node.bulk import parse_hash_list
+from node.cards import CARD_FORMAT, MemberCard
 from node.errors import (
+    EquivocationError,
     IdentityError,
     ImportFormatError,
     InvalidInputError,
     LowQualityError,
+    MalformedError,
     MediaError,
     NotFoundError,
+    ProofError,
 )
 from node.hashing import (
     MIN_PUBLISH_QUALITY,
@@ -42,7 +47,7 @@ from node.log.entry import (
     encode_entry,
 )
 from node.log.keys import SignerKey, VerifierKey
-from node.log.merkle import Frontier, inclusion_proof, leaf_hash
+from node.log.merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash, root_of
 from node.matching import MatchIndex, TypedHit
 from node.results import (
     FileHashes,
@@ -53,10 +58,9 @@ from node.results import (
     QueryResult,
     SignalDistance,
 )
+from node.store.federation import EvidenceRow, MemberRow, PeerRow
 from node.store.store import EntryRow, OpinionRow, SignalRow, Store, StoredCheckpoint
 from node.tls import certificate_fingerprint, generate_tls_identity
-
-CARD_FORMAT = "hashfed-member-card/v1"
 
 
 @dataclass(frozen=True)
@@ -101,9 +105,11 @@ class Node:
                 "refusing to overwrite it. Use another --home, or remove it yourself"
             )
         signer = SignerKey.generate(origin)  # validates the name before anything is written
-        config = Config(origin=origin)
-        if peer_address:
-            config = Config(origin=origin, peer_address=peer_address)
+        config = Config(
+            origin=origin,
+            peer_address=peer_address or Config.peer_address,
+            local_token=secrets.token_urlsafe(32),
+        )
         tls_key, tls_cert = generate_tls_identity(origin)
         write_secret(paths.signing_key, (str(signer) + "\n").encode())
         write_secret(paths.tls_key, tls_key)
@@ -370,6 +376,325 @@ class Node:
         leaves = self.store.leaves(origin, latest.size)
         proof = inclusion_proof(entry_index, leaves)
         return Bundle(origin, entry_index, body, tuple(proof), latest.note)
+
+    # -- local API helpers ---------------------------------------------------------------------
+
+    def match_media(
+        self, content: bytes, name: str = "", pdq_threshold: int | None = None
+    ) -> QueryResult:
+        signals = self._hash_bytes(content, name)
+        queries = [(c.signal, pdq_threshold if c.signal.type == "pdq" else None) for c in signals]
+        return self._match(name or "media", queries)
+
+    def publish_media(
+        self, content: bytes, name: str, labels: Labels, note: str = ""
+    ) -> PublishReport:
+        label = name or "media"
+        signals = self._hash_bytes(content, name)
+        return self._append([(label, Add(_publishable(signals, label), labels, note))])
+
+    def _hash_bytes(self, content: bytes, name: str) -> list[ComputedSignal]:
+        kwargs = {} if self.config.max_pixels is None else {"max_pixels": self.config.max_pixels}
+        return hash_media(content, name=name, **kwargs)
+
+    # -- members and peers ---------------------------------------------------------------------
+
+    def add_member(self, card_json: str | bytes) -> MemberCard:
+        """Trust an origin: accept its signed entries from whoever relays them."""
+        card = MemberCard.from_json(card_json)
+        if card.origin == self.origin:
+            raise InvalidInputError(f"{card.origin} is this node's own card")
+        with self.store.transaction():
+            known = {o.name: o for o in self.store.origins()}.get(card.origin)
+            if (
+                known is not None
+                and known.verifier_key != str(card.verifier_key)
+                and self.store.latest_checkpoint(card.origin) is not None
+            ):
+                raise InvalidInputError(
+                    f"{card.origin} is already known with key {known.verifier_key}, and entries "
+                    f"signed by it are stored; this card carries {card.verifier_key}. Refusing "
+                    "to switch keys silently (key rotation is a future KEY_ROTATE entry)"
+                )
+            self.store.put_member(
+                MemberRow(
+                    card.origin,
+                    str(card.verifier_key),
+                    card.tls_certificate,
+                    card.tls_fingerprint,
+                    card.address,
+                    trusted=True,
+                )
+            )
+        self._follow_store()
+        return card
+
+    def remove_member(self, origin: str) -> None:
+        """Stop trusting an origin: its entries stop matching and are no longer relayed.
+
+        The log rows stay for audit; peering with that node ends too, since its certificate is
+        no longer pinned.
+        """
+        member = self._member(origin)
+        with self.store.transaction():
+            self.store.put_member(
+                MemberRow(
+                    member.origin,
+                    member.verifier_key,
+                    member.tls_certificate,
+                    member.tls_fingerprint,
+                    member.address,
+                    trusted=False,
+                )
+            )
+            self.store.delete_peer(origin)
+        self._follow_store()
+
+    def members(self) -> list[MemberRow]:
+        return self.store.members()
+
+    def _member(self, origin: str) -> MemberRow:
+        for member in self.store.members():
+            if member.origin == origin:
+                return member
+        raise NotFoundError(f"{origin!r} is not a member this node knows (see `member list`)")
+
+    def add_peer(self, card_json: str | bytes) -> MemberCard:
+        """Trust the card's origin and also connect to its node at the card's address."""
+        card = self.add_member(card_json)
+        with self.store.transaction():
+            self.store.put_peer(card.origin, card.address)
+        return card
+
+    def remove_peer(self, name: str) -> None:
+        with self.store.transaction():
+            if not self.store.delete_peer(name):
+                raise NotFoundError(f"{name!r} is not a peer of this node (see `peer list`)")
+
+    def peers(self) -> list[PeerRow]:
+        return self.store.peers()
+
+    def pinned_certificates(self) -> list[bytes]:
+        """TLS certificates of trusted members: exactly who may connect to the peer server."""
+        return [m.tls_certificate.encode() for m in self.store.members() if m.trusted]
+
+    def member_for_fingerprint(self, fingerprint: str) -> str | None:
+        for member in self.store.members():
+            if member.trusted and member.tls_fingerprint == fingerprint.lower():
+                return member.origin
+        return None
+
+    def trusted_keys(self) -> dict[str, VerifierKey]:
+        """Verifier keys of the trusted members (this node's own origin excluded)."""
+        return {
+            m.origin: VerifierKey.parse(m.verifier_key) for m in self.store.members() if m.trusted
+        }
+
+    def _follow_store(self) -> None:
+        if self._index is not None:
+            self._index.refresh()
+
+    # -- serving peers -------------------------------------------------------------------------
+
+    def served_checkpoints(self) -> list[StoredCheckpoint]:
+        """Newest checkpoint of every origin this node serves: itself and trusted members."""
+        served = [self.origin, *self.trusted_keys()]
+        latest = [self.store.latest_checkpoint(o) for o in served]
+        return [c for c in latest if c is not None]
+
+    def _served_size(self, origin: str) -> int:
+        if origin != self.origin and origin not in self.trusted_keys():
+            raise NotFoundError(f"this node does not serve origin {origin!r}")
+        latest = self.store.latest_checkpoint(origin)
+        return 0 if latest is None else latest.size
+
+    def entry_bodies(self, origin: str, start: int, end: int) -> list[bytes]:
+        size = self._served_size(origin)
+        if not 0 <= start <= end <= size:
+            raise InvalidInputError(
+                f"entries [{start}, {end}) of {origin} requested; this node serves [0, {size})"
+            )
+        return [row.body for row in self.store.entries(origin, start, end)]
+
+    def inclusion(
+        self, origin: str, entry_index: int, tree_size: int = 0
+    ) -> tuple[bytes, list[bytes], str]:
+        """(entry bytes, audit path, signed checkpoint of exactly ``tree_size``)."""
+        size = self._served_size(origin)
+        tree_size = tree_size or size
+        checkpoint = self.store.checkpoint_at(origin, tree_size)
+        if checkpoint is None:
+            raise NotFoundError(f"this node holds no checkpoint of {origin} at size {tree_size}")
+        if entry_index >= tree_size:
+            raise InvalidInputError(f"entry {entry_index} is not in a tree of size {tree_size}")
+        body, _ = self.store.entry(origin, entry_index)
+        proof = inclusion_proof(entry_index, self.store.leaves(origin, tree_size))
+        return body, proof, checkpoint.note
+
+    def consistency(self, origin: str, old_size: int, new_size: int) -> list[bytes]:
+        size = self._served_size(origin)
+        if not 0 < old_size <= new_size <= size:
+            raise InvalidInputError(
+                f"consistency {old_size} -> {new_size} of {origin} requested; sizes must satisfy "
+                f"0 < old <= new <= {size}"
+            )
+        return consistency_proof(old_size, self.store.leaves(origin, new_size))
+
+    # -- sync support --------------------------------------------------------------------------
+
+    def latest(self, origin: str) -> StoredCheckpoint | None:
+        return self.store.latest_checkpoint(origin)
+
+    def root_at(self, origin: str, size: int) -> bytes:
+        """Root of our verified copy of ``origin`` at ``size`` (at most what we hold)."""
+        stored = self.store.checkpoint_at(origin, size)
+        if stored is not None:
+            return stored.root
+        return root_of(self.store.leaves(origin, size))
+
+    def stage(self, origin: str, peer: str, start: int, bodies: Sequence[bytes]) -> None:
+        with self.store.transaction():
+            self.store.stage(origin, peer, start, bodies)
+
+    def staged(self, origin: str, peer: str) -> list[bytes]:
+        """Unverified bodies already received from ``peer``, continuing our verified log."""
+        latest = self.store.latest_checkpoint(origin)
+        return self.store.staged(origin, peer, 0 if latest is None else latest.size)
+
+    def discard_staged(self, origin: str, peer: str | None = None) -> None:
+        with self.store.transaction():
+            self.store.discard_staged(origin, peer)
+
+    def import_verified(
+        self, origin: str, checkpoint: SignedCheckpoint, bodies: Sequence[bytes]
+    ) -> int:
+        """Append another origin's entries, only if they reproduce its signed root.
+
+        ``checkpoint`` must already be verified with the origin's key. The entries extend our
+        verified frontier; if the new root differs from the signed one, :class:`ProofError` is
+        raised and nothing changes. Otherwise entries, checkpoint and index update become
+        visible together. Returns the number of entries imported.
+        """
+        if origin == self.origin:
+            raise InvalidInputError("a node never imports its own origin from others")
+        if origin in self.store.halted_origins():
+            raise EquivocationError(
+                f"import from {origin} is stopped: evidence of equivocation is recorded"
+            )
+        cp = checkpoint.checkpoint
+        now = time.time_ns() // 1_000_000
+        with self.store.transaction():
+            latest = self.store.latest_checkpoint(origin)
+            frontier = (
+                Frontier.empty()
+                if latest is None
+                else Frontier.from_bytes(latest.size, latest.frontier)
+            )
+            if cp.origin != origin or cp.size != frontier.size + len(bodies):
+                raise ProofError(
+                    f"{len(bodies)} entries after size {frontier.size} cannot make the signed "
+                    f"tree of {cp.origin} size {cp.size}"
+                )
+            rows = []
+            for offset, body in enumerate(bodies):
+                entry = decode_entry(body)
+                if entry.origin != origin:
+                    raise MalformedError(
+                        f"entry {frontier.size + offset} names origin {entry.origin!r}, "
+                        f"expected {origin!r}"
+                    )
+                rows.append(
+                    _entry_row(frontier.size + offset, body, entry.statement, entry.create_time_ms)
+                )
+            frontier = frontier.extend(r.leaf for r in rows)
+            if frontier.root() != cp.root:
+                raise ProofError(
+                    f"entries {cp.size - len(bodies)}..{cp.size - 1} of {origin} give root "
+                    f"{frontier.root().hex()}, but the signed checkpoint says {cp.root.hex()}"
+                )
+            stored = StoredCheckpoint(
+                origin, cp.size, cp.root, checkpoint.text(), frontier.to_bytes(), now
+            )
+            result = self.store.append(origin, rows, stored)
+            self.store.discard_staged(origin, below=cp.size)
+        if self._index is not None:
+            self._index.apply(result)
+        return len(rows)
+
+    def record_evidence(
+        self,
+        origin: str,
+        kind: str,
+        first_note: str,
+        second_note: str,
+        detail: str,
+        peer: str | None = None,
+    ) -> int:
+        """Keep proof that ``origin`` signed two checkpoints that cannot both be true; stop
+        importing it."""
+        with self.store.transaction():
+            return self.store.add_evidence(origin, kind, first_note, second_note, detail, peer)
+
+    def evidence(self) -> list[EvidenceRow]:
+        return self.store.evidence()
+
+    def halted_origins(self) -> set[str]:
+        return self.store.halted_origins()
+
+    def record_peer_result(
+        self,
+        peer: str,
+        *,
+        received: int = 0,
+        rejected: int = 0,
+        error: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        with self.store.transaction():
+            self.store.record_peer(
+                peer, received=received, rejected=rejected, error=error, reason=reason
+            )
+
+    def status(self) -> dict[str, object]:
+        """Per peer: last sync, last error, entries received and rejected (with reasons).
+        Per origin: size, age of its newest checkpoint. Evidence count."""
+        now = time.time_ns() // 1_000_000
+        stats = self.store.peer_stats()
+        peers = []
+        for peer in self.store.peers():
+            s = stats.get(peer.name)
+            peers.append(
+                {
+                    "name": peer.name,
+                    "address": peer.address,
+                    "last_success_ms": s.last_success_ms if s else None,
+                    "last_error": s.last_error if s else None,
+                    "last_error_ms": s.last_error_ms if s else None,
+                    "received": s.received if s else 0,
+                    "rejected": s.rejected if s else 0,
+                    "rejected_reasons": s.reasons if s else {},
+                }
+            )
+        halted = self.store.halted_origins()
+        trusted = self.trusted_keys()
+        origins = []
+        for name in [self.origin, *sorted(trusted)]:
+            latest = self.store.latest_checkpoint(name)
+            origins.append(
+                {
+                    "origin": name,
+                    "self": name == self.origin,
+                    "size": latest.size if latest else 0,
+                    "checkpoint_age_s": (now - latest.received_ms) / 1000 if latest else None,
+                    "halted": name in halted,
+                }
+            )
+        return {
+            "origin": self.origin,
+            "peers": peers,
+            "origins": origins,
+            "evidence": len(self.store.evidence()),
+        }
 
 
 def _publishable(signals: Sequence[ComputedSignal], source: str) -> tuple[ComputedSignal, ...]:

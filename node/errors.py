@@ -65,6 +65,10 @@ class ProofError(VerificationError):
     """An inclusion or consistency proof that does not verify."""
 
 
+class EquivocationError(VerificationError):
+    """An origin signed two checkpoints that cannot both be true; its import is stopped."""
+
+
 class NotFoundError(HashfedError):
     """An origin, entry or checkpoint that this node does not hold."""
 

@@ -29,6 +29,7 @@ class MatchIndex:
         self._store = store
         self._indexes: dict[str, _Index] = {t.name: _new_index(t) for t in signal_types()}
         self._retraction_cursor = 0
+        self._trust_cursor = 0
         self.refresh()
 
     def refresh(self) -> None:
@@ -37,6 +38,16 @@ class MatchIndex:
             self._add(self._store.signals_since(name, len(index)))
         dead, self._retraction_cursor = self._store.retracted_since(self._retraction_cursor)
         self.apply(AppendResult((), tuple(dead)))
+        changes, self._trust_cursor = self._store.trust_changes_since(self._trust_cursor)
+        for origin, trusted in changes.items():
+            # A removed member's rows stop matching; re-adding it revives all but retracted ones.
+            live: dict[tuple[str, bool], list[int]] = {}
+            for signal_type, row, retracted in self._store.origin_signal_rows(origin):
+                live.setdefault((signal_type, trusted and not retracted), []).append(row)
+            for (signal_type, is_live), rows in live.items():
+                target = self._indexes.get(signal_type)
+                if target is not None:
+                    target.set_live([r for r in rows if r < len(target)], is_live)
 
     def apply(self, result: AppendResult) -> None:
         self._add(list(result.added))

@@ -89,4 +89,89 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db.table("opinions").create_index(["target_origin", "target_idx"])
 
 
-MIGRATIONS: tuple[tuple[str, Migration], ...] = (("001_initial", _m001_initial),)
+def _m002_federation(db: sqlite_utils.Database) -> None:
+    # Trusting a member (accepting its signed entries from any relay) and peering with a node
+    # (connecting to it) are separate decisions, hence two tables.
+    db.create_table(
+        "members",
+        {
+            "origin": str,
+            "tls_certificate": str,
+            "tls_fingerprint": str,
+            "address": str,
+            "trusted": int,
+            "changed_ms": int,
+        },
+        pk="origin",
+        not_null={"tls_certificate", "tls_fingerprint", "address", "trusted", "changed_ms"},
+        strict=True,
+    )
+    # Every trust change, so an index in another process can follow removals and re-adds.
+    db.create_table(
+        "trust_events",
+        {"id": int, "origin": str, "trusted": int, "at_ms": int},
+        pk="id",
+        not_null={"origin", "trusted", "at_ms"},
+        strict=True,
+    )
+    db.create_table(
+        "peers",
+        {"name": str, "address": str, "added_ms": int},
+        pk="name",
+        not_null={"address", "added_ms"},
+        strict=True,
+    )
+    # Entries received from a peer but not yet verified against a signed root: invisible to
+    # everything but the sync that staged them, so an interrupted sync resumes without
+    # fetching them again and without exposing anything unverified.
+    db.create_table(
+        "staged_entries",
+        {"origin": str, "peer": str, "idx": int, "body": bytes},
+        pk=("origin", "peer", "idx"),
+        not_null={"body"},
+        strict=True,
+    )
+    db.create_table(
+        "evidence",
+        {
+            "id": int,
+            "origin": str,
+            "kind": str,
+            "first_note": str,
+            "second_note": str,
+            "detail": str,
+            "peer": str,
+            "detected_ms": int,
+        },
+        pk="id",
+        not_null={"origin", "kind", "first_note", "second_note", "detail", "detected_ms"},
+        strict=True,
+    )
+    db.create_table(
+        "halted_origins",
+        {"origin": str, "evidence_id": int, "halted_ms": int},
+        pk="origin",
+        not_null={"evidence_id", "halted_ms"},
+        strict=True,
+    )
+    db.create_table(
+        "peer_stats",
+        {
+            "peer": str,
+            "last_success_ms": int,
+            "last_error": str,
+            "last_error_ms": int,
+            "received": int,
+            "rejected": int,
+            "reasons": str,
+        },
+        pk="peer",
+        not_null={"received", "rejected", "reasons"},
+        strict=True,
+    )
+
+
+MIGRATIONS: tuple[tuple[str, Migration], ...] = (
+    ("001_initial", _m001_initial),
+    ("002_federation", _m002_federation),
+)

@@ -9,7 +9,6 @@ checkpoint and never half a batch, and two processes publishing at once are seri
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 import sqlite_utils
 
 from node.errors import NotFoundError, StoreError
+from node.store.federation import FederationTables, now_ms
 from node.store.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
@@ -94,7 +94,7 @@ class OriginRow:
     is_self: bool
 
 
-class Store:
+class Store(FederationTables):
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
@@ -129,7 +129,7 @@ class Store:
             for name, migrate in MIGRATIONS:
                 if name not in done:
                     migrate(self.db)
-                    self.db.execute("INSERT INTO _migrations VALUES (?, ?)", [name, _now_ms()])
+                    self.db.execute("INSERT INTO _migrations VALUES (?, ?)", [name, now_ms()])
 
     def migrations(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM _migrations ORDER BY name")]
@@ -158,7 +158,7 @@ class Store:
                 "name": name,
                 "verifier_key": verifier_key,
                 "is_self": int(is_self),
-                "added_ms": _now_ms(),
+                "added_ms": now_ms(),
             },
             replace=True,
         )
@@ -182,6 +182,14 @@ class Store:
             "SELECT origin, size, root, note, frontier, received_ms FROM checkpoints "
             "WHERE origin = ? ORDER BY size DESC LIMIT 1",
             [origin],
+        ).fetchone()
+        return None if row is None else StoredCheckpoint(*row)
+
+    def checkpoint_at(self, origin: str, size: int) -> StoredCheckpoint | None:
+        row = self.db.execute(
+            "SELECT origin, size, root, note, frontier, received_ms FROM checkpoints "
+            "WHERE origin = ? AND size = ?",
+            [origin, size],
         ).fetchone()
         return None if row is None else StoredCheckpoint(*row)
 
@@ -218,7 +226,9 @@ class Store:
         for e in entries:
             if e.retracts is not None:
                 conn.execute(
-                    "INSERT INTO retractions (origin, target_idx, idx) VALUES (?,?,?)",
+                    # OR IGNORE: a second RETRACT of one target (a buggy origin) must not
+                    # make its whole log unimportable.
+                    "INSERT OR IGNORE INTO retractions (origin, target_idx, idx) VALUES (?,?,?)",
                     [origin, e.retracts, e.idx],
                 )
                 hit = conn.execute(
@@ -380,7 +390,3 @@ class Store:
             "SELECT kind, COUNT(*) FROM entries WHERE origin = ? GROUP BY kind", [origin]
         )
         return {k: int(c) for k, c in rows.fetchall()}
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

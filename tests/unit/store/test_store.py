@@ -17,10 +17,10 @@ def _checkpoint(size: int) -> StoredCheckpoint:
 
 def test_migrations_are_named_and_applied_once(tmp_path: Path) -> None:
     store = Store(tmp_path / "db.sqlite")
-    assert store.migrations() == ["001_initial"]
+    assert store.migrations() == ["001_initial", "002_federation"]
     store.close()
     again = Store(tmp_path / "db.sqlite")
-    assert again.migrations() == ["001_initial"]
+    assert again.migrations() == ["001_initial", "002_federation"]
     mode = again.db.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 

@@ -1,0 +1,221 @@
+"""Store tables for federation: members, peers, staged entries, evidence, peer statistics."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlite_utils
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    origin: str
+    verifier_key: str
+    tls_certificate: str
+    tls_fingerprint: str
+    address: str
+    trusted: bool
+
+
+@dataclass(frozen=True)
+class PeerRow:
+    name: str
+    address: str
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    id: int
+    origin: str
+    kind: str
+    first_note: str
+    second_note: str
+    detail: str
+    peer: str | None
+    detected_ms: int
+
+
+@dataclass(frozen=True)
+class PeerStatsRow:
+    peer: str
+    last_success_ms: int | None
+    last_error: str | None
+    last_error_ms: int | None
+    received: int
+    rejected: int
+    reasons: dict[str, int]
+
+
+class FederationTables:
+    """Members, peers, staging, evidence and peer statistics (migration 002)."""
+
+    db: sqlite_utils.Database
+
+    # -- members and peers ---------------------------------------------------------------------
+
+    def put_member(self, row: MemberRow) -> None:
+        now = now_ms()
+        self.db.execute(
+            "INSERT INTO origins (name, verifier_key, is_self, added_ms) VALUES (?,?,0,?) "
+            "ON CONFLICT(name) DO UPDATE SET verifier_key = excluded.verifier_key",
+            [row.origin, row.verifier_key, now],
+        )
+        self.db.execute(
+            "INSERT INTO members VALUES (?,?,?,?,?,?) ON CONFLICT(origin) DO UPDATE SET "
+            "tls_certificate = excluded.tls_certificate, tls_fingerprint = "
+            "excluded.tls_fingerprint, address = excluded.address, trusted = excluded.trusted, "
+            "changed_ms = excluded.changed_ms",
+            [
+                row.origin,
+                row.tls_certificate,
+                row.tls_fingerprint,
+                row.address,
+                int(row.trusted),
+                now,
+            ],
+        )
+        self.db.execute(
+            "INSERT INTO trust_events (origin, trusted, at_ms) VALUES (?,?,?)",
+            [row.origin, int(row.trusted), now],
+        )
+
+    def members(self) -> list[MemberRow]:
+        rows = self.db.execute(
+            "SELECT m.origin, o.verifier_key, m.tls_certificate, m.tls_fingerprint, m.address, "
+            "m.trusted FROM members m JOIN origins o ON o.name = m.origin ORDER BY m.origin"
+        ).fetchall()
+        return [MemberRow(a, b, c, d, e, bool(t)) for a, b, c, d, e, t in rows]
+
+    def trust_changes_since(self, cursor: int) -> tuple[dict[str, bool], int]:
+        """Latest trust state of each origin changed after ``cursor``, and the new cursor."""
+        rows = self.db.execute(
+            "SELECT id, origin, trusted FROM trust_events WHERE id > ? ORDER BY id", [cursor]
+        ).fetchall()
+        changes = {origin: bool(trusted) for _, origin, trusted in rows}
+        return changes, (rows[-1][0] if rows else cursor)
+
+    def origin_signal_rows(self, origin: str) -> list[tuple[str, int, bool]]:
+        rows = self.db.execute(
+            "SELECT type, row, retracted FROM signals WHERE origin = ?", [origin]
+        ).fetchall()
+        return [(t, int(r), bool(x)) for t, r, x in rows]
+
+    def put_peer(self, name: str, address: str) -> None:
+        self.db.execute(
+            "INSERT INTO peers VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET "
+            "address = excluded.address",
+            [name, address, now_ms()],
+        )
+
+    def delete_peer(self, name: str) -> bool:
+        return self.db.execute("DELETE FROM peers WHERE name = ?", [name]).rowcount > 0
+
+    def peers(self) -> list[PeerRow]:
+        rows = self.db.execute("SELECT name, address FROM peers ORDER BY name").fetchall()
+        return [PeerRow(n, a) for n, a in rows]
+
+    # -- staging -------------------------------------------------------------------------------
+
+    def stage(self, origin: str, peer: str, start: int, bodies: Sequence[bytes]) -> None:
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO staged_entries VALUES (?,?,?,?)",
+            [(origin, peer, start + i, body) for i, body in enumerate(bodies)],
+        )
+
+    def staged(self, origin: str, peer: str, start: int) -> list[bytes]:
+        """The contiguous run of staged bodies from ``start`` on."""
+        rows = self.db.execute(
+            "SELECT idx, body FROM staged_entries WHERE origin = ? AND peer = ? AND idx >= ? "
+            "ORDER BY idx",
+            [origin, peer, start],
+        )
+        out: list[bytes] = []
+        for idx, body in rows:
+            if idx != start + len(out):
+                break
+            out.append(bytes(body))
+        return out
+
+    def discard_staged(
+        self, origin: str, peer: str | None = None, below: int | None = None
+    ) -> None:
+        sql = "DELETE FROM staged_entries WHERE origin = ?"
+        args: list[object] = [origin]
+        if peer is not None:
+            sql += " AND peer = ?"
+            args.append(peer)
+        if below is not None:
+            sql += " AND idx < ?"
+            args.append(below)
+        self.db.execute(sql, args)
+
+    # -- evidence and peer statistics ----------------------------------------------------------
+
+    def add_evidence(
+        self, origin: str, kind: str, first: str, second: str, detail: str, peer: str | None
+    ) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO evidence (origin, kind, first_note, second_note, detail, peer, "
+            "detected_ms) VALUES (?,?,?,?,?,?,?)",
+            [origin, kind, first, second, detail, peer, now_ms()],
+        )
+        evidence_id = int(cursor.lastrowid or 0)
+        self.db.execute(
+            "INSERT OR IGNORE INTO halted_origins VALUES (?,?,?)", [origin, evidence_id, now_ms()]
+        )
+        return evidence_id
+
+    def evidence(self) -> list[EvidenceRow]:
+        rows = self.db.execute(
+            "SELECT id, origin, kind, first_note, second_note, detail, peer, detected_ms "
+            "FROM evidence ORDER BY id"
+        ).fetchall()
+        return [EvidenceRow(*r) for r in rows]
+
+    def halted_origins(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT origin FROM halted_origins").fetchall()}
+
+    def record_peer(
+        self,
+        peer: str,
+        *,
+        received: int = 0,
+        rejected: int = 0,
+        error: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        now = now_ms()
+        row = self.db.execute("SELECT reasons FROM peer_stats WHERE peer = ?", [peer]).fetchone()
+        reasons: dict[str, int] = json.loads(row[0]) if row else {}
+        if reason:
+            reasons[reason] = reasons.get(reason, 0) + rejected
+        self.db.execute(
+            "INSERT INTO peer_stats VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(peer) DO UPDATE SET "
+            "last_success_ms = COALESCE(excluded.last_success_ms, last_success_ms), "
+            "last_error = COALESCE(excluded.last_error, last_error), "
+            "last_error_ms = COALESCE(excluded.last_error_ms, last_error_ms), "
+            "received = received + excluded.received, rejected = rejected + excluded.rejected, "
+            "reasons = excluded.reasons",
+            [
+                peer,
+                None if error else now,
+                error,
+                now if error else None,
+                received,
+                rejected,
+                json.dumps(reasons, sort_keys=True),
+            ],
+        )
+
+    def peer_stats(self) -> dict[str, PeerStatsRow]:
+        rows = self.db.execute("SELECT * FROM peer_stats").fetchall()
+        return {
+            r[0]: PeerStatsRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows
+        }
