@@ -7,21 +7,32 @@ Exit codes (also in README.md): 0 ok; 1 no match (``match --exit-code``); 2 usag
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from node.cli import federation
+from node.cli.common import (
+    BehaviourOpt,
+    ContentTypeOpt,
+    EntityOpt,
+    HomeOpt,
+    JsonOpt,
+    NoteOpt,
+    TagOpt,
+    handles_errors,
+    open_node,
+    out,
+    print_json,
+)
 from node.core import Node
-from node.errors import HashfedError, InvalidInputError
+from node.errors import InvalidInputError
 from node.hashing import ComputedSignal, get_signal_type, parse_signal
-from node.home import ENV_HOME, resolve_home
+from node.home import resolve_home
 from node.log.entry import Labels, Verdict
 from node.results import PublishReport, QueryResult
 
@@ -34,51 +45,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--home",
-        envvar=ENV_HOME,
-        help=f"Node home folder (default: ${ENV_HOME}, else the platform's user data folder).",
-        show_default=False,
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-EntityOpt = Annotated[str, typer.Option("--entity", help="Entity that produced the content.")]
-ContentTypeOpt = Annotated[str, typer.Option("--content-type", help="Content type label.")]
-BehaviourOpt = Annotated[
-    list[str] | None, typer.Option("--behaviour", help="Behaviour label (repeatable).")
-]
-TagOpt = Annotated[list[str] | None, typer.Option("--tag", help="Free tag (repeatable).")]
-NoteOpt = Annotated[str, typer.Option("--note", help="Free-text note for reviewers.")]
-
-
-def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """The one place hashfed errors become a message on stderr and a documented exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except HashfedError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper
-
-
-def _open(home: Path | None) -> Node:
-    return Node.open(resolve_home(home))
-
-
-def _print_json(value: object) -> None:
-    out.print_json(json.dumps(value)) if sys.stdout.isatty() else print(json.dumps(value))
 
 
 @app.command()
@@ -96,7 +62,7 @@ def init(
     with Node.init(where, origin, peer_address=peer_address) as node:
         card = node.identity_card()
     if as_json:
-        _print_json({"home": str(where), "origin": origin, "verifier_key": card["verifier_key"]})
+        print_json({"home": str(where), "origin": origin, "verifier_key": card["verifier_key"]})
         return
     out.print(f"Initialised node [bold]{origin}[/] in {where}")
     out.print(f"verifier key: {card['verifier_key']}", highlight=False)
@@ -106,7 +72,7 @@ def init(
 @handles_errors
 def identity(home: HomeOpt = None, as_json: JsonOpt = True) -> None:
     """Print this node's member card (JSON) for other members to accept."""
-    with _open(home) as node:
+    with open_node(home) as node:
         print(json.dumps(node.identity_card(), indent=None if as_json else 2))
 
 
@@ -128,7 +94,7 @@ def hash_(
             raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
         results.append((path, hash_media(data, name=path.name)))
     if as_json:
-        _print_json(
+        print_json(
             [
                 {
                     "file": str(p),
@@ -167,7 +133,7 @@ def _given_signals(values: list[str], quality: int | None) -> list[ComputedSigna
 
 def _print_report(report: PublishReport, as_json: bool) -> None:
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
         return
     table = Table("index", "kind", "source")
     for e in report.entries:
@@ -208,7 +174,7 @@ def add(
     if sources != 1:
         raise InvalidInputError("give exactly one of: FILE..., --signal TYPE:VALUE, --from FILE")
     labels = _labels(entity, content_type, behaviour, tag)
-    with _open(home) as node:
+    with open_node(home) as node:
         if files:
             report = node.publish_files(files, labels, note)
         elif signal:
@@ -237,7 +203,7 @@ def retract(
     as_json: JsonOpt = False,
 ) -> None:
     """Append a RETRACT: the ADD stops matching everywhere (it stays in the log)."""
-    with _open(home) as node:
+    with open_node(home) as node:
         _print_report(node.retract(index, reason), as_json)
 
 
@@ -267,7 +233,7 @@ def opinion(
     ]
     if len(chosen) != 1:
         raise InvalidInputError("give exactly one of --true-positive, --false-positive, --disputed")
-    with _open(home) as node:
+    with open_node(home) as node:
         report = node.opinion(origin, index, chosen[0], agrees_with_labels=not disagree_labels)
     _print_report(report, as_json)
 
@@ -292,7 +258,7 @@ def match(
     """Look up media or signals among every shared, unretracted hash."""
     if bool(files) == bool(signal):
         raise InvalidInputError("give FILE... or --signal TYPE:VALUE (not both)")
-    with _open(home) as node:
+    with open_node(home) as node:
         if files:
             results = node.match_files(files, threshold)
         else:
@@ -304,7 +270,7 @@ def match(
 
 def _print_matches(results: list[QueryResult], as_json: bool) -> None:
     if as_json:
-        _print_json([r.to_dict() for r in results])
+        print_json([r.to_dict() for r in results])
         return
     table = Table("query", "origin", "index", "signals", "labels", "opinions")
     for r in results:
@@ -334,10 +300,10 @@ def log(
     as_json: JsonOpt = False,
 ) -> None:
     """List an origin's log entries."""
-    with _open(home) as node:
+    with open_node(home) as node:
         lines = node.log(origin)
     if as_json:
-        _print_json([line.to_dict() for line in lines])
+        print_json([line.to_dict() for line in lines])
         return
     table = Table("index", "kind", "summary", "retracted")
     for line in lines:
@@ -355,10 +321,10 @@ def checkpoint(
     as_json: JsonOpt = False,
 ) -> None:
     """Print an origin's newest signed checkpoint (C2SP signed note)."""
-    with _open(home) as node:
+    with open_node(home) as node:
         cp = node.checkpoint(origin)
     if as_json:
-        _print_json({"origin": cp.origin, "size": cp.size, "root": cp.root.hex(), "note": cp.note})
+        print_json({"origin": cp.origin, "size": cp.size, "root": cp.root.hex(), "note": cp.note})
         return
     print(cp.note, end="")
 
@@ -375,7 +341,7 @@ def proof(
     as_json: JsonOpt = True,
 ) -> None:
     """Write a provenance bundle (JSON): entry bytes, inclusion proof, signed checkpoint."""
-    with _open(home) as node:
+    with open_node(home) as node:
         text = node.bundle(origin, index).to_json()
     if output is None:
         print(text)
@@ -383,6 +349,9 @@ def proof(
         output.write_text(text + "\n", encoding="utf-8")
         if not as_json:
             out.print(f"wrote {output}")
+
+
+peer_app = federation.register(app)
 
 
 def run() -> None:

@@ -1,0 +1,132 @@
+"""Members and peers are separate decisions; verified import; trust changes follow into matching."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from node.core import Node
+from node.errors import MalformedError, ProofError
+from node.hashing import ComputedSignal, parse_signal
+from node.log.checkpoint import SignedCheckpoint
+from node.log.entry import Labels
+from tests.integration.cli import hashfed, hashfed_json
+
+MD5 = "md5:" + "5a" * 16
+
+
+@pytest.fixture
+def two_nodes(tmp_path: Path) -> tuple[Path, Path]:
+    a, c = tmp_path / "a", tmp_path / "c"
+    Node.init(a, "node-a.example", peer_address="127.0.0.1:7001").close()
+    Node.init(c, "node-c.example", peer_address="127.0.0.1:7003").close()
+    return a, c
+
+
+def _card(home: Path, folder: Path) -> Path:
+    path = folder / f"{home.name}.card.json"
+    path.write_text(json.dumps(hashfed_json(home, "identity")))
+    return path
+
+
+def _publish(home: Path, *signals: str) -> None:
+    with Node.open(home) as node:
+        for text in signals:
+            node.publish_signals([ComputedSignal(parse_signal(text), None)], Labels(entity="E"))
+
+
+def _copy_log(source: Path, target: Path, origin: str) -> None:
+    with Node.open(source) as src, Node.open(target) as dst:
+        latest = src.checkpoint()
+        signed = SignedCheckpoint.open(latest.note, src.verifier)
+        have = dst.latest(origin)
+        start = 0 if have is None else have.size
+        dst.import_verified(origin, signed, src.entry_bodies(origin, start, latest.size))
+
+
+def test_member_and_peer_commands(two_nodes: tuple[Path, Path], tmp_path: Path) -> None:
+    a, c = two_nodes
+    card = _card(a, tmp_path)
+    added = hashfed_json(c, "member", "add", str(card))
+    assert added["origin"] == "node-a.example"
+    listed = hashfed_json(c, "member", "list")
+    assert [(m["origin"], m["trusted"], m["peer"]) for m in listed] == [
+        ("node-a.example", True, False)
+    ]
+    assert hashfed_json(c, "peer", "list") == []
+    hashfed_json(c, "peer", "add", str(card))
+    assert hashfed_json(c, "peer", "list") == [
+        {"name": "node-a.example", "address": "127.0.0.1:7001"}
+    ]
+    hashfed_json(c, "peer", "remove", "node-a.example")
+    assert hashfed_json(c, "peer", "list") == []
+    assert hashfed_json(c, "member", "list")[0]["trusted"] is True
+    hashfed_json(c, "member", "remove", "node-a.example")
+    assert hashfed_json(c, "member", "list")[0]["trusted"] is False
+    assert hashfed(c, "member", "remove", "nobody.example").exit_code == 6
+    assert hashfed(c, "peer", "remove", "nobody.example").exit_code == 6
+    status = hashfed_json(c, "status")
+    assert status["evidence"] == 0 and status["origins"][0]["origin"] == "node-c.example"
+
+
+def test_bad_cards_are_refused(two_nodes: tuple[Path, Path], tmp_path: Path) -> None:
+    a, c = two_nodes
+    own = _card(c, tmp_path)
+    refused = hashfed(c, "member", "add", str(own))
+    assert refused.exit_code == 4 and "own card" in refused.stderr
+    card = json.loads(_card(a, tmp_path).read_text())
+    card["tls_fingerprint_sha256"] = "00" * 32
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(card))
+    result = hashfed(c, "member", "add", str(forged))
+    assert result.exit_code == 5 and "does not match its certificate" in result.stderr
+    assert hashfed_json(c, "member", "list") == []
+
+
+def test_verified_import_then_removal_and_readd(
+    two_nodes: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, c = two_nodes
+    _publish(a, MD5, "md5:" + "6b" * 16)
+    hashfed_json(c, "member", "add", str(_card(a, tmp_path)))
+    _copy_log(a, c, "node-a.example")
+    found = hashfed_json(c, "match", "--signal", MD5)[0]["matches"]
+    assert [(m["origin"], m["entry_index"]) for m in found] == [("node-a.example", 0)]
+    with Node.open(c) as watcher:  # another process's view, already built, must follow
+        assert watcher.match_signals([parse_signal(MD5)])[0].matches
+        hashfed_json(c, "member", "remove", "node-a.example")
+        assert watcher.match_signals([parse_signal(MD5)])[0].matches == ()
+        assert hashfed_json(c, "match", "--signal", MD5)[0]["matches"] == []
+        # Log rows stay for audit.
+        assert len(hashfed_json(c, "log", "--origin", "node-a.example")) == 2
+        hashfed_json(c, "member", "add", str(_card(a, tmp_path)))
+        assert watcher.match_signals([parse_signal(MD5)])[0].matches
+
+
+def test_import_refuses_bytes_that_do_not_reproduce_the_signed_root(
+    two_nodes: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, c = two_nodes
+    _publish(a, MD5, "md5:" + "7c" * 16, "md5:" + "8d" * 16)
+    hashfed_json(c, "member", "add", str(_card(a, tmp_path)))
+    with Node.open(a) as src, Node.open(c) as dst:
+        signed = SignedCheckpoint.open(src.checkpoint().note, src.verifier)
+        bodies = src.entry_bodies("node-a.example", 0, 3)
+        tampered = [bodies[0], bodies[1][:-1] + bytes([bodies[1][-1] ^ 1]), bodies[2]]
+        with pytest.raises((ProofError, MalformedError)):
+            dst.import_verified("node-a.example", signed, tampered)
+        with pytest.raises(ProofError, match="cannot make the signed tree"):
+            dst.import_verified("node-a.example", signed, bodies[:2])
+        db = dst.store.db
+        assert (
+            db.execute("SELECT COUNT(*) FROM entries WHERE origin != 'node-c.example'").fetchone()[
+                0
+            ]
+            == 0
+        )
+        assert dst.latest("node-a.example") is None
+        assert dst.match_signals([parse_signal(MD5)])[0].matches == ()
+        assert dst.import_verified("node-a.example", signed, bodies) == 3
+        assert dst.match_signals([parse_signal(MD5)])[0].matches
