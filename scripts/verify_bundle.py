@@ -59,9 +59,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 BUNDLE_FORMAT = "hashfed-provenance-bundle/v1"
-BUNDLE_KEYS = frozenset(
-    {"format", "origin", "entry_index", "entry", "inclusion_proof", "checkpoint"}
-)
+# The members in their canonical order: a bundle is exactly
+# json.dumps(members in this order, separators=(",", ":"), ensure_ascii=True) + "\n",
+# so that no byte of it can change (not even white space) and still verify.
+BUNDLE_ORDER = ("format", "origin", "entry_index", "entry", "inclusion_proof", "checkpoint")
+BUNDLE_KEYS = frozenset(BUNDLE_ORDER)
 HASH_SIZE = 32
 ED25519_TYPE = 0x01
 ED25519_SIGNATURE_SIZE = 64
@@ -543,6 +545,17 @@ def _load_json(bundle: bytes) -> dict[str, Any]:
         _fail(
             f"bundle is missing {', '.join(missing)}; "
             f"expected all of {', '.join(sorted(BUNDLE_KEYS))}"
+        )
+    if isinstance(data["entry_index"], _Negative):
+        return data  # refused with a precise reason when entry_index is read
+    canonical = json.dumps(
+        {name: data[name] for name in BUNDLE_ORDER}, separators=(",", ":"), ensure_ascii=True
+    )
+    if text != canonical + "\n":
+        _fail(
+            "bundle is not in canonical form; expected compact JSON with the members in the "
+            f"order {', '.join(BUNDLE_ORDER)}, non-ASCII characters escaped and one final "
+            "newline, exactly as `hashfed proof` writes it"
         )
     return data
 

@@ -17,7 +17,10 @@ from node.log.keys import VerifierKey, b64decode_canonical
 from node.log.merkle import leaf_hash, verify_inclusion
 
 FORMAT = "hashfed-provenance-bundle/v1"
-_FIELDS = {"format", "origin", "entry_index", "entry", "inclusion_proof", "checkpoint"}
+# Canonical member order. A bundle is exactly the compact, ASCII-escaped JSON of its members in
+# this order plus one newline, so no byte of it (not even white space) can change and verify.
+_ORDER = ("format", "origin", "entry_index", "entry", "inclusion_proof", "checkpoint")
+_FIELDS = set(_ORDER)
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,8 @@ class Bundle:
     checkpoint: str  # the full signed note text
 
     def to_json(self) -> str:
-        return json.dumps(
+        """The canonical text, final newline included; write it out byte for byte."""
+        return _canonical(
             {
                 "format": FORMAT,
                 "origin": self.origin,
@@ -37,8 +41,7 @@ class Bundle:
                 "entry": base64.b64encode(self.entry).decode(),
                 "inclusion_proof": [base64.b64encode(h).decode() for h in self.inclusion_proof],
                 "checkpoint": self.checkpoint,
-            },
-            indent=2,
+            }
         )
 
     @classmethod
@@ -61,6 +64,12 @@ class Bundle:
             raise MalformedError("inclusion_proof must be a list of base64 hashes")
         if not isinstance(doc["origin"], str) or not isinstance(doc["checkpoint"], str):
             raise MalformedError("origin and checkpoint must be strings")
+        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        if text != _canonical({name: doc[name] for name in _ORDER}):
+            raise MalformedError(
+                "bundle is not in canonical form; expected compact JSON with the members in the "
+                f"order {', '.join(_ORDER)}, non-ASCII characters escaped and one final newline"
+            )
         return cls(
             origin=doc["origin"],
             entry_index=index,
@@ -82,6 +91,10 @@ class Bundle:
             leaf_hash(self.entry), self.entry_index, cp.size, self.inclusion_proof, cp.root
         )
         return signed
+
+
+def _canonical(doc: dict[str, object]) -> str:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=True) + "\n"
 
 
 def _b64(value: object, what: str) -> bytes:
