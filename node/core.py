@@ -17,7 +17,6 @@ from node.cards import CARD_FORMAT, MemberCard
 from node.errors import (
     EquivocationError,
     IdentityError,
-    ImportFormatError,
     InvalidInputError,
     LowQualityError,
     MalformedError,
@@ -114,7 +113,7 @@ class Node:
         write_secret(paths.signing_key, (str(signer) + "\n").encode())
         write_secret(paths.tls_key, tls_key)
         paths.tls_cert.write_bytes(tls_cert)
-        store = Store(paths.database)
+        store = Store(paths.database, create=True)
         with store.transaction():
             store.add_origin(origin, str(signer.verifier()), is_self=True)
         # The config is written last: its presence is what marks a home as initialised.
@@ -133,7 +132,15 @@ class Node:
             raise IdentityError(
                 f"signing key is for {signer.name!r} but config says origin {config.origin!r}"
             )
-        return cls(paths, config, signer, Store(paths.database))
+        store = Store(paths.database)
+        own = [o for o in store.origins() if o.is_self]
+        if [o.verifier_key for o in own] != [str(signer.verifier())]:
+            store.close()
+            raise IdentityError(
+                f"the database in {home} belongs to {[o.name for o in own]}, not to the signing "
+                f"key {signer.verifier()}; refusing to sign into another node's log"
+            )
+        return cls(paths, config, signer, store)
 
     def close(self) -> None:
         self.store.close()
@@ -198,14 +205,10 @@ class Node:
         self, lines: Iterable[str], labels: Labels, note: str = ""
     ) -> PublishReport:
         """One ADD per line, all under one signed checkpoint; any bad line publishes nothing."""
-        parsed = parse_hash_list(lines)
         items: list[tuple[str, Statement]] = []
-        for item in parsed:
-            source = f"line {item.line}"
-            try:
-                items.append((source, Add(_publishable([item.signal], source), labels, note)))
-            except InvalidInputError as exc:
-                raise ImportFormatError(str(exc), line=item.line) from exc
+        for item in parse_hash_list(lines):
+            source = f"line {item.line}"  # _publishable names it in any refusal
+            items.append((source, Add(_publishable([item.signal], source), labels, note)))
         return self._append(items)
 
     def retract(self, entry_index: int, reason: str = "") -> PublishReport:
@@ -227,6 +230,10 @@ class Node:
         if not items:
             raise InvalidInputError("nothing to publish")
         now = time.time_ns() // 1_000_000
+        # Encoding and leaf hashing need no lock (an entry does not contain its own index), so
+        # they happen before the write transaction, which other writers wait for.
+        encoded = [encode_entry(Entry(self.origin, now, statement)) for _, statement in items]
+        leaves = [leaf_hash(body) for body in encoded]
         with self.store.transaction():
             latest = self.store.latest_checkpoint(self.origin)
             frontier = (
@@ -235,20 +242,21 @@ class Node:
                 else Frontier.from_bytes(latest.size, latest.frontier)
             )
             self._check_retractions(items, frontier.size)
-            rows: list[EntryRow] = []
-            for offset, (_, statement) in enumerate(items):
-                body = encode_entry(Entry(self.origin, now, statement))
-                rows.append(_entry_row(frontier.size + offset, body, statement, now))
-            frontier = frontier.extend(r.leaf for r in rows)
+            rows = [
+                _entry_row(frontier.size + offset, body, leaf, statement, now)
+                for offset, (body, leaf, (_, statement)) in enumerate(
+                    zip(encoded, leaves, items, strict=True)
+                )
+            ]
+            frontier = frontier.extend(leaves)
             signed = SignedCheckpoint.sign(
                 Checkpoint(self.origin, frontier.size, frontier.root()), self.signer
             )
             stored = StoredCheckpoint(
                 self.origin, frontier.size, frontier.root(), signed.text(), frontier.to_bytes(), now
             )
-            result = self.store.append(self.origin, rows, stored)
-        if self._index is not None:
-            self._index.apply(result)
+            self.store.append(self.origin, rows, stored)
+        self._follow_store()
         published = tuple(
             Published(self.origin, row.idx, row.kind, source)
             for row, (source, _) in zip(rows, items, strict=True)
@@ -274,6 +282,7 @@ class Node:
 
     def match_files(self, paths: Sequence[Path], threshold: int | None = None) -> list[QueryResult]:
         """Match each file by every signal it yields; ``threshold`` applies to PDQ."""
+        self.index.refresh()
         results = []
         for path in paths:
             hashes = self.hash_file(path)
@@ -286,11 +295,11 @@ class Node:
     def match_signals(
         self, signals: Sequence[Signal], threshold: int | None = None
     ) -> list[QueryResult]:
+        self.index.refresh()
         return [self._match(str(s), [(s, threshold)]) for s in signals]
 
     def _match(self, query: str, signals: Sequence[tuple[Signal, int | None]]) -> QueryResult:
         index = self.index
-        index.refresh()
         hits: list[TypedHit] = []
         for signal, threshold in signals:
             hits.extend(index.search(signal, threshold))
@@ -384,6 +393,7 @@ class Node:
     ) -> QueryResult:
         signals = self._hash_bytes(content, name)
         queries = [(c.signal, pdq_threshold if c.signal.type == "pdq" else None) for c in signals]
+        self.index.refresh()
         return self._match(name or "media", queries)
 
     def publish_media(
@@ -583,6 +593,15 @@ class Node:
             )
         cp = checkpoint.checkpoint
         now = time.time_ns() // 1_000_000
+        decoded = []
+        for offset, body in enumerate(bodies):
+            entry = decode_entry(body)
+            if entry.origin != origin:
+                raise MalformedError(
+                    f"entry {cp.size - len(bodies) + offset} names origin {entry.origin!r}, "
+                    f"expected {origin!r}"
+                )
+            decoded.append((body, leaf_hash(body), entry))
         with self.store.transaction():
             latest = self.store.latest_checkpoint(origin)
             frontier = (
@@ -595,30 +614,28 @@ class Node:
                     f"{len(bodies)} entries after size {frontier.size} cannot make the signed "
                     f"tree of {cp.origin} size {cp.size}"
                 )
-            rows = []
-            for offset, body in enumerate(bodies):
-                entry = decode_entry(body)
-                if entry.origin != origin:
-                    raise MalformedError(
-                        f"entry {frontier.size + offset} names origin {entry.origin!r}, "
-                        f"expected {origin!r}"
-                    )
-                rows.append(
-                    _entry_row(frontier.size + offset, body, entry.statement, entry.create_time_ms)
-                )
-            frontier = frontier.extend(r.leaf for r in rows)
+            frontier = frontier.extend(leaf for _, leaf, _ in decoded)
             if frontier.root() != cp.root:
                 raise ProofError(
                     f"entries {cp.size - len(bodies)}..{cp.size - 1} of {origin} give root "
                     f"{frontier.root().hex()}, but the signed checkpoint says {cp.root.hex()}"
                 )
+            rows = [
+                _entry_row(
+                    cp.size - len(bodies) + offset,
+                    body,
+                    leaf,
+                    entry.statement,
+                    entry.create_time_ms,
+                )
+                for offset, (body, leaf, entry) in enumerate(decoded)
+            ]
             stored = StoredCheckpoint(
                 origin, cp.size, cp.root, checkpoint.text(), frontier.to_bytes(), now
             )
-            result = self.store.append(origin, rows, stored)
+            self.store.append(origin, rows, stored)
             self.store.discard_staged(origin, below=cp.size)
-        if self._index is not None:
-            self._index.apply(result)
+        self._follow_store()
         return len(rows)
 
     def record_evidence(
@@ -711,7 +728,7 @@ def _publishable(signals: Sequence[ComputedSignal], source: str) -> tuple[Comput
     return tuple(signals)
 
 
-def _entry_row(idx: int, body: bytes, statement: Statement, now: int) -> EntryRow:
+def _entry_row(idx: int, body: bytes, leaf: bytes, statement: Statement, now: int) -> EntryRow:
     kind = type(statement).__name__.upper()
     signals: tuple[SignalRow, ...] = ()
     retracts = None
@@ -731,7 +748,7 @@ def _entry_row(idx: int, body: bytes, statement: Statement, now: int) -> EntryRo
             statement.verdict.value,
             statement.agrees_with_labels,
         )
-    return EntryRow(idx, leaf_hash(body), body, kind, now, signals, retracts, opinion)
+    return EntryRow(idx, leaf, body, kind, now, signals, retracts, opinion)
 
 
 def _summary(entry: Entry) -> str:

@@ -5,19 +5,22 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from node.core import Node
 from node.errors import HashfedError
 from node.home import ENV_HOME, resolve_home
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Markup off: labels, notes and names come from other members' logs and must print as inert text.
+out = Console(soft_wrap=True, markup=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,7 +52,7 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except HashfedError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            err.print(Text("error: ", style="bold red") + Text(shown(exc)))
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
@@ -61,3 +64,17 @@ def open_node(home: Path | None) -> Node:
 
 def print_json(value: object) -> None:
     out.print_json(json.dumps(value)) if sys.stdout.isatty() else print(json.dumps(value))
+
+
+def shown(value: object) -> str:
+    """Text safe for a terminal: control and format characters (escape sequences, bidi
+    overrides, zero-width characters) become visible escapes. Entries may come from any
+    member, so nothing in them may drive the operator's terminal."""
+    return "".join(
+        f"\\u{ord(c):04x}" if c != "\n" and unicodedata.category(c) in ("Cc", "Cf") else c
+        for c in str(value)
+    )
+
+
+def row(*cells: object) -> list[str]:
+    return [shown(c) for c in cells]

@@ -13,8 +13,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from node.cli.common import HomeOpt, JsonOpt, handles_errors, open_node, out, print_json
+from node.cli.common import HomeOpt, JsonOpt, handles_errors, open_node, out, print_json, row, shown
 from node.errors import InvalidInputError
 
 member_app = typer.Typer(help="Trust origins: accept their signed entries from any relay.")
@@ -39,7 +40,7 @@ def member_add(card: CardArg, home: HomeOpt = None, as_json: JsonOpt = False) ->
     if as_json:
         print_json({"origin": accepted.origin, "verifier_key": str(accepted.verifier_key)})
     else:
-        out.print(f"Trusting {accepted.origin} (key {accepted.verifier_key})", highlight=False)
+        out.print(f"Trusting {shown(accepted.origin)} (key {accepted.verifier_key})")
 
 
 @member_app.command("list")
@@ -67,11 +68,13 @@ def member_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     table = Table("origin", "trusted", "peer", "address", "TLS fingerprint")
     for m in members:
         table.add_row(
-            m.origin,
-            "yes" if m.trusted else "removed",
-            "yes" if m.origin in peers else "",
-            m.address,
-            m.tls_fingerprint[:16] + "…",
+            *row(
+                m.origin,
+                "yes" if m.trusted else "removed",
+                "yes" if m.origin in peers else "",
+                m.address,
+                m.tls_fingerprint[:16] + "…",
+            )
         )
     out.print(table)
 
@@ -101,7 +104,7 @@ def peer_add(card: CardArg, home: HomeOpt = None, as_json: JsonOpt = False) -> N
     if as_json:
         print_json({"name": accepted.origin, "address": accepted.address})
     else:
-        out.print(f"Peering with {accepted.origin} at {accepted.address}", highlight=False)
+        out.print(f"Peering with {shown(accepted.origin)} at {shown(accepted.address)}")
 
 
 @peer_app.command("list")
@@ -115,7 +118,7 @@ def peer_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
         return
     table = Table("peer", "address")
     for p in peers:
-        table.add_row(p.name, p.address)
+        table.add_row(*row(p.name, p.address))
     out.print(table)
 
 
@@ -155,27 +158,30 @@ def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     for p in report["peers"]:  # type: ignore[attr-defined]
         reasons = ", ".join(f"{n} {r}" for r, n in p["rejected_reasons"].items())
         peers.add_row(
-            p["name"],
-            _ago(p["last_success_ms"]),
-            f"{p['last_error']} ({_ago(p['last_error_ms'])})" if p["last_error"] else "",
-            str(p["received"]),
-            f"{p['rejected']}" + (f" ({reasons})" if reasons else ""),
+            *row(
+                p["name"],
+                _ago(p["last_success_ms"]),
+                f"{p['last_error']} ({_ago(p['last_error_ms'])})" if p["last_error"] else "",
+                str(p["received"]),
+                f"{p['rejected']}" + (f" ({reasons})" if reasons else ""),
+            )
         )
     origins = Table("origin", "size", "newest checkpoint first received", "import")
     for o in report["origins"]:  # type: ignore[attr-defined]
         age = o["checkpoint_age_s"]
         origins.add_row(
-            o["origin"] + (" (this node)" if o["self"] else ""),
-            str(o["size"]),
-            "never" if age is None else f"{age:.0f} s ago",
-            "[bold red]STOPPED: equivocation evidence[/]" if o["halted"] else "ok",
+            *row(
+                o["origin"] + (" (this node)" if o["self"] else ""),
+                o["size"],
+                "never" if age is None else f"{age:.0f} s ago",
+            ),
+            Text("STOPPED: equivocation evidence", style="bold red") if o["halted"] else "ok",
         )
-    out.print(f"Node [bold]{report['origin']}[/]")
+    out.print(Text("Node ") + Text(shown(report["origin"]), style="bold"))
     out.print(peers)
     out.print(origins)
     evidence = report["evidence"]
-    style = "bold red" if evidence else "green"
-    out.print(f"[{style}]Evidence items: {evidence}[/]")
+    out.print(Text(f"Evidence items: {evidence}", style="bold red" if evidence else "green"))
 
 
 def register(app: typer.Typer) -> typer.Typer:

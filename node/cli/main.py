@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from node.cli import federation
 from node.cli.common import (
@@ -28,6 +29,8 @@ from node.cli.common import (
     open_node,
     out,
     print_json,
+    row,
+    shown,
 )
 from node.core import Node
 from node.errors import InvalidInputError
@@ -64,8 +67,8 @@ def init(
     if as_json:
         print_json({"home": str(where), "origin": origin, "verifier_key": card["verifier_key"]})
         return
-    out.print(f"Initialised node [bold]{origin}[/] in {where}")
-    out.print(f"verifier key: {card['verifier_key']}", highlight=False)
+    out.print(f"Initialised node {origin} in {where}")
+    out.print(f"verifier key: {card['verifier_key']}")
 
 
 @app.command()
@@ -111,7 +114,7 @@ def hash_(
     for path, sigs in results:
         for c in sigs:
             quality = "" if c.quality is None else str(c.quality)
-            table.add_row(str(path), c.signal.type, c.signal.hex, quality)
+            table.add_row(*row(path, c.signal.type, c.signal.hex, quality))
     out.print(table)
 
 
@@ -137,7 +140,7 @@ def _print_report(report: PublishReport, as_json: bool) -> None:
         return
     table = Table("index", "kind", "source")
     for e in report.entries:
-        table.add_row(str(e.entry_index), e.kind, e.source)
+        table.add_row(*row(e.entry_index, e.kind, e.source))
     out.print(table)
     out.print(
         f"Signed checkpoint: size {report.checkpoint_size}, "
@@ -275,7 +278,7 @@ def _print_matches(results: list[QueryResult], as_json: bool) -> None:
     table = Table("query", "origin", "index", "signals", "labels", "opinions")
     for r in results:
         if not r.matches:
-            table.add_row(r.query, "[dim]no match[/]", "", "", "", "")
+            table.add_row(shown(r.query), Text("no match", style="dim"), "", "", "", "")
         for m in r.matches:
             labels = ", ".join(
                 x
@@ -288,7 +291,7 @@ def _print_matches(results: list[QueryResult], as_json: bool) -> None:
                 if x
             )
             signals = ", ".join(f"{s.type} {s.distance}" for s in m.signals)
-            table.add_row(r.query, m.origin, str(m.entry_index), signals, labels, str(m.opinions))
+            table.add_row(*row(r.query, m.origin, m.entry_index, signals, labels, m.opinions))
     out.print(table)
 
 
@@ -308,7 +311,7 @@ def log(
     table = Table("index", "kind", "summary", "retracted")
     for line in lines:
         table.add_row(
-            str(line.entry_index), line.kind, line.summary, "yes" if line.retracted else ""
+            *row(line.entry_index, line.kind, line.summary, "yes" if line.retracted else "")
         )
     out.print(table)
 
@@ -344,11 +347,14 @@ def proof(
     with open_node(home) as node:
         text = node.bundle(origin, index).to_json()
     if output is None:
-        print(text)
-    else:
-        output.write_text(text + "\n", encoding="utf-8")
-        if not as_json:
-            out.print(f"wrote {output}")
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="ascii")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    if not as_json:
+        out.print(f"wrote {output}")
 
 
 peer_app = federation.register(app)

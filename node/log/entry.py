@@ -9,6 +9,7 @@ that came from elsewhere. :func:`decode_entry` only reads bytes.
 from __future__ import annotations
 
 import enum
+import unicodedata
 from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
@@ -25,6 +26,9 @@ MAX_NOTE_CHARS = 4096
 
 
 class Verdict(enum.StrEnum):
+    # What a reader records for a verdict value it does not know (a newer publisher); never
+    # published, never counted.
+    UNSPECIFIED = "unspecified"
     TRUE_POSITIVE = "true_positive"
     FALSE_POSITIVE = "false_positive"
     DISPUTED = "disputed"
@@ -47,17 +51,6 @@ class Labels:
     behaviours: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
 
-    def __post_init__(self) -> None:
-        for name, text in (("entity", self.entity), ("content type", self.content_type)):
-            _check_label(name, text)
-        for name, items in (("behaviours", self.behaviours), ("tags", self.tags)):
-            if len(items) > MAX_LABEL_ITEMS:
-                raise InvalidInputError(f"{len(items)} {name}; at most {MAX_LABEL_ITEMS} allowed")
-            for item in items:
-                _check_label(name, item)
-                if not item:
-                    raise InvalidInputError(f"empty string among {name}; expected non-empty words")
-
     def to_dict(self) -> dict[str, object]:
         return {
             "entity": self.entity,
@@ -65,13 +58,6 @@ class Labels:
             "behaviours": list(self.behaviours),
             "tags": list(self.tags),
         }
-
-
-def _check_label(name: str, text: str) -> None:
-    if len(text) > MAX_LABEL_CHARS:
-        raise InvalidInputError(f"{name} has {len(text)} characters; at most {MAX_LABEL_CHARS}")
-    if any(ord(c) < 0x20 for c in text):
-        raise InvalidInputError(f"{name} {text!r} contains control characters")
 
 
 @dataclass(frozen=True)
@@ -84,17 +70,6 @@ class Add:
     # Signals of another origin's entry that this version cannot use: a type it does not know
     # (a newer publisher) or a value of the wrong length. Kept for display; never matched.
     unusable: tuple[tuple[str, bytes], ...] = ()
-
-    def __post_init__(self) -> None:
-        if not self.signals and not self.unusable:
-            raise InvalidInputError("an ADD needs at least one signal")
-        types = [s.signal.type for s in self.signals]
-        if len(set(types)) != len(types):
-            raise InvalidInputError(f"an ADD carries at most one signal per type; got {types}")
-        if len(self.note) > MAX_NOTE_CHARS:
-            raise InvalidInputError(
-                f"note has {len(self.note)} characters; at most {MAX_NOTE_CHARS}"
-            )
 
 
 @dataclass(frozen=True)
@@ -137,8 +112,57 @@ class Entry:
         return type(self.statement).__name__.upper()
 
 
+def check_publishable(statement: Statement) -> None:
+    """The content rules a publisher enforces on its own new entries (docs/protocol.md §2).
+
+    Readers do not re-apply them: an entry is authenticated by its origin's signed root, and
+    refusing it later would make that origin's whole log unimportable. Readers ignore what
+    they cannot use instead.
+    """
+    if isinstance(statement, Add):
+        if not statement.signals or statement.unusable:
+            raise InvalidInputError("an ADD needs at least one signal, all of known types")
+        types = [s.signal.type for s in statement.signals]
+        if len(set(types)) != len(types):
+            raise InvalidInputError(f"an ADD carries at most one signal per type; got {types}")
+        _check_labels(statement.labels)
+        _check_text("note", statement.note, MAX_NOTE_CHARS, allow="\n\t")
+    elif isinstance(statement, Retract):
+        _check_text("reason", statement.reason, MAX_NOTE_CHARS, allow="")
+    elif statement.verdict is Verdict.UNSPECIFIED:
+        raise InvalidInputError(
+            "an opinion needs a verdict: true positive, false positive or disputed"
+        )
+
+
+def _check_labels(labels: Labels) -> None:
+    for name, text in (("entity", labels.entity), ("content type", labels.content_type)):
+        _check_text(name, text, MAX_LABEL_CHARS, allow="")
+    for name, items in (("behaviours", labels.behaviours), ("tags", labels.tags)):
+        if len(items) > MAX_LABEL_ITEMS:
+            raise InvalidInputError(f"{len(items)} {name}; at most {MAX_LABEL_ITEMS} allowed")
+        for item in items:
+            if not item:
+                raise InvalidInputError(f"empty string among {name}; expected non-empty words")
+            _check_text(name, item, MAX_LABEL_CHARS, allow="")
+
+
+def _check_text(name: str, text: str, limit: int, *, allow: str) -> None:
+    if len(text) > limit:
+        raise InvalidInputError(f"{name} has {len(text)} characters; at most {limit}")
+    # Control and format characters (escape sequences, bidi overrides, zero-width spaces)
+    # would let a label drive or disguise what other members' operators see.
+    bad = [c for c in text if c not in allow and unicodedata.category(c) in ("Cc", "Cf")]
+    if bad:
+        codes = ", ".join(f"U+{ord(c):04X}" for c in bad[:3])
+        raise InvalidInputError(
+            f"{name} contains control or format characters ({codes}); expected plain text"
+        )
+
+
 def encode_entry(entry: Entry) -> bytes:
-    """Serialize a new entry of our own. Called once per entry, ever."""
+    """Serialize a new entry of our own, once, after checking the publishing rules."""
+    check_publishable(entry.statement)
     msg = pb.Entry(origin=entry.origin, create_time_unix_millis=entry.create_time_ms)
     statement = entry.statement
     if isinstance(statement, Add):
@@ -185,18 +209,15 @@ def decode_entry(data: bytes) -> Entry:
     if not msg.origin:
         raise MalformedError("entry has no origin; expected the name of the log it belongs to")
     which = msg.WhichOneof("statement")
-    try:
-        statement: Statement
-        if which == "add":
-            statement = _decode_add(msg.add)
-        elif which == "retract":
-            statement = Retract(msg.retract.entry_index, msg.retract.reason)
-        elif which == "opinion":
-            statement = _decode_opinion(msg.opinion)
-        else:
-            raise MalformedError("entry carries no statement; expected add, retract or opinion")
-    except InvalidInputError as exc:
-        raise MalformedError(f"entry content is invalid: {exc}") from exc
+    statement: Statement
+    if which == "add":
+        statement = _decode_add(msg.add)
+    elif which == "retract":
+        statement = Retract(msg.retract.entry_index, msg.retract.reason)
+    elif which == "opinion":
+        statement = _decode_opinion(msg.opinion)
+    else:
+        raise MalformedError("entry carries no statement; expected add, retract or opinion")
     return Entry(msg.origin, msg.create_time_unix_millis, statement)
 
 
@@ -220,12 +241,10 @@ def _decode_add(add: pb.AddStatement) -> Add:
 
 
 def _decode_opinion(opinion: pb.OpinionStatement) -> Opinion:
-    verdict = _PB_TO_VERDICT.get(opinion.verdict)
-    if verdict is None:
-        raise MalformedError(f"opinion verdict {opinion.verdict} is not one of {list(Verdict)}")
+    # Unknown verdicts (a newer publisher) and malformed targets are kept, never counted: the
+    # target's leaf hash then matches no entry.
+    verdict = _PB_TO_VERDICT.get(opinion.verdict, Verdict.UNSPECIFIED)
     target = EntryRef(
         opinion.target.origin, opinion.target.entry_index, bytes(opinion.target.leaf_hash)
     )
-    if not target.origin or len(target.leaf_hash) != 32:
-        raise MalformedError("opinion target needs an origin and a 32-byte leaf hash")
     return Opinion(target, verdict, opinion.agrees_with_labels)

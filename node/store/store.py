@@ -95,8 +95,18 @@ class OriginRow:
 
 
 class Store(FederationTables):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        """Open the database; only ``create=True`` (``hashfed init``) may make a new file.
+
+        A node whose database vanished must not quietly start a new log: it would sign a
+        second history under the same key, which every peer would see as equivocation.
+        """
         self.path = path
+        if not create and not path.exists():
+            raise StoreError(
+                f"database {path} is missing; this node's log cannot be recreated without "
+                "forking its signed history. Restore it from a backup"
+            )
         try:
             conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -114,6 +124,9 @@ class Store(FederationTables):
         self.db.close()
 
     def _migrate(self) -> None:
+        # Readers must not queue behind a writer: look first, lock only if something is due.
+        if self._pending_migrations() == []:
+            return
         with self.transaction():
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS _migrations "
@@ -130,6 +143,18 @@ class Store(FederationTables):
                 if name not in done:
                     migrate(self.db)
                     self.db.execute("INSERT INTO _migrations VALUES (?, ?)", [name, now_ms()])
+
+    def _pending_migrations(self) -> list[str] | None:
+        """Names still to apply, or None when the table does not exist yet."""
+        exists = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+        ).fetchone()
+        if exists is None:
+            return None
+        done = {r[0] for r in self.db.execute("SELECT name FROM _migrations").fetchall()}
+        if done - {name for name, _ in MIGRATIONS}:
+            return None  # a newer database: let _migrate report it
+        return [name for name, _ in MIGRATIONS if name not in done]
 
     def migrations(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM _migrations ORDER BY name")]

@@ -130,3 +130,12 @@ def test_import_refuses_bytes_that_do_not_reproduce_the_signed_root(
         assert dst.match_signals([parse_signal(MD5)])[0].matches == ()
         assert dst.import_verified("node-a.example", signed, bodies) == 3
         assert dst.match_signals([parse_signal(MD5)])[0].matches
+
+
+def test_a_node_whose_database_vanished_refuses_to_publish(two_nodes: tuple[Path, Path]) -> None:
+    a, _ = two_nodes
+    _publish(a, MD5)
+    (a / "hashfed.db").rename(a / "elsewhere.db")
+    result = hashfed(a, "add", "--signal", "md5:" + "9e" * 16)
+    assert result.exit_code == 8 and "forking its signed history" in result.stderr
+    assert not (a / "hashfed.db").exists()

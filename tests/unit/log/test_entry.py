@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 
 import pytest
 from hypothesis import given
@@ -23,10 +24,11 @@ from node.log.entry import (
     encode_entry,
 )
 
-words = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x2FFF), min_size=1, max_size=20)
+printable = st.characters(categories=("L", "N", "P", "S", "Zs"))
+words = st.text(printable, min_size=1, max_size=20)
 labels = st.builds(
     Labels,
-    entity=st.text(st.characters(min_codepoint=0x20), max_size=30),
+    entity=st.text(printable, max_size=30),
     content_type=st.sampled_from(["", "image", "video"]),
     behaviours=st.lists(words, max_size=3).map(tuple),
     tags=st.lists(words, max_size=3).map(tuple),
@@ -49,12 +51,12 @@ signals = st.lists(
     )
 )
 statements = st.one_of(
-    st.builds(Add, signals, labels, st.text(max_size=50)),
-    st.builds(Retract, st.integers(0, 2**63), st.text(max_size=20)),
+    st.builds(Add, signals, labels, st.text(printable, max_size=50)),
+    st.builds(Retract, st.integers(0, 2**63), st.text(printable, max_size=20)),
     st.builds(
         Opinion,
         st.builds(EntryRef, words, st.integers(0, 2**63), st.binary(min_size=32, max_size=32)),
-        st.sampled_from(list(Verdict)),
+        st.sampled_from([v for v in Verdict if v is not Verdict.UNSPECIFIED]),
         st.booleans(),
     ),
 )
@@ -90,16 +92,45 @@ def test_unknown_signal_types_from_newer_nodes_are_kept() -> None:
     assert entry.statement.unusable == (("vpdq", b"\x01" * 40), ("pdq", b"\x03" * 31))
 
 
-def test_validation_of_new_entries() -> None:
+def _add(**kwargs: object) -> Entry:
     md5 = ComputedSignal(Signal("md5", b"\x00" * 16), None)
-    with pytest.raises(InvalidInputError, match="at least one signal"):
-        Add(())
-    with pytest.raises(InvalidInputError, match="one signal per type"):
-        Add((md5, md5))
-    with pytest.raises(InvalidInputError, match="control characters"):
-        Labels(entity="a\x00b")
-    with pytest.raises(InvalidInputError, match="at most 256"):
-        Labels(tags=("x" * 300,))
+    fields: dict[str, object] = {"signals": (md5,), **kwargs}
+    return Entry("a.example", 0, Add(**fields))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        (_add(signals=()), "at least one signal"),
+        (_add(signals=(ComputedSignal(Signal("md5", b"\x00" * 16), None),) * 2), "one signal per"),
+        (_add(labels=Labels(entity="a\x00b")), "control or format characters (U+0000)"),
+        (_add(labels=Labels(entity="evil\u202etxt.exe")), "U+202E"),
+        (_add(labels=Labels(tags=("x" * 300,))), "at most 256"),
+        (_add(labels=Labels(tags=("",))), "empty string"),
+        (_add(note="\x1b]0;pwned\x07"), "U+001B"),
+        (Entry("a.example", 0, Retract(0, "\x1b[31mred")), "U+001B"),
+        (
+            Entry("a.example", 0, Opinion(EntryRef("b", 0, b"l" * 32), Verdict.UNSPECIFIED, True)),
+            "needs a verdict",
+        ),
+    ],
+)
+def test_publishing_rules(entry: Entry, says: str) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(says)):
+        encode_entry(entry)
+
+
+def test_size_limit() -> None:
+    wide = tuple("\U0001d54f" * 250 for _ in range(64))  # 4 UTF-8 bytes a character
     with pytest.raises(InvalidInputError, match="bytes; at most"):
-        wide = tuple("\U0001d54f" * 250 for _ in range(64))  # 4 UTF-8 bytes a character
-        encode_entry(Entry("a.example", 0, Add((md5,), Labels(behaviours=wide, tags=wide))))
+        encode_entry(_add(labels=Labels(behaviours=wide, tags=wide)))
+
+
+def test_readers_keep_entries_that_break_publishing_rules() -> None:
+    # Another implementation's validly signed entry must still decode (and so verify, relay).
+    msg = pb.Entry(origin="a.example")
+    msg.add.labels.entity = "\x1b[31m" + "x" * 1000
+    msg.opinion.verdict = 7  # type: ignore[assignment]
+    entry = decode_entry(msg.SerializeToString())
+    assert isinstance(entry.statement, Opinion)
+    assert entry.statement.verdict is Verdict.UNSPECIFIED

@@ -16,17 +16,17 @@ def _checkpoint(size: int) -> StoredCheckpoint:
 
 
 def test_migrations_are_named_and_applied_once(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db.sqlite")
+    store = Store(tmp_path / "db.sqlite", create=True)
     assert store.migrations() == ["001_initial", "002_federation"]
     store.close()
-    again = Store(tmp_path / "db.sqlite")
+    again = Store(tmp_path / "db.sqlite", create=True)
     assert again.migrations() == ["001_initial", "002_federation"]
     mode = again.db.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
 
 def test_tables_are_strict(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db.sqlite")
+    store = Store(tmp_path / "db.sqlite", create=True)
     with pytest.raises(sqlite3.IntegrityError), store.transaction():
         store.db.execute("INSERT INTO entries VALUES ('a', 'not an int', x'00', x'00', 'ADD', 0)")
     for table in ("origins", "entries", "checkpoints", "signals", "retractions", "opinions"):
@@ -37,15 +37,15 @@ def test_tables_are_strict(tmp_path: Path) -> None:
 
 
 def test_newer_database_is_refused(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db.sqlite")
+    store = Store(tmp_path / "db.sqlite", create=True)
     store.db.execute("INSERT INTO _migrations VALUES ('999_future', 0)")
     store.close()
     with pytest.raises(StoreError, match="newer hashfed"):
-        Store(tmp_path / "db.sqlite")
+        Store(tmp_path / "db.sqlite", create=True)
 
 
 def test_failed_append_leaves_nothing(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db.sqlite")
+    store = Store(tmp_path / "db.sqlite", create=True)
     rows = [
         EntryRow(0, b"l" * 32, b"body", "ADD", 0, (SignalRow("md5", b"\x01" * 16, None),)),
         EntryRow(0, b"l" * 32, b"body", "ADD", 0),  # duplicate index: the insert fails
@@ -58,7 +58,7 @@ def test_failed_append_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_signal_rows_are_dense_per_type_and_retraction_marks_them(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db.sqlite")
+    store = Store(tmp_path / "db.sqlite", create=True)
     md5 = SignalRow("md5", b"\x01" * 16, None)
     sha = SignalRow("sha256", b"\x02" * 32, None)
     with store.transaction():
@@ -85,12 +85,29 @@ def test_signal_rows_are_dense_per_type_and_retraction_marks_them(tmp_path: Path
 
 
 def test_missing_entry_is_not_found(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db.sqlite")
+    store = Store(tmp_path / "db.sqlite", create=True)
     with pytest.raises(NotFoundError, match="no entry 5"):
         store.entry("a.example", 5)
 
 
 def test_append_outside_transaction_is_a_bug(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db.sqlite")
+    store = Store(tmp_path / "db.sqlite", create=True)
     with pytest.raises(RuntimeError):
         store.append("a.example", [], _checkpoint(0))
+
+
+def test_missing_database_is_never_recreated_silently(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="forking its signed history"):
+        Store(tmp_path / "gone.sqlite")
+    assert not (tmp_path / "gone.sqlite").exists()
+
+
+def test_readers_do_not_wait_for_a_writer(tmp_path: Path) -> None:
+    writer = Store(tmp_path / "db.sqlite", create=True)
+    writer.db.execute("BEGIN IMMEDIATE")  # a long publish holds the write lock
+    try:
+        reader = Store(tmp_path / "db.sqlite")  # would block 30 s if opening took the lock
+        assert reader.latest_checkpoint("a.example") is None
+        reader.close()
+    finally:
+        writer.db.execute("ROLLBACK")

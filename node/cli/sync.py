@@ -1,0 +1,180 @@
+"""``hashfed sync`` and ``hashfed peer test``: pull from peers now, or check one peer.
+
+Both run standalone (no ``hashfed serve`` needed): they open the node on its own
+:class:`~node.server.runner.NodeRunner` thread, like the server does, and close it when done.
+Exit codes: 0 when every peer synced (``peer test``: when everything checked out), otherwise
+:class:`~node.errors.SyncError`'s code (9) with the reasons in words on stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from node.cli.common import HomeOpt, JsonOpt, err, handles_errors, out, print_json
+from node.errors import SyncError
+from node.home import resolve_home
+
+if TYPE_CHECKING:  # gRPC and the server package load only when a command runs
+    from node.server.runner import NodeRunner
+    from node.sync.engine import PeerSyncReport, ProgressFn, SyncProgress
+    from node.sync.peer_check import PeerCheckReport
+
+T = TypeVar("T")
+
+PeerOpt = Annotated[
+    str | None, typer.Option("--peer", help="Sync only this peer (default: every peer).")
+]
+
+
+def _with_runner(home: Path, work: Callable[[NodeRunner], Awaitable[T]]) -> T:
+    from node.server.runner import NodeRunner
+
+    async def main() -> T:
+        runner = await NodeRunner.open(home)
+        try:
+            return await work(runner)
+        finally:
+            await runner.close()
+
+    return asyncio.run(main())
+
+
+@contextmanager
+def _progress_bar(enabled: bool) -> Iterator[ProgressFn | None]:
+    """A rich progress bar (entries received per origin) on a terminal, else nothing."""
+    if not enabled:
+        yield None
+        return
+    tasks: dict[tuple[str, str], TaskID] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("entries"),
+        console=err,
+        transient=False,
+    ) as bar:
+
+        def update(p: SyncProgress) -> None:
+            key = (p.peer, p.origin)
+            if key not in tasks:
+                tasks[key] = bar.add_task(f"{p.origin} from {p.peer}", total=p.total)
+            bar.update(tasks[key], completed=p.received, total=p.total)
+
+        yield update
+
+
+def sync(peer: PeerOpt = None, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+    """Pull from peers now: every trusted origin they hold beyond ours, verified, imported."""
+    from node.sync.loop import sync_all
+
+    where = resolve_home(home)
+    with _progress_bar(err.is_terminal and not as_json) as progress:
+        reports = _with_runner(where, lambda runner: sync_all(runner, peer, progress))
+    if as_json:
+        print_json({"ok": all(r.ok for r in reports), "peers": [r.to_dict() for r in reports]})
+    else:
+        _print_sync(reports)
+    problems = [p for r in reports for p in r.problems()]
+    if problems:
+        raise SyncError("; ".join(problems))
+
+
+def _print_sync(reports: list[PeerSyncReport]) -> None:
+    if not reports:
+        out.print("No peers to sync (add one with `hashfed peer add CARD.json`).")
+        return
+    table = Table("peer", "origin", "status", "received", "fetched", "reused", "rejected", "reason")
+    for r in reports:
+        if r.error is not None:
+            table.add_row(r.peer, "", "[red]failed[/]", "", "", "", "", r.error)
+            continue
+        if not r.origins:
+            table.add_row(r.peer, "", "holds nothing", "0", "0", "0", "0", "")
+        for o in r.origins:
+            style = "green" if o.status == "imported" else ("red" if not o.ok else "")
+            status = f"[{style}]{o.status}[/]" if style else o.status
+            if o.status == "evidence":
+                status = "[bold red]EVIDENCE[/]"
+            table.add_row(
+                r.peer,
+                o.origin,
+                status,
+                str(o.imported),
+                str(o.fetched),
+                str(o.reused),
+                str(o.rejected),
+                o.reason or "",
+            )
+    out.print(table)
+    for r in reports:
+        for o in r.evidence:
+            out.print(f"[bold red]Equivocation:[/] {o.reason}", highlight=False)
+
+
+def peer_test(
+    name: Annotated[str, typer.Argument(help="Peer to test (see `peer list`).")],
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reachability, whether each side accepts the other's certificate, protocol, holdings."""
+    from node.sync.peer_check import check_peer
+
+    where = resolve_home(home)
+    report = _with_runner(where, lambda runner: check_peer(runner, name))
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        _print_peer_test(report)
+    if not report.ok:
+        raise SyncError("; ".join(report.problems))
+
+
+def _yes_no(value: bool | None) -> str:
+    return "[green]yes[/]" if value else ("[red]no[/]" if value is False else "unknown")
+
+
+def _print_peer_test(report: PeerCheckReport) -> None:
+    d = report.diagnosis
+    out.print(f"Peer [bold]{report.peer}[/] at {report.address}", highlight=False)
+    out.print(f"  reachable:                        {_yes_no(d.reachable)}")
+    out.print(f"  we accept its certificate:        {_yes_no(d.we_accept_theirs)}")
+    out.print(f"  it accepts our certificate:       {_yes_no(d.they_accept_ours)}")
+    if report.protocol_version is not None:
+        out.print(
+            f"  protocol:                         {report.protocol_version} "
+            f"(software {report.software_version}, origin {report.remote_origin})",
+            highlight=False,
+        )
+    if report.origins:
+        table = Table("origin", "size", "trusted here", "signature")
+        for o in report.origins:
+            table.add_row(
+                o.origin,
+                "?" if o.size is None else str(o.size),
+                "yes" if o.trusted else "no",
+                "verified" if o.verified else ("[red]does not verify[/]" if o.trusted else ""),
+            )
+        out.print(table)
+    elif report.ok:
+        out.print("  holds no origins yet")
+    if report.ok:
+        out.print("[green]OK[/]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sync`` to the main app."""
+    app.command("sync")(handles_errors(sync))
+
+
+def register_peer_test(peer_app: typer.Typer) -> None:
+    """Add ``test`` to the ``peer`` group."""
+    peer_app.command("test")(handles_errors(peer_test))
