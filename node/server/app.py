@@ -1,0 +1,383 @@
+"""Start and stop a node's two gRPC servers, its freshness task and its sync loop.
+
+One process, one asyncio event loop, one node thread (:class:`NodeRunner`):
+
+- the **peer server** (FederationService + health) on ``config.peer_address`` over mutual TLS:
+  client certificate required, trusted roots = the certificates pinned in the accepted member
+  cards, reloaded without restart (:mod:`node.server.peer_tls`), and every call checked against
+  the exact pinned fingerprints (:func:`peer_check`);
+- the **local server** (LocalService + health + reflection) in plaintext on
+  ``config.local_address``; bound beyond loopback, every call but health needs
+  ``authorization: Bearer <config.local_token>`` (:func:`token_check`);
+- the **freshness task**: every 0.25 s, on the node thread, the match index catches up with the
+  store (publishes and retractions by other processes, synced entries) and the pinned
+  certificates are re-read, so lookups and peer admission follow changes within a second;
+- the **sync loop** from ``node.sync.run_sync_loop(runner, stop)`` when that exists and
+  ``run_sync`` is set.
+
+Health is exempt from the local token because orchestrators' probes (Kubernetes gRPC probes,
+``grpc_health_probe``) often cannot send metadata, and it reveals nothing but SERVING. On the
+peer server health goes through the same mTLS and fingerprint check as everything else.
+
+Message size limits are in :mod:`node.server.limits`; status codes in :mod:`node.server.status`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import importlib
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from node._proto.hashfed.v1 import federation_pb2_grpc, local_pb2_grpc
+from node.core import Node
+from node.errors import HashfedError, IdentityError, InvalidInputError
+from node.server import federation, local
+from node.server.address import is_loopback, join_host_port, split_host_port
+from node.server.guard import Check, GuardInterceptor
+from node.server.limits import LOCAL_SERVER_OPTIONS, PEER_SERVER_OPTIONS
+from node.server.peer_tls import PinnedRoots
+from node.server.runner import NodeRunner
+from node.server.status import RefusedError
+from node.tls import certificate_fingerprint
+
+log = logging.getLogger("hashfed.server")
+peer_log = logging.getLogger("hashfed.server.peer")
+
+FRESHNESS_INTERVAL_S = 0.25
+DEFAULT_GRACE_S = 5.0
+HEALTH_SERVICE = "grpc.health.v1.Health"
+HEALTH_METHODS = frozenset({f"/{HEALTH_SERVICE}/Check", f"/{HEALTH_SERVICE}/Watch"})
+# gRPC sets SO_REUSEPORT by default, so a second node on the same port would silently share
+# (and split) the traffic of the first. An address in use must be an error instead.
+NO_REUSEPORT = (("grpc.so_reuseport", 0),)
+
+
+# -- access checks -----------------------------------------------------------------------------
+
+
+def check_bearer(metadata: Sequence[tuple[str, str | bytes]] | None, token: str) -> None:
+    """Admit the call only with ``authorization: Bearer <token>``, compared in constant time."""
+    presented: str | bytes | None = None
+    for key, value in metadata or ():
+        if key.lower() == "authorization":
+            presented = value
+            break
+    if presented is None:
+        raise RefusedError(
+            grpc.StatusCode.UNAUTHENTICATED,
+            "a bearer token is required because the local API is bound beyond loopback: send "
+            "metadata 'authorization: Bearer <local_token from the node's config.toml>'",
+        )
+    text = presented.decode("utf-8", "replace") if isinstance(presented, bytes) else presented
+    scheme, _, credential = text.strip().partition(" ")
+    ok = hmac.compare_digest(credential.strip().encode(), token.encode())
+    if scheme.lower() != "bearer" or not ok:
+        raise RefusedError(
+            grpc.StatusCode.UNAUTHENTICATED,
+            "the bearer token is wrong: the local API is bound beyond loopback and accepts only "
+            "'authorization: Bearer <local_token from the node's config.toml>'",
+        )
+
+
+def token_check(token: str) -> Check:
+    async def check(details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext) -> None:
+        check_bearer(details.invocation_metadata, token)
+
+    return check
+
+
+def peer_check(runner: NodeRunner) -> Check:
+    """Admit a peer only if its leaf certificate's fingerprint is pinned in a member card."""
+    member_for_fingerprint = runner.node.member_for_fingerprint
+
+    async def check(details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext) -> None:
+        certs = context.auth_context().get("x509_pem_cert") or []
+        if not certs:
+            raise RefusedError(
+                grpc.StatusCode.UNAUTHENTICATED, "no client certificate was presented"
+            )
+        fingerprint = certificate_fingerprint(certs[0])
+        origin = await runner.call(member_for_fingerprint, fingerprint)
+        if origin is None:
+            peer_log.warning(
+                "refused %s from %s: certificate %s is not pinned in any member card",
+                details.method,
+                context.peer(),
+                fingerprint,
+            )
+            raise RefusedError(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"client certificate {fingerprint} is not pinned in any member card this node "
+                "accepted (a certificate merely signed by a member's key is not enough)",
+            )
+        peer_log.debug("%s from %s (%s)", details.method, origin, context.peer())
+
+    return check
+
+
+# -- the running node --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What start-up needs from the node, read on the node thread in one call."""
+
+    origin: str
+    peer_address: str
+    local_address: str
+    local_token: str
+    tls_key: bytes
+    tls_cert: bytes
+    pinned: list[bytes]
+
+
+def _snapshot(node: Node) -> _Snapshot:
+    try:
+        tls_key = node.paths.tls_key.read_bytes()
+        tls_cert = node.paths.tls_cert.read_bytes()
+    except OSError as exc:
+        raise IdentityError(
+            f"cannot read the node's TLS identity ({exc.filename}): {exc.strerror or exc}"
+        ) from exc
+    return _Snapshot(
+        origin=node.origin,
+        peer_address=node.config.peer_address,
+        local_address=node.config.local_address,
+        local_token=node.config.local_token,
+        tls_key=tls_key,
+        tls_cert=tls_cert,
+        pinned=node.pinned_certificates(),
+    )
+
+
+def _freshen(node: Node) -> list[bytes]:
+    node.index.refresh()
+    return node.pinned_certificates()
+
+
+@dataclass
+class RunningNode:
+    """A node serving: its bound ports and its runner. Stop it with :meth:`stop`."""
+
+    origin: str
+    peer_port: int
+    local_port: int
+    peer_address: str  # bound address, e.g. "127.0.0.1:40123"
+    local_address: str
+    runner: NodeRunner
+    _peer_server: Any = field(repr=False)
+    _local_server: Any = field(repr=False)
+    _health: list[Any] = field(repr=False)
+    _tasks: list[asyncio.Task[None]] = field(repr=False)
+    _sync_stop: asyncio.Event = field(repr=False)
+    _sync_task: asyncio.Task[None] | None = field(repr=False)
+    _stopping: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def stop(self, grace: float = DEFAULT_GRACE_S) -> None:
+        """Stop accepting, let calls in flight finish (up to ``grace`` s), stop sync, close.
+
+        Idempotent: a second call waits for the first to finish.
+        """
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop(grace))
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self, grace: float) -> None:
+        log.info(
+            "stopping %s (peer %s, local %s; grace %.1f s)",
+            self.origin,
+            self.peer_address,
+            self.local_address,
+            grace,
+        )
+        self._sync_stop.set()  # the sync loop finishes the message in hand meanwhile
+        for servicer in self._health:
+            await servicer.enter_graceful_shutdown()
+        await asyncio.gather(self._peer_server.stop(grace), self._local_server.stop(grace))
+        if self._sync_task is not None:
+            try:
+                await asyncio.wait_for(self._sync_task, timeout=grace)
+            except TimeoutError:
+                log.warning("sync loop did not stop within %.1f s; cancelled", grace)
+            except Exception:
+                log.exception("sync loop failed while stopping")
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.runner.close()
+        log.info("stopped %s", self.origin)
+
+
+async def start_node(
+    home: Path,
+    *,
+    peer_address: str | None = None,
+    local_address: str | None = None,
+    run_sync: bool = True,
+) -> RunningNode:
+    """Open the node in ``home`` and serve it; addresses default to its config.
+
+    ``host:0`` binds a free port; the bound ports are in the result. Raises a
+    :class:`~node.errors.HashfedError` (nothing left running) when the node cannot be opened
+    or an address cannot be bound.
+    """
+    runner = await NodeRunner.open(home)
+    try:
+        return await _serve(runner, peer_address, local_address, run_sync)
+    except BaseException:
+        await runner.close()
+        raise
+
+
+async def _serve(
+    runner: NodeRunner, peer_address: str | None, local_address: str | None, run_sync: bool
+) -> RunningNode:
+    snap = await runner.call(_snapshot, runner.node)
+    peer_bind = peer_address or snap.peer_address
+    local_bind = local_address or snap.local_address
+    peer_host, _ = split_host_port(peer_bind)
+    local_host, _ = split_host_port(local_bind)
+    needs_token = not is_loopback(local_host)
+    if needs_token and not snap.local_token:
+        raise InvalidInputError(
+            f"the local API would listen on {local_bind}, beyond loopback, but the node's "
+            "config.toml has no local_token; set one (e.g. from `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`) or bind the local API to 127.0.0.1"
+        )
+
+    roots = PinnedRoots(snap.tls_key, snap.tls_cert, snap.pinned)
+    peer_health = health.aio.HealthServicer()
+    peer_server = grpc.aio.server(
+        interceptors=[GuardInterceptor(peer_check(runner))],
+        options=(*PEER_SERVER_OPTIONS, *NO_REUSEPORT),
+    )
+    federation_pb2_grpc.add_FederationServiceServicer_to_server(
+        federation.FederationServicer(runner), peer_server
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(peer_health, peer_server)
+    peer_port = _bind(peer_server, peer_bind, "peer", roots.credentials())
+
+    local_health = health.aio.HealthServicer()
+    check = token_check(snap.local_token) if needs_token else None
+    local_server = grpc.aio.server(
+        interceptors=[GuardInterceptor(check, exempt=HEALTH_METHODS)],
+        options=(*LOCAL_SERVER_OPTIONS, *NO_REUSEPORT),
+    )
+    local_pb2_grpc.add_LocalServiceServicer_to_server(local.LocalServicer(runner), local_server)
+    health_pb2_grpc.add_HealthServicer_to_server(local_health, local_server)
+    reflection.enable_server_reflection(
+        (local.SERVICE_NAME, HEALTH_SERVICE, reflection.SERVICE_NAME), local_server
+    )
+    try:
+        local_port = _bind(local_server, local_bind, "local", None)
+        await peer_server.start()
+        await local_server.start()
+    except BaseException:
+        await asyncio.gather(peer_server.stop(None), local_server.stop(None))
+        raise
+    serving = health_pb2.HealthCheckResponse.SERVING
+    for servicer in (peer_health, local_health):
+        for name in ("", federation.SERVICE_NAME, local.SERVICE_NAME):
+            await servicer.set(name, serving)
+
+    tasks = [_task(_freshness_loop(runner, roots), "hashfed-freshness")]
+    sync_stop = asyncio.Event()
+    sync_task = _start_sync(runner, sync_stop) if run_sync else None
+    running = RunningNode(
+        origin=snap.origin,
+        peer_port=peer_port,
+        local_port=local_port,
+        peer_address=join_host_port(peer_host, peer_port),
+        local_address=join_host_port(local_host, local_port),
+        runner=runner,
+        _peer_server=peer_server,
+        _local_server=local_server,
+        _health=[peer_health, local_health],
+        _tasks=tasks,
+        _sync_stop=sync_stop,
+        _sync_task=sync_task,
+    )
+    log.info(
+        "serving %s: peer API (mTLS, %d pinned certificates) on %s; local API on %s (%s); sync %s",
+        snap.origin,
+        len(snap.pinned),
+        running.peer_address,
+        running.local_address,
+        "bearer token required" if needs_token else "loopback, no token",
+        "on" if sync_task is not None else "off",
+    )
+    return running
+
+
+def _bind(server: Any, address: str, which: str, credentials: Any) -> int:
+    try:
+        if credentials is None:
+            port: int = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
+    except RuntimeError as exc:
+        port = 0
+        cause: Exception | None = exc
+    else:
+        cause = None
+    if port == 0:
+        raise HashfedError(
+            f"cannot listen on {address} for the {which} API: the address is in use or is not "
+            "one of this machine's"
+        ) from cause
+    return port
+
+
+def _task(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    return asyncio.get_running_loop().create_task(coro, name=name)
+
+
+async def _freshness_loop(runner: NodeRunner, roots: PinnedRoots) -> None:
+    """Catch the index up with the store and re-read pinned certificates, every 0.25 s."""
+    while True:
+        await asyncio.sleep(FRESHNESS_INTERVAL_S)
+        try:
+            pinned = await runner.call(_freshen, runner.node)
+        except HashfedError as exc:  # e.g. the database is locked for a while: try again
+            log.warning("freshness check failed: %s", exc)
+            continue
+        except Exception:  # a bug; keep serving, and keep trying
+            log.exception("freshness check failed")
+            continue
+        if roots.update(pinned):
+            log.info("pinned certificates changed: %d now trusted for new peers", len(pinned))
+
+
+def _start_sync(runner: NodeRunner, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """Start ``node.sync.run_sync_loop(runner, stop)`` if this version has one."""
+    try:
+        sync = importlib.import_module("node.sync")
+    except ModuleNotFoundError as exc:
+        if exc.name != "node.sync":
+            raise
+        log.info("no sync loop in this version (node.sync is missing)")
+        return None
+    run_sync_loop: Callable[[NodeRunner, asyncio.Event], Coroutine[Any, Any, None]] | None
+    run_sync_loop = getattr(sync, "run_sync_loop", None)
+    if run_sync_loop is None:
+        log.info("no sync loop in this version (node.sync.run_sync_loop is missing)")
+        return None
+
+    async def supervised() -> None:
+        try:
+            await run_sync_loop(runner, stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the sync loop failed; serving continues without sync")
+
+    return _task(supervised(), "hashfed-sync")

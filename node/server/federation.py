@@ -1,0 +1,129 @@
+"""FederationService: what peer nodes ask of this one, over mutual TLS.
+
+Thin, like the local servicer: protobuf in, one facade call on the node thread, protobuf out.
+Who may call is decided before any of this runs (handshake + fingerprint check in
+:mod:`node.server.app`). Nothing served here needs to be trusted by the receiver: it checks
+every entry against the origin's signed checkpoint itself.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import AsyncIterator, Iterable, Iterator
+
+import grpc
+
+from node._proto.hashfed.v1 import federation_pb2
+from node.errors import InvalidInputError
+from node.server.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, STORE_CHUNK_ENTRIES
+from node.server.local import log_index
+from node.server.runner import NodeRunner
+
+SERVICE_NAME = "hashfed.v1.FederationService"
+PROTOCOL_VERSION = "hashfed.v1"
+
+
+def software_version() -> str:
+    try:
+        return importlib.metadata.version("hashfed")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def batches(
+    start: int,
+    bodies: Iterable[bytes],
+    max_entries: int = MAX_BATCH_ENTRIES,
+    max_bytes: int = MAX_BATCH_BYTES,
+) -> Iterator[tuple[int, list[bytes]]]:
+    """Split consecutive entries starting at index ``start`` into bounded batches.
+
+    Each batch is ``(index of its first entry, entries)`` with at most ``max_entries`` entries
+    and at most ``max_bytes`` of entry bytes, except that a single entry larger than
+    ``max_bytes`` travels alone (entries are at most 64 KiB, so this cannot happen in practice).
+    """
+    batch: list[bytes] = []
+    size = 0
+    index = start
+    for body in bodies:
+        if batch and (len(batch) == max_entries or size + len(body) > max_bytes):
+            yield index, batch
+            index += len(batch)
+            batch, size = [], 0
+        batch.append(body)
+        size += len(body)
+    if batch:
+        yield index, batch
+
+
+class FederationServicer:
+    """hashfed.v1.FederationService over a :class:`NodeRunner`."""
+
+    def __init__(self, runner: NodeRunner) -> None:
+        self._runner = runner
+        self._node = runner.node  # only to name methods for runner.call
+        self._version = software_version()
+
+    async def GetNodeInfo(  # noqa: N802 (gRPC method names)
+        self, request: federation_pb2.GetNodeInfoRequest, context: grpc.aio.ServicerContext
+    ) -> federation_pb2.NodeInfo:
+        return federation_pb2.NodeInfo(
+            origin=self._runner.origin,
+            protocol_version=PROTOCOL_VERSION,
+            software_version=self._version,
+        )
+
+    async def ListOrigins(  # noqa: N802
+        self, request: federation_pb2.ListOriginsRequest, context: grpc.aio.ServicerContext
+    ) -> federation_pb2.ListOriginsResponse:
+        checkpoints = await self._runner.call(self._node.served_checkpoints)
+        return federation_pb2.ListOriginsResponse(
+            origins=[
+                federation_pb2.OriginCheckpoint(origin=cp.origin, checkpoint=cp.note)
+                for cp in checkpoints
+            ]
+        )
+
+    async def StreamEntries(  # noqa: N802
+        self, request: federation_pb2.StreamEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[federation_pb2.EntryBatch]:
+        start = log_index(request.start_index, "start_index")
+        end = log_index(request.end_index, "end_index")
+        if start > end:
+            raise InvalidInputError(f"start_index {start} is after end_index {end}")
+        # Read the store in chunks through the node thread, so a long range neither sits in
+        # memory at once nor holds the node thread for the whole stream.
+        for chunk_start in range(start, end, STORE_CHUNK_ENTRIES):
+            chunk_end = min(chunk_start + STORE_CHUNK_ENTRIES, end)
+            bodies = await self._runner.call(
+                self._node.entry_bodies, request.origin, chunk_start, chunk_end
+            )
+            if len(bodies) != chunk_end - chunk_start:
+                raise RuntimeError(
+                    f"entry_bodies({request.origin!r}, {chunk_start}, {chunk_end}) returned "
+                    f"{len(bodies)} entries"
+                )
+            for first, batch in batches(chunk_start, bodies):
+                yield federation_pb2.EntryBatch(start_index=first, entries=batch)
+
+    async def GetInclusionProof(  # noqa: N802
+        self,
+        request: federation_pb2.GetInclusionProofRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> federation_pb2.InclusionProof:
+        index = log_index(request.entry_index)
+        tree_size = log_index(request.tree_size, "tree_size")
+        entry, hashes, checkpoint = await self._runner.call(
+            self._node.inclusion, request.origin, index, tree_size
+        )
+        return federation_pb2.InclusionProof(entry=entry, hashes=hashes, checkpoint=checkpoint)
+
+    async def GetConsistencyProof(  # noqa: N802
+        self,
+        request: federation_pb2.GetConsistencyProofRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> federation_pb2.ConsistencyProof:
+        old = log_index(request.old_size, "old_size")
+        new = log_index(request.new_size, "new_size")
+        hashes = await self._runner.call(self._node.consistency, request.origin, old, new)
+        return federation_pb2.ConsistencyProof(hashes=hashes)

@@ -1,0 +1,234 @@
+"""LocalService: the member's own systems use the node through this (docs/protocol.md §8).
+
+Thin by design: each method converts protobuf to facade values, makes one call on the node
+thread (:class:`node.server.runner.NodeRunner`) and converts the result back. Validation lives
+in the facade; errors become statuses in :mod:`node.server.status` (via the guard interceptor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+import grpc
+
+from node._proto.hashfed.v1 import entry_pb2, local_pb2
+from node.core import Node
+from node.errors import InvalidInputError
+from node.hashing import ComputedSignal, Signal, get_signal_type
+from node.log.entry import Labels, Verdict
+from node.results import PublishReport, QueryResult
+from node.server.limits import MAX_INDEX, MAX_QUERIES_PER_MESSAGE
+from node.server.runner import NodeRunner
+
+SERVICE_NAME = "hashfed.v1.LocalService"
+
+SignalQuery = tuple[Signal, int | None]
+
+
+# -- protobuf -> facade values -----------------------------------------------------------------
+
+
+def signal_query(query: local_pb2.SignalQuery, where: str = "query") -> SignalQuery:
+    """A parsed signal and its threshold (None: the type's default)."""
+    if not query.type:
+        raise InvalidInputError(f"{where}: signal type is missing (pdq, phash, dhash, md5, sha256)")
+    try:
+        signal = get_signal_type(query.type).parse(query.value)
+    except InvalidInputError as exc:
+        exc.args = (f"{where}: {exc}",)  # say which query, keep the precise error class
+        raise
+    return signal, (query.threshold if query.HasField("threshold") else None)
+
+
+def labels_from_pb(labels: entry_pb2.Labels) -> Labels:
+    return Labels(labels.entity, labels.content_type, tuple(labels.behaviours), tuple(labels.tags))
+
+
+def computed_signals(request: local_pb2.PublishSignalsRequest) -> list[ComputedSignal]:
+    """The signals of a PublishSignals request; ``pdq_quality`` belongs to the pdq signal."""
+    signals = []
+    for i, query in enumerate(request.signals):
+        if query.HasField("threshold"):
+            raise InvalidInputError(f"signals[{i}]: a threshold means nothing when publishing")
+        signals.append(signal_query(query, f"signals[{i}]")[0])
+    quality: int | None = None
+    if request.HasField("pdq_quality"):
+        quality = request.pdq_quality
+        if quality > 100:
+            raise InvalidInputError(f"pdq_quality {quality} is outside 0..100")
+        if not any(s.type == "pdq" for s in signals):
+            raise InvalidInputError("pdq_quality was given but there is no pdq signal")
+    return [ComputedSignal(s, quality if s.type == "pdq" else None) for s in signals]
+
+
+def verdict_from_pb(value: int) -> Verdict:
+    if value == entry_pb2.OpinionStatement.VERDICT_UNSPECIFIED:
+        raise InvalidInputError("verdict is missing: TRUE_POSITIVE, FALSE_POSITIVE or DISPUTED")
+    try:
+        name = entry_pb2.OpinionStatement.Verdict.Name(value)
+    except ValueError as exc:
+        raise InvalidInputError(f"unknown verdict {value}") from exc
+    return Verdict[name]
+
+
+def log_index(value: int, what: str = "entry_index") -> int:
+    """A uint64 log index or size from the wire, refused when SQLite cannot hold it."""
+    if value > MAX_INDEX:
+        raise InvalidInputError(f"{what} {value} is too large (at most 2^63 - 1)")
+    return value
+
+
+# -- facade values -> protobuf -----------------------------------------------------------------
+
+
+def labels_to_pb(labels: Labels) -> entry_pb2.Labels:
+    return entry_pb2.Labels(
+        entity=labels.entity,
+        content_type=labels.content_type,
+        behaviours=list(labels.behaviours),
+        tags=list(labels.tags),
+    )
+
+
+def match_response(result: QueryResult) -> local_pb2.MatchResponse:
+    return local_pb2.MatchResponse(
+        query=result.query,
+        matches=[
+            local_pb2.Match(
+                origin=m.origin,
+                entry_index=m.entry_index,
+                signals=[
+                    local_pb2.SignalDistance(type=s.type, distance=s.distance) for s in m.signals
+                ],
+                labels=labels_to_pb(m.labels),
+                note=m.note,
+                opinions=local_pb2.OpinionSummary(
+                    true_positive=m.opinions.true_positive,
+                    false_positive=m.opinions.false_positive,
+                    disputed=m.opinions.disputed,
+                    agree_labels=m.opinions.agree_labels,
+                    disagree_labels=m.opinions.disagree_labels,
+                ),
+            )
+            for m in result.matches
+        ],
+    )
+
+
+def publish_response(report: PublishReport) -> local_pb2.PublishResponse:
+    return local_pb2.PublishResponse(
+        entries=[
+            local_pb2.PublishedEntry(origin=e.origin, entry_index=e.entry_index, kind=e.kind)
+            for e in report.entries
+        ],
+        checkpoint_size=report.checkpoint_size,
+        checkpoint_root=report.checkpoint_root_hex,
+    )
+
+
+# -- calls made on the node thread -------------------------------------------------------------
+# Lookups catch up with the store first (appends by other processes, synced entries): the
+# freshness task does so every 0.25 s as well, this makes a lookup right after a write exact.
+
+
+def match_queries(node: Node, queries: Sequence[SignalQuery]) -> list[QueryResult]:
+    node.index.refresh()
+    return [node.match_signals([signal], threshold)[0] for signal, threshold in queries]
+
+
+def match_media(node: Node, content: bytes, name: str, pdq_threshold: int | None) -> QueryResult:
+    node.index.refresh()
+    return node.match_media(content, name, pdq_threshold)
+
+
+# -- the servicer ------------------------------------------------------------------------------
+
+
+class LocalServicer:
+    """hashfed.v1.LocalService over a :class:`NodeRunner`."""
+
+    def __init__(self, runner: NodeRunner) -> None:
+        self._runner = runner
+        self._node = runner.node  # only to name methods for runner.call
+
+    async def MatchSignal(  # noqa: N802 (gRPC method names)
+        self, request: local_pb2.MatchSignalRequest, context: grpc.aio.ServicerContext
+    ) -> local_pb2.MatchResponse:
+        query = signal_query(request.query)
+        [result] = await self._runner.call(match_queries, self._node, [query])
+        return match_response(result)
+
+    async def MatchMedia(  # noqa: N802
+        self, request: local_pb2.MatchMediaRequest, context: grpc.aio.ServicerContext
+    ) -> local_pb2.MatchResponse:
+        threshold = request.pdq_threshold if request.HasField("pdq_threshold") else None
+        result = await self._runner.call(
+            match_media, self._node, request.content, request.file_name, threshold
+        )
+        return match_response(result)
+
+    async def StreamMatches(  # noqa: N802
+        self,
+        request_iterator: AsyncIterator[local_pb2.StreamMatchesRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[local_pb2.StreamMatchesResponse]:
+        number = 0
+        async for request in request_iterator:
+            count = len(request.queries)
+            if count > MAX_QUERIES_PER_MESSAGE:
+                raise InvalidInputError(
+                    f"message {number} has {count} queries; at most "
+                    f"{MAX_QUERIES_PER_MESSAGE} per message (split them over more messages)"
+                )
+            queries = [
+                signal_query(q, f"message {number}, query {i}")
+                for i, q in enumerate(request.queries)
+            ]
+            results = await self._runner.call(match_queries, self._node, queries)
+            yield local_pb2.StreamMatchesResponse(results=[match_response(r) for r in results])
+            number += 1
+
+    async def PublishMedia(  # noqa: N802
+        self, request: local_pb2.PublishMediaRequest, context: grpc.aio.ServicerContext
+    ) -> local_pb2.PublishResponse:
+        labels = labels_from_pb(request.labels)
+        report = await self._runner.call(
+            self._node.publish_media, request.content, request.file_name, labels, request.note
+        )
+        return publish_response(report)
+
+    async def PublishSignals(  # noqa: N802
+        self, request: local_pb2.PublishSignalsRequest, context: grpc.aio.ServicerContext
+    ) -> local_pb2.PublishResponse:
+        signals = computed_signals(request)
+        labels = labels_from_pb(request.labels)
+        report = await self._runner.call(self._node.publish_signals, signals, labels, request.note)
+        return publish_response(report)
+
+    async def RetractEntry(  # noqa: N802
+        self, request: local_pb2.RetractEntryRequest, context: grpc.aio.ServicerContext
+    ) -> local_pb2.PublishResponse:
+        index = log_index(request.entry_index)
+        report = await self._runner.call(self._node.retract, index, request.reason)
+        return publish_response(report)
+
+    async def CreateOpinion(  # noqa: N802
+        self, request: local_pb2.CreateOpinionRequest, context: grpc.aio.ServicerContext
+    ) -> local_pb2.PublishResponse:
+        verdict = verdict_from_pb(request.verdict)
+        index = log_index(request.entry_index)
+        report = await self._runner.call(
+            self._node.opinion,
+            request.origin,
+            index,
+            verdict,
+            agrees_with_labels=request.agrees_with_labels,
+        )
+        return publish_response(report)
+
+    async def GetProvenanceBundle(  # noqa: N802
+        self, request: local_pb2.GetProvenanceBundleRequest, context: grpc.aio.ServicerContext
+    ) -> local_pb2.ProvenanceBundle:
+        index = log_index(request.entry_index)
+        bundle = await self._runner.call(self._node.bundle, request.origin, index)
+        return local_pb2.ProvenanceBundle(json=bundle.to_json())
