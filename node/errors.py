@@ -85,3 +85,10 @@ class StoreError(HashfedError):
     """The database is unusable: newer schema, corrupt, or locked beyond the timeout."""
 
     exit_code = 8
+
+
+class SyncError(HashfedError):
+    """A peer could not be synced or tested: unreachable, a certificate refused by either side,
+    or entries that do not reproduce their origin's signed root. The message says which."""
+
+    exit_code = 9

@@ -1,0 +1,212 @@
+"""The federation client: one mutually authenticated gRPC channel to one peer.
+
+We present our own TLS key and certificate (``keys/tls.key``, ``keys/tls.crt``) and trust exactly
+one root: the certificate pinned in the peer's member card. Node certificates carry the origin
+as a DNS name (plus ``localhost`` and ``127.0.0.1``), so the channel checks the peer's name with
+``grpc.ssl_target_name_override`` = its origin, wherever its address points.
+
+Every failed call becomes a :class:`PeerError` whose message says what went wrong in words: an
+``UNAVAILABLE`` is diagnosed with :mod:`node.sync.diagnosis` (who refused whose certificate, or
+that nothing listens at the address), never passed on bare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import grpc
+
+from node._proto.hashfed.v1 import federation_pb2, federation_pb2_grpc
+from node.core import Node
+from node.errors import NotFoundError, SyncError
+from node.sync.diagnosis import Diagnosis, diagnose, observe_tls, they_refuse
+from node.tls import certificate_fingerprint
+
+MIB = 1024 * 1024
+MAX_RECEIVE_BYTES = 8 * MIB
+"""The peer server sends at most 8 MiB per message (an ``EntryBatch`` is at most 1 MiB of
+entries plus framing)."""
+
+CALL_TIMEOUT_S = 15.0
+"""Deadline of the unary calls (GetNodeInfo, ListOrigins)."""
+
+STREAM_IDLE_TIMEOUT_S = 60.0
+"""Longest wait for the next batch of a stream before giving up on the peer."""
+
+PROTOCOL_VERSION = "hashfed.v1"
+
+
+class PeerError(SyncError):
+    """A call to a peer failed; the message says why in words."""
+
+
+@dataclass(frozen=True)
+class PeerTarget:
+    """Everything needed to connect to one peer, read from the node once (on its thread)."""
+
+    name: str
+    address: str
+    pinned_pem: bytes
+    pinned_fingerprint: str
+    our_origin: str
+    our_key_file: Path
+    our_cert_file: Path
+    our_key_pem: bytes
+    our_cert_pem: bytes
+    our_fingerprint: str
+
+    @classmethod
+    def load(cls, node: Node, peer: str) -> PeerTarget:
+        """Look ``peer`` up (run on the node thread)."""
+        peers = {p.name: p for p in node.peers()}
+        if peer not in peers:
+            raise NotFoundError(f"{peer!r} is not a peer of this node (see `peer list`)")
+        member = next((m for m in node.members() if m.origin == peer and m.trusted), None)
+        if member is None:
+            raise NotFoundError(
+                f"{peer!r} is a peer but not a trusted member; add its card again with `peer add`"
+            )
+        cert = node.paths.tls_cert.read_bytes()
+        return cls(
+            name=peer,
+            address=peers[peer].address,
+            pinned_pem=member.tls_certificate.encode(),
+            pinned_fingerprint=member.tls_fingerprint,
+            our_origin=node.origin,
+            our_key_file=node.paths.tls_key,
+            our_cert_file=node.paths.tls_cert,
+            our_key_pem=node.paths.tls_key.read_bytes(),
+            our_cert_pem=cert,
+            our_fingerprint=certificate_fingerprint(cert),
+        )
+
+
+async def probe(target: PeerTarget) -> Diagnosis:
+    """Diagnose the connection to ``target`` with :mod:`ssl` (in a worker thread)."""
+    observation = await asyncio.to_thread(
+        observe_tls,
+        target.address,
+        server_name=target.name,
+        pinned_pem=target.pinned_pem,
+        pinned_fingerprint=target.pinned_fingerprint,
+        cert_file=target.our_cert_file,
+        key_file=target.our_key_file,
+    )
+    return diagnose(
+        observation,
+        peer=target.name,
+        address=target.address,
+        pinned_fingerprint=target.pinned_fingerprint,
+        our_fingerprint=target.our_fingerprint,
+        our_origin=target.our_origin,
+    )
+
+
+class PeerClient:
+    """``async with PeerClient(target) as client``: the FederationService calls we use."""
+
+    def __init__(self, target: PeerTarget) -> None:
+        self.target = target
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=target.pinned_pem,
+            private_key=target.our_key_pem,
+            certificate_chain=target.our_cert_pem,
+        )
+        self._channel = grpc.aio.secure_channel(
+            target.address,
+            credentials,
+            options=[
+                ("grpc.ssl_target_name_override", target.name),
+                ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
+            ],
+        )
+        self._stub = federation_pb2_grpc.FederationServiceStub(self._channel)
+
+    async def __aenter__(self) -> PeerClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def node_info(self) -> federation_pb2.NodeInfo:
+        try:
+            info: federation_pb2.NodeInfo = await self._stub.GetNodeInfo(
+                federation_pb2.GetNodeInfoRequest(), timeout=CALL_TIMEOUT_S
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise await self.explain(exc, "GetNodeInfo") from None
+        return info
+
+    async def list_origins(self) -> list[tuple[str, str]]:
+        """(origin, signed checkpoint note) for every origin the peer serves."""
+        try:
+            response = await self._stub.ListOrigins(
+                federation_pb2.ListOriginsRequest(), timeout=CALL_TIMEOUT_S
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise await self.explain(exc, "ListOrigins") from None
+        return [(o.origin, o.checkpoint) for o in response.origins]
+
+    async def stream_entries(
+        self, origin: str, start: int, end: int
+    ) -> AsyncIterator[tuple[int, list[bytes]]]:
+        """Batches ``(start index, entry bytes)`` of ``[start, end)`` as the peer sends them.
+
+        The batches are not checked here (the caller decides what a wrong batch means).
+        """
+        call = self._stub.StreamEntries(
+            federation_pb2.StreamEntriesRequest(origin=origin, start_index=start, end_index=end)
+        )
+        try:
+            while True:
+                try:
+                    batch = await asyncio.wait_for(call.read(), STREAM_IDLE_TIMEOUT_S)
+                except TimeoutError:
+                    call.cancel()
+                    raise PeerError(
+                        f"{self.target.name} sent nothing for {STREAM_IDLE_TIMEOUT_S:g} s while "
+                        f"streaming entries of {origin}"
+                    ) from None
+                if batch is grpc.aio.EOF:
+                    return
+                yield int(batch.start_index), list(batch.entries)
+        except grpc.aio.AioRpcError as exc:
+            raise await self.explain(exc, f"StreamEntries({origin})") from None
+        finally:
+            if not call.done():
+                call.cancel()
+
+    async def explain(self, exc: grpc.aio.AioRpcError, what: str) -> PeerError:
+        """A :class:`PeerError` that says in words why ``what`` failed."""
+        return PeerError(await explain_rpc_error(self.target, exc, what))
+
+
+async def explain_rpc_error(target: PeerTarget, exc: grpc.aio.AioRpcError, what: str) -> str:
+    code = exc.code()
+    details = exc.details() or ""
+    if code == grpc.StatusCode.UNAVAILABLE:
+        diagnosis = await probe(target)
+        if diagnosis.problems:
+            return diagnosis.message()
+        return (
+            f"{target.name} at {target.address} was unavailable for {what} although TLS "
+            f"works both ways now (a transient failure?): {details}"
+        )
+    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+        words = they_refuse(target.name, target.our_fingerprint, target.our_origin)
+        return f"{words} ({details})"
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"{target.name} at {target.address} did not answer {what} in time"
+    return f"{target.name} answered {what} with {code.name}: {details}"

@@ -1,0 +1,103 @@
+"""A malicious peer: a real FederationService over real mutual TLS that lies about one byte.
+
+:class:`FlippingPeer` serves with its own member identity (a real home: keys, certificate) and
+admits exactly the certificates it is told to pin. Every call is proxied, over real mTLS with
+that identity, to an honest node it peers with; in the entries it relays, one byte of one entry
+is flipped (every time, or only the first ``max_flips`` times). Checkpoints pass through
+untouched, so what it serves claims to be the origin's signed log but does not reproduce the
+signed root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+
+from node._proto.hashfed.v1 import federation_pb2, federation_pb2_grpc
+
+
+class FlippingPeer(federation_pb2_grpc.FederationServiceServicer):  # type: ignore[misc]
+    def __init__(
+        self,
+        home: Path,
+        origin: str,
+        *,
+        upstream_address: str,
+        upstream_origin: str,
+        upstream_certificate: bytes,
+        pinned_clients: list[bytes],
+        flip_origin: str,
+        flip_index: int,
+        flip_offset: int = -1,
+        max_flips: int | None = None,
+    ) -> None:
+        self.origin = origin
+        self._key = (home / "keys" / "tls.key").read_bytes()
+        self._cert = (home / "keys" / "tls.crt").read_bytes()
+        self._upstream = (upstream_address, upstream_origin, upstream_certificate)
+        self._pinned = b"".join(pinned_clients)
+        self.flip_origin = flip_origin
+        self.flip_index = flip_index
+        self.flip_offset = flip_offset
+        self.max_flips = max_flips  # None: lie every time
+        self.flipped = 0  # how many times the lie was told
+        self._server: grpc.aio.Server | None = None
+        self._channel: grpc.aio.Channel | None = None
+        self.port = 0
+
+    async def start(self, address: str = "127.0.0.1:0") -> int:
+        upstream_address, upstream_origin, upstream_cert = self._upstream
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=upstream_cert, private_key=self._key, certificate_chain=self._cert
+        )
+        self._channel = grpc.aio.secure_channel(
+            upstream_address,
+            credentials,
+            options=[("grpc.ssl_target_name_override", upstream_origin)],
+        )
+        self._stub = federation_pb2_grpc.FederationServiceStub(self._channel)
+        self._server = grpc.aio.server()
+        federation_pb2_grpc.add_FederationServiceServicer_to_server(self, self._server)
+        server_credentials = grpc.ssl_server_credentials(
+            [(self._key, self._cert)], root_certificates=self._pinned, require_client_auth=True
+        )
+        self.port = self._server.add_secure_port(address, server_credentials)
+        await self._server.start()
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.stop(None)
+        if self._channel is not None:
+            await self._channel.close()
+
+    # -- FederationService ---------------------------------------------------------------------
+
+    async def GetNodeInfo(  # noqa: N802
+        self, request: federation_pb2.GetNodeInfoRequest, context: grpc.aio.ServicerContext
+    ) -> federation_pb2.NodeInfo:
+        return federation_pb2.NodeInfo(
+            origin=self.origin, protocol_version="hashfed.v1", software_version="fake"
+        )
+
+    async def ListOrigins(  # noqa: N802
+        self, request: federation_pb2.ListOriginsRequest, context: grpc.aio.ServicerContext
+    ) -> federation_pb2.ListOriginsResponse:
+        response: federation_pb2.ListOriginsResponse = await self._stub.ListOrigins(request)
+        return response
+
+    async def StreamEntries(  # noqa: N802
+        self, request: federation_pb2.StreamEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[federation_pb2.EntryBatch]:
+        async for batch in self._stub.StreamEntries(request):
+            entries = list(batch.entries)
+            position = self.flip_index - batch.start_index
+            lying = self.max_flips is None or self.flipped < self.max_flips
+            if lying and request.origin == self.flip_origin and 0 <= position < len(entries):
+                body = bytearray(entries[position])
+                body[self.flip_offset] ^= 0x01
+                entries[position] = bytes(body)
+                self.flipped += 1
+            yield federation_pb2.EntryBatch(start_index=batch.start_index, entries=entries)
