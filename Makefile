@@ -35,6 +35,7 @@ protos-check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/match.py --rows 1000000
+	$(BIN)/python bench/sync.py --entries 100000
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -54,7 +54,8 @@ def _checked(n: int, parse: Callable[[str], ComputedSignal], text: str) -> Impor
 
 
 def _signal(type_name: str, value: str, quality: int | None = None) -> ComputedSignal:
-    signal_type = get_signal_type(ALIASES.get(type_name.strip().lower(), type_name.strip()))
+    name = type_name.strip().lower()
+    signal_type = get_signal_type(ALIASES.get(name, name))
     return ComputedSignal(signal_type.parse(value), quality)
 
 

@@ -6,6 +6,8 @@ facade validates everything before it opens a write transaction, so refused inpu
 
 from __future__ import annotations
 
+import base64
+import re
 import secrets
 import time
 from collections.abc import Iterable, Sequence
@@ -70,6 +72,9 @@ class LogLine:
     create_time_ms: int
     summary: str
     retracted: bool
+    leaf_hash: bytes
+    body: bytes
+    entry: Entry
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -79,6 +84,9 @@ class LogLine:
             "create_time_ms": self.create_time_ms,
             "summary": self.summary,
             "retracted": self.retracted,
+            "leaf_hash": self.leaf_hash.hex(),
+            "entry": base64.b64encode(self.body).decode(),
+            "statement": _statement_dict(self.entry.statement),
         }
 
 
@@ -103,7 +111,8 @@ class Node:
                 f"{home} already holds a node identity ({', '.join(p.name for p in existing)}); "
                 "refusing to overwrite it. Use another --home, or remove it yourself"
             )
-        signer = SignerKey.generate(origin)  # validates the name before anything is written
+        _check_origin_name(origin)
+        signer = SignerKey.generate(origin)
         config = Config(
             origin=origin,
             peer_address=peer_address or Config.peer_address,
@@ -362,6 +371,9 @@ class Node:
                     row.create_ms,
                     _summary(entry),
                     row.kind == "ADD" and self.store.is_retracted(origin, row.idx),
+                    row.leaf,
+                    row.body,
+                    entry,
                 )
             )
         return lines
@@ -458,6 +470,7 @@ class Node:
                 )
             )
             self.store.delete_peer(origin)
+            self.store.discard_staged(origin)  # unverified rows of an origin we no longer want
         self._follow_store()
 
     def members(self) -> list[MemberRow]:
@@ -714,6 +727,20 @@ class Node:
         }
 
 
+_DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_ORIGIN_NAME = re.compile(rf"{_DNS_LABEL}(?:\.{_DNS_LABEL})*")
+
+
+def _check_origin_name(origin: str) -> None:
+    # Stricter than C2SP key names on purpose: the origin is also the TLS name peers verify
+    # (certificate SAN), and look-alike Unicode names would invite impersonation.
+    if len(origin) > 253 or not _ORIGIN_NAME.fullmatch(origin):
+        raise InvalidInputError(
+            f"origin {origin!r} is not a lower-case DNS-style name (letters, digits, '-' and "
+            "'.', labels of at most 63 characters, 253 in all), e.g. acme.example"
+        )
+
+
 def _publishable(signals: Sequence[ComputedSignal], source: str) -> tuple[ComputedSignal, ...]:
     for computed in signals:
         if (
@@ -749,6 +776,30 @@ def _entry_row(idx: int, body: bytes, leaf: bytes, statement: Statement, now: in
             statement.agrees_with_labels,
         )
     return EntryRow(idx, leaf, body, kind, now, signals, retracts, opinion)
+
+
+def _statement_dict(st: Statement) -> dict[str, object]:
+    if isinstance(st, Add):
+        return {
+            "signals": [
+                {"type": c.signal.type, "value": c.signal.hex, "quality": c.quality}
+                for c in st.signals
+            ],
+            "unusable_signals": [{"type": t, "value": v.hex()} for t, v in st.unusable],
+            "labels": st.labels.to_dict(),
+            "note": st.note,
+        }
+    if isinstance(st, Retract):
+        return {"retracts": st.entry_index, "reason": st.reason}
+    return {
+        "target": {
+            "origin": st.target.origin,
+            "entry_index": st.target.entry_index,
+            "leaf_hash": st.target.leaf_hash.hex(),
+        },
+        "verdict": st.verdict.value,
+        "agrees_with_labels": st.agrees_with_labels,
+    }
 
 
 def _summary(entry: Entry) -> str:

@@ -1,6 +1,6 @@
 """A node's home folder: where its config, keys and database live.
 
-Layout (documented in docs/operating.md)::
+Layout (documented in README.md)::
 
     HOME/config.toml        origin name, addresses, limits
     HOME/keys/signing.key   Ed25519 note signer key (C2SP PRIVATE+KEY text), mode 0600

@@ -23,7 +23,8 @@ CERT_VALIDITY = dt.timedelta(days=3650)
 def generate_tls_identity(origin: str) -> tuple[bytes, bytes]:
     """(private key PEM, certificate PEM) for ``origin``; valid for its name and loopback."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, origin)])
+    # X.509 caps a common name at 64 characters; the SAN carries the full origin name.
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, origin[:64])])
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()

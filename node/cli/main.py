@@ -2,7 +2,7 @@
 
 Exit codes (also in README.md): 0 ok; 1 no match (``match --exit-code``); 2 usage error;
 3 other hashfed error; 4 invalid input (nothing stored); 5 verification failed; 6 not found;
-7 node identity missing or already present; 8 database unusable.
+7 node identity missing or already present; 8 database unusable; 9 sync or peer test failed.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from node.cli import federation
+from node.cli import serve as serve_cli
+from node.cli import sync as sync_cli
 from node.cli.common import (
     BehaviourOpt,
     ContentTypeOpt,
@@ -40,6 +42,7 @@ from node.log.entry import Labels, Verdict
 from node.results import PublishReport, QueryResult
 
 EXIT_NO_MATCH = 1
+BATCH_TABLE_ROWS = 50
 
 app = typer.Typer(
     name="hashfed",
@@ -138,10 +141,15 @@ def _print_report(report: PublishReport, as_json: bool) -> None:
     if as_json:
         print_json(report.to_dict())
         return
-    table = Table("index", "kind", "source")
-    for e in report.entries:
-        table.add_row(*row(e.entry_index, e.kind, e.source))
-    out.print(table)
+    if len(report.entries) > BATCH_TABLE_ROWS:  # a bulk import: a range, not 200,000 rows
+        first, last = report.entries[0], report.entries[-1]
+        count = len(report.entries)
+        out.print(f"Published {count} entries, indexes {first.entry_index}..{last.entry_index}")
+    else:
+        table = Table("index", "kind", "source")
+        for e in report.entries:
+            table.add_row(*row(e.entry_index, e.kind, e.source))
+        out.print(table)
     out.print(
         f"Signed checkpoint: size {report.checkpoint_size}, "
         f"root {report.checkpoint_root_hex[:16]}…",
@@ -175,7 +183,7 @@ def add(
     """Publish ADD entries (files, given signals, or a bulk list) and sign a new checkpoint."""
     sources = sum(bool(x) for x in (files, signal, from_file))
     if sources != 1:
-        raise InvalidInputError("give exactly one of: FILE..., --signal TYPE:VALUE, --from FILE")
+        raise typer.BadParameter("give exactly one of: FILE..., --signal TYPE:VALUE, --from FILE")
     labels = _labels(entity, content_type, behaviour, tag)
     with open_node(home) as node:
         if files:
@@ -235,7 +243,9 @@ def opinion(
         if flag
     ]
     if len(chosen) != 1:
-        raise InvalidInputError("give exactly one of --true-positive, --false-positive, --disputed")
+        raise typer.BadParameter(
+            "give exactly one of --true-positive, --false-positive, --disputed"
+        )
     with open_node(home) as node:
         report = node.opinion(origin, index, chosen[0], agrees_with_labels=not disagree_labels)
     _print_report(report, as_json)
@@ -260,7 +270,7 @@ def match(
 ) -> None:
     """Look up media or signals among every shared, unretracted hash."""
     if bool(files) == bool(signal):
-        raise InvalidInputError("give FILE... or --signal TYPE:VALUE (not both)")
+        raise typer.BadParameter("give FILE... or --signal TYPE:VALUE, one of the two")
     with open_node(home) as node:
         if files:
             results = node.match_files(files, threshold)
@@ -358,6 +368,9 @@ def proof(
 
 
 peer_app = federation.register(app)
+sync_cli.register(app)
+sync_cli.register_peer_test(peer_app)
+serve_cli.register(app)
 
 
 def run() -> None:
