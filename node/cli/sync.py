@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
+from rich.text import Text
 
-from node.cli.common import HomeOpt, JsonOpt, err, handles_errors, out, print_json
+from node.cli.common import HomeOpt, JsonOpt, err, handles_errors, out, print_json, row, shown
 from node.errors import SyncError
 from node.home import resolve_home
 
@@ -95,29 +96,27 @@ def _print_sync(reports: list[PeerSyncReport]) -> None:
     table = Table("peer", "origin", "status", "received", "fetched", "reused", "rejected", "reason")
     for r in reports:
         if r.error is not None:
-            table.add_row(r.peer, "", "[red]failed[/]", "", "", "", "", r.error)
+            table.add_row(
+                shown(r.peer), "", Text("failed", style="red"), "", "", "", "", shown(r.error)
+            )
             continue
         if not r.origins:
-            table.add_row(r.peer, "", "holds nothing", "0", "0", "0", "0", "")
+            table.add_row(shown(r.peer), "", "holds nothing", "0", "0", "0", "0", "")
         for o in r.origins:
             style = "green" if o.status == "imported" else ("red" if not o.ok else "")
-            status = f"[{style}]{o.status}[/]" if style else o.status
+            status = Text(o.status, style=style)
             if o.status == "evidence":
-                status = "[bold red]EVIDENCE[/]"
+                status = Text("EVIDENCE", style="bold red")
             table.add_row(
-                r.peer,
-                o.origin,
+                shown(r.peer),
+                shown(o.origin),
                 status,
-                str(o.imported),
-                str(o.fetched),
-                str(o.reused),
-                str(o.rejected),
-                o.reason or "",
+                *row(o.imported, o.fetched, o.reused, o.rejected, o.reason or ""),
             )
     out.print(table)
     for r in reports:
         for o in r.evidence:
-            out.print(f"[bold red]Equivocation:[/] {o.reason}", highlight=False)
+            out.print(Text("Equivocation: ", style="bold red") + Text(shown(o.reason)))
 
 
 def peer_test(
@@ -138,36 +137,39 @@ def peer_test(
         raise SyncError("; ".join(report.problems))
 
 
-def _yes_no(value: bool | None) -> str:
-    return "[green]yes[/]" if value else ("[red]no[/]" if value is False else "unknown")
+def _yes_no(value: bool | None) -> Text:
+    if value is None:
+        return Text("unknown")
+    return Text("yes", style="green") if value else Text("no", style="red")
 
 
 def _print_peer_test(report: PeerCheckReport) -> None:
     d = report.diagnosis
-    out.print(f"Peer [bold]{report.peer}[/] at {report.address}", highlight=False)
-    out.print(f"  reachable:                        {_yes_no(d.reachable)}")
-    out.print(f"  we accept its certificate:        {_yes_no(d.we_accept_theirs)}")
-    out.print(f"  it accepts our certificate:       {_yes_no(d.they_accept_ours)}")
+    out.print(
+        Text("Peer ") + Text(shown(report.peer), style="bold") + f" at {shown(report.address)}"
+    )
+    out.print(Text("  reachable:                        ") + _yes_no(d.reachable))
+    out.print(Text("  we accept its certificate:        ") + _yes_no(d.we_accept_theirs))
+    out.print(Text("  it accepts our certificate:       ") + _yes_no(d.they_accept_ours))
     if report.protocol_version is not None:
         out.print(
             f"  protocol:                         {report.protocol_version} "
-            f"(software {report.software_version}, origin {report.remote_origin})",
-            highlight=False,
+            f"(software {shown(report.software_version)}, origin {shown(report.remote_origin)})"
         )
     if report.origins:
         table = Table("origin", "size", "trusted here", "signature")
         for o in report.origins:
             table.add_row(
-                o.origin,
-                "?" if o.size is None else str(o.size),
-                "yes" if o.trusted else "no",
-                "verified" if o.verified else ("[red]does not verify[/]" if o.trusted else ""),
+                *row(o.origin, "?" if o.size is None else o.size, "yes" if o.trusted else "no"),
+                "verified"
+                if o.verified
+                else (Text("does not verify", style="red") if o.trusted else ""),
             )
         out.print(table)
     elif report.ok:
         out.print("  holds no origins yet")
     if report.ok:
-        out.print("[green]OK[/]")
+        out.print(Text("OK", style="green"))
 
 
 def register(app: typer.Typer) -> None:
