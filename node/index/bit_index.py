@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from node.index import buckets
+from node.index import buckets, kernel
 from node.index.buckets import Segment
 from node.index.hamming import check_threshold, scan, verify
 from node.index.hit import Hit
 from node.index.matches import Matches, to_hits
 from node.index.rows import Rows
+from node.index.state import (
+    State,
+    check_version,
+    get_array,
+    get_float,
+    get_int,
+    rows_from_state,
+    rows_state,
+    scalar,
+)
 from node.index.words import Words, queries_to_words, query_to_words, to_words, word_count
 
 # Chunks per 64-bit word by default: 21/21/22-bit chunks (12 for PDQ, 3 for 64-bit hashes).
@@ -24,6 +35,50 @@ _CHUNKS_PER_WORD = 3
 _QUERY_BATCH = 256
 # Candidates gathered at once within a batch, for the same reason.
 _GATHER_BLOCK = 1 << 18
+# A batched kernel call re-runs overflowing queries together if their buffers fit this many hits.
+_RERUN_ENTRIES = 1 << 23
+# state() format: bump on any change to the arrays or their meaning.
+_KIND = "bit_index"
+_STATE_VERSION = 1
+
+
+def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A read-only view: the kernel is compiled once for read-only inputs, whatever their origin
+    (numba types writable and read-only arrays differently, and compiling costs seconds)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+_NO_PLAN: tuple[object, ...] = tuple(
+    _read_only(a)
+    for a in (
+        np.zeros(1, dtype=np.uint32),
+        np.zeros(0, dtype=np.uint32),
+        np.zeros(0, dtype=np.intp),
+        np.zeros(0, dtype=np.uint32),
+        np.zeros(0, dtype=np.int64),
+    )
+)
+_ROW_MASK = np.uint64(0xFFFFFFFF)
+_DISTANCE_SHIFT = np.uint64(32)
+
+
+def _split(keys: Words) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Kernel output (distance << 32 | row) as (rows, distances)."""
+    return (keys & _ROW_MASK).astype(np.int64), (keys >> _DISTANCE_SHIFT).astype(np.int64)
+
+
+def _kernel_hits(keys: Words) -> list[Hit]:
+    rows, distances = _split(keys)
+    return [Hit(r, d) for r, d in zip(rows.tolist(), distances.tolist(), strict=True)]
+
+
+def _hit_arrays(hits: list[Hit]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    return (
+        np.array([hit.row for hit in hits], dtype=np.int64),
+        np.array([hit.distance for hit in hits], dtype=np.int64),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +141,10 @@ class BitIndex:
         self._key_bits = key_bits
         self._scan_fraction = scan_fraction
         self._state = _State(Rows.empty(width), ())
+        # The compiled kernel when numba is present; tests switch it off to check the numpy path.
+        self.use_kernel = kernel.AVAILABLE
+        # (state, threshold, kernel arguments) of the last kernel search: one query's setup.
+        self._arguments: tuple[_State, int, tuple[object, ...]] | None = None
 
     def __len__(self) -> int:
         return self._state.rows.count
@@ -100,6 +159,7 @@ class BitIndex:
             return
         rows = state.rows.appended(new)
         self._state = _State(rows, self._reorganised(state.segments, rows))
+        self._arguments = None  # drop the old snapshot's arrays now, not at the next search
 
     def set_live(self, rows: Sequence[int] | npt.NDArray[np.integer], live: bool) -> None:
         """Mark rows live (matchable) or not; O(len(rows))."""
@@ -130,8 +190,223 @@ class BitIndex:
             + sys.getsizeof(self.__dict__)
         )
 
+    def state(self) -> State:
+        """Every array and setting needed to rebuild this index exactly (see ``from_state``).
+
+        Hash words and bucket arrays are views (they are never modified in place once
+        published); the live bits are a copy taken now. Keys: ``kind``, ``version``, the
+        constructor settings, ``count``, ``words`` (count, w) uint64, ``live`` uint8,
+        ``segments`` and, per segment i, ``segment{i}.start/.stop/.key_bits`` (0-d int64),
+        ``segment{i}.offsets`` and ``segment{i}.rows`` (uint32).
+        """
+        state = self._state
+        out: State = {
+            "kind": np.array(_KIND),
+            "version": scalar(_STATE_VERSION),
+            "bits": scalar(self.bits),
+            "max_threshold": scalar(self.max_threshold),
+            "chunks": scalar(self._layout.count),
+            "offsets_bytes_per_row": scalar(float(self._offsets_bytes_per_row)),
+            "key_bits": scalar(-1 if self._key_bits is None else self._key_bits),
+            "tail_rows": scalar(self._tail_rows),
+            "merge_fraction": scalar(self._merge_fraction),
+            "scan_fraction": scalar(float(self._scan_fraction)),
+            "segments": scalar(len(state.segments)),
+            **rows_state(state.rows),
+        }
+        for i, segment in enumerate(state.segments):
+            out[f"segment{i}.start"] = scalar(segment.start)
+            out[f"segment{i}.stop"] = scalar(segment.stop)
+            out[f"segment{i}.key_bits"] = scalar(segment.key_bits)
+            out[f"segment{i}.offsets"] = segment.offsets
+            out[f"segment{i}.rows"] = segment.rows
+        return out
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, npt.NDArray[np.generic]]) -> BitIndex:
+        """The index ``state()`` described, without re-bucketing; ValueError if inconsistent.
+
+        Arrays are used as given (read-only or memory-mapped ones are fine: nothing writes
+        into them), except the live bits, which are copied. Checks names, dtypes, shapes,
+        segment bounds and the ends of every bucket table, not each bucket entry.
+        """
+        check_version(state, _KIND, _STATE_VERSION)
+        key_bits = get_int(state, "key_bits")
+        index = cls(
+            get_int(state, "bits"),
+            max_threshold=get_int(state, "max_threshold"),
+            chunks=get_int(state, "chunks"),
+            offsets_bytes_per_row=get_float(state, "offsets_bytes_per_row"),
+            key_bits=None if key_bits == -1 else key_bits,
+            tail_rows=get_int(state, "tail_rows"),
+            merge_fraction=get_int(state, "merge_fraction"),
+            scan_fraction=get_float(state, "scan_fraction"),
+        )
+        rows = rows_from_state(state, word_count(index.bits))
+        chunks = index._layout.count
+        segments: list[Segment] = []
+        start = 0
+        count = get_int(state, "segments")
+        if not 0 <= count <= 2:
+            raise ValueError(f"state has {count} segments; at most 2 are possible")
+        for i in range(count):
+            name = f"segment{i}"
+            seg_start = get_int(state, f"{name}.start")
+            stop = get_int(state, f"{name}.stop")
+            seg_bits = get_int(state, f"{name}.key_bits")
+            if seg_start != start or not seg_start < stop <= rows.count:
+                raise ValueError(
+                    f"{name} covers [{seg_start}, {stop}), expected to start at "
+                    f"{start} and end by {rows.count}"
+                )
+            if not 1 <= seg_bits <= index._layout.max_key_bits:
+                raise ValueError(f"{name}.key_bits {seg_bits} out of range")
+            width = (1 << seg_bits) + 1
+            offsets = get_array(state, f"{name}.offsets", np.uint32, (chunks * width,))
+            row_ids = get_array(state, f"{name}.rows", np.uint32, (chunks * (stop - seg_start),))
+            table = offsets.reshape(chunks, width)
+            if (table[:, 0] != 0).any() or (table[:, -1] != stop - seg_start).any():
+                raise ValueError(f"{name}.offsets tables do not span the segment")
+            segments.append(Segment(seg_start, stop, seg_bits, offsets, row_ids))  # type: ignore[arg-type]
+            start = stop
+        if rows.count - start > index._tail_rows:
+            raise ValueError("state's unbucketed tail is longer than tail_rows")
+        index._state = _State(rows, tuple(segments))
+        return index
+
+    def search_arrays(
+        self, query: bytes, threshold: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """``search`` as (rows, distances) arrays, same order; no per-hit Python objects."""
+        check_threshold(threshold, self.bits)
+        words = query_to_words(query, self.bits)
+        if not self.use_kernel:
+            hits = self._search(words[None, :], threshold)[0]
+            return _hit_arrays(hits)
+        return _split(self._kernel_one(self._state, words, threshold))
+
+    def search_many_arrays(
+        self, queries: npt.NDArray[np.uint8] | Sequence[bytes], threshold: int
+    ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+        """``search_many`` as (rows, distances) arrays per query."""
+        check_threshold(threshold, self.bits)
+        words = queries_to_words(queries, self.bits)
+        if not self.use_kernel:
+            return [_hit_arrays(hits) for hits in self._search(words, threshold)]
+        return [_split(keys) for keys in self._kernel_many(self._state, words, threshold)]
+
+    def _kernel_arguments(self, state: _State, threshold: int) -> tuple[object, ...]:
+        """Everything ``kernel.search`` takes besides the query and the output buffer."""
+        cached = self._arguments
+        if cached is not None and cached[0] is state and cached[1] == threshold:
+            return cached[2]
+        rows = state.rows
+        bounds = np.zeros((2, 4), dtype=np.int64)
+        plans: list[tuple[object, ...]] = []
+        for i, segment in enumerate(state.segments):
+            plan = None
+            if threshold <= self.max_threshold:
+                plan = buckets.probe_plan(self._layout.count, segment.key_bits, threshold)
+            limit = int(self._scan_fraction * segment.size)
+            if plan is None or len(plan.masks) > self._scan_fraction * segment.size:
+                plan, limit = None, -1
+            bounds[i] = (segment.start, segment.stop, segment.key_bits, limit)
+            plans.append(
+                _NO_PLAN
+                if plan is None
+                else tuple(
+                    _read_only(a)
+                    for a in (segment.offsets, segment.rows, plan.chunks, plan.masks, plan.radii)
+                )
+            )
+        segment_count = len(state.segments)
+        tail_start = state.indexed
+        if threshold > self.max_threshold:
+            # Scan everything as one range: no bucket work at all.
+            segment_count, tail_start = 0, 0
+        while len(plans) < 2:
+            plans.append(_NO_PLAN)
+        arguments = (
+            _read_only(rows.words),
+            _read_only(rows.live),
+            rows.count,
+            tail_start,
+            segment_count,
+            _read_only(bounds),
+            *plans[0],
+            *plans[1],
+            _read_only(self._layout.words),
+            _read_only(self._layout.tops),
+        )
+        self._arguments = (state, threshold, arguments)
+        return arguments
+
+    def _kernel_one(self, state: _State, query: Words, threshold: int) -> Words:
+        words, live, count, tail_start, segment_count, bounds, *rest = self._kernel_arguments(
+            state, threshold
+        )
+        out = np.empty(kernel.BATCH_CAPACITY, dtype=np.uint64)
+        while True:
+            found = kernel.search(
+                words,
+                live,
+                count,
+                tail_start,
+                _read_only(query),
+                threshold,
+                segment_count,
+                bounds,
+                *rest,
+                out,
+            )
+            if found <= len(out):
+                return out[:found]
+            out = np.empty(found + found // 8 + 16, dtype=np.uint64)
+
+    def _kernel_many(self, state: _State, queries: Words, threshold: int) -> list[Words]:
+        if not len(queries):
+            return []
+        words, live, count, tail_start, segment_count, bounds, *rest = self._kernel_arguments(
+            state, threshold
+        )
+        out = np.empty((len(queries), kernel.BATCH_CAPACITY), dtype=np.uint64)
+        found = np.empty(len(queries), dtype=np.int64)
+        kernel.search_batch(
+            words, live, count, tail_start, _read_only(np.ascontiguousarray(queries)), threshold,
+            segment_count, bounds, *rest, out, found,
+        )  # fmt: skip
+        counts = found.tolist()
+        results: list[Words] = [out[q, :n] for q, n in enumerate(counts)]
+        over = np.flatnonzero(found > kernel.BATCH_CAPACITY)
+        if len(over):
+            # Answers too big for the first pass (a query inside a crowd of near-duplicates):
+            # run those again, still in parallel, with room for the largest, if that fits.
+            room = int(found[over].max())
+            if len(over) * room <= _RERUN_ENTRIES:
+                again = np.empty((len(over), room), dtype=np.uint64)
+                found_again = np.empty(len(over), dtype=np.int64)
+                kernel.search_batch(
+                    words, live, count, tail_start,
+                    _read_only(np.ascontiguousarray(queries[over])), threshold,
+                    segment_count, bounds, *rest, again, found_again,
+                )  # fmt: skip
+                # Live flags may have changed between the passes: trust the second count.
+                for i, (q, n) in enumerate(zip(over.tolist(), found_again.tolist(), strict=True)):
+                    fits = n <= room
+                    results[q] = (
+                        again[i, :n] if fits else self._kernel_one(state, queries[q], threshold)
+                    )
+            else:
+                for q in over.tolist():
+                    results[q] = self._kernel_one(state, queries[q], threshold)
+        return results
+
     def _search(self, queries: Words, threshold: int) -> list[list[Hit]]:
         state = self._state
+        if self.use_kernel:
+            if len(queries) == 1:
+                return [_kernel_hits(self._kernel_one(state, queries[0], threshold))]
+            return [_kernel_hits(keys) for keys in self._kernel_many(state, queries, threshold)]
         hits: list[list[Hit]] = []
         for q0 in range(0, len(queries), _QUERY_BATCH):
             batch = queries[q0 : q0 + _QUERY_BATCH]
@@ -193,9 +468,12 @@ class BitIndex:
         pending = count - main.stop
         if pending > max(self._tail_rows, main.size // self._merge_fraction):
             return (buckets.extend(layout, main, words, count, self._key_bits_for(budget)),)
-        # The delta may use whatever budget main leaves: it is probed by every query, so its
-        # buckets should be about as fine as main's.
+        # The delta may use whatever budget main leaves, but no more than about two keys per
+        # row: finer buckets save no candidates, and every fold rewrites the whole offsets
+        # table (at 10M rows a 2**20-key table made each 4,096-row fold cost ~200 ms).
         key_bits = self._key_bits_for(budget - main.offsets.nbytes)
+        if self._key_bits is None:
+            key_bits = min(key_bits, max(1, (count - main.stop).bit_length() + 1))
         if len(segments) == 1:
             return (main, buckets.build(layout, words, main.stop, count, key_bits))
         return (main, buckets.extend(layout, segments[1], words, count, key_bits))

@@ -99,6 +99,7 @@ class ProbePlan:
     chunks: npt.NDArray[np.intp]
     masks: npt.NDArray[np.uint32]
     table_base: npt.NDArray[np.intp]  # chunk * (2**key_bits + 1): where its offsets start
+    radii: npt.NDArray[np.int64]  # (m,) probe radius of each chunk (-1: not probed)
 
 
 def _sorted_by_key(keys: Keys, first_row: int) -> tuple[Keys, npt.NDArray[np.uint32]]:
@@ -197,8 +198,11 @@ def probe_plan(chunks: int, key_bits: int, threshold: int) -> ProbePlan | None:
         chunks=chunk_array,
         masks=np.array(masks, dtype=np.uint32),
         table_base=chunk_array * ((1 << key_bits) + 1),
+        radii=np.array(
+            [radius if chunk <= extra else radius - 1 for chunk in range(chunks)], dtype=np.int64
+        ),
     )
-    for array in (plan.chunks, plan.masks, plan.table_base):
+    for array in (plan.chunks, plan.masks, plan.table_base, plan.radii):
         array.setflags(write=False)
     return plan
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +13,15 @@ from node.index.hit import Hit, hits_from
 from node.index.matches import Matches, to_hits
 from node.index.rows import Rows
 from node.index.splice import spliced
+from node.index.state import (
+    State,
+    check_version,
+    get_array,
+    get_int,
+    rows_from_state,
+    rows_state,
+    scalar,
+)
 from node.index.words import Words, queries_to_words, query_to_words, to_words, word_count
 
 # The tail is scanned on every lookup; merging it costs O(indexed rows). Letting it grow to
@@ -21,6 +30,9 @@ _MERGE_FRACTION = 256
 # Up to this many queries, comparing each against the whole tail beats sorting the tail.
 _FEW_QUERIES = 16
 _KEY_SHIFT = np.uint64(32)
+# state() format: bump on any change to the arrays or their meaning.
+_KIND = "exact_index"
+_STATE_VERSION = 1
 
 
 def _keys(words: Words) -> npt.NDArray[np.uint32]:
@@ -123,6 +135,45 @@ class ExactIndex:
     ) -> list[list[Hit]]:
         self._check_threshold(threshold)
         return self._search(queries_to_words(queries, self.bits))
+
+    def state(self) -> State:
+        """Every array and setting needed to rebuild this index exactly (see ``from_state``).
+
+        Keys: ``kind``, ``version``, ``bits``, ``tail_rows``, ``count`` (0-d), ``words``
+        (count, w) uint64 (a view), ``live`` uint8 (a copy), ``sorted_keys`` and
+        ``sorted_rows`` (uint32, views).
+        """
+        state = self._state
+        return {
+            "kind": np.array(_KIND),
+            "version": scalar(_STATE_VERSION),
+            "bits": scalar(self.bits),
+            "tail_rows": scalar(self._tail_rows),
+            **rows_state(state.rows),
+            "sorted_keys": state.sorted.keys,
+            "sorted_rows": state.sorted.rows,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, npt.NDArray[np.generic]]) -> ExactIndex:
+        """The index ``state()`` described, without re-sorting; ValueError if inconsistent.
+
+        Arrays are used as given (read-only ones are fine), except the live bits (copied).
+        """
+        check_version(state, _KIND, _STATE_VERSION)
+        index = cls(get_int(state, "bits"), tail_rows=get_int(state, "tail_rows"))
+        rows = rows_from_state(state, word_count(index.bits))
+        if "sorted_rows" not in state:
+            raise ValueError("state lacks 'sorted_rows'")
+        stop = len(state["sorted_rows"])
+        sorted_rows = get_array(state, "sorted_rows", np.uint32, (stop,))
+        sorted_keys = get_array(state, "sorted_keys", np.uint32, (stop,))
+        if stop > rows.count:
+            raise ValueError(f"state sorts {stop} rows but holds only {rows.count}")
+        if rows.count - stop > max(index._tail_rows, stop // _MERGE_FRACTION):
+            raise ValueError("state's unsorted tail is longer than the merge rule allows")
+        index._state = _State(rows, _Sorted(sorted_keys, sorted_rows))  # type: ignore[arg-type]
+        return index
 
     def memory_bytes(self) -> int:
         state = self._state

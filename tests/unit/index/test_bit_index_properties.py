@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from node.index import BitIndex, brute_force
+from node.index import BitIndex, brute_force, kernel
 from tests.unit.index.data import clustered, near
 
 # (bits, max_threshold, chunk counts the layout allows)
@@ -36,6 +38,9 @@ def configured_index(draw: st.DrawFn, bits: int) -> BitIndex:
 def run_operations(data: st.DataObject, bits: int) -> None:
     max_threshold = SHAPES[bits][0]
     index = data.draw(configured_index(bits))
+    # Both search paths must equal brute force: the compiled kernel and the numpy fallback.
+    use_kernel = kernel.AVAILABLE and data.draw(st.booleans())
+    index.use_kernel = use_kernel
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     centres = rng.integers(0, 256, size=(data.draw(st.integers(1, 4)), bits // 8), dtype=np.uint8)
     values = np.zeros((0, bits // 8), dtype=np.uint8)
@@ -44,7 +49,22 @@ def run_operations(data: st.DataObject, bits: int) -> None:
         0, bits
     )
     for _ in range(data.draw(st.integers(1, 12))):
-        action = data.draw(st.sampled_from(["append", "append", "retract", "restore", "query"]))
+        action = data.draw(
+            st.sampled_from(["append", "append", "retract", "restore", "query", "reload"])
+        )
+        if action == "reload":
+            # A snapshot round trip must answer exactly like the original from then on.
+            state = index.state()
+            if data.draw(st.booleans()):
+                buffer = io.BytesIO()
+                np.savez(buffer, **state)  # type: ignore[arg-type]
+                buffer.seek(0)
+                with np.load(buffer, allow_pickle=False) as loaded:
+                    state = {name: loaded[name] for name in loaded.files}
+                for array in state.values():
+                    array.setflags(write=False)
+            index = BitIndex.from_state(state)
+            index.use_kernel = use_kernel
         if action == "append":
             new = clustered(rng, data.draw(st.integers(0, 40)), bits, centres)
             as_list = data.draw(st.booleans())
@@ -66,6 +86,12 @@ def run_operations(data: st.DataObject, bits: int) -> None:
         assert index.search_many(queries, threshold) == expected
         for query, want in zip(queries, expected, strict=True):
             assert index.search(query, threshold) == want
+            rows, distances = index.search_arrays(query, threshold)
+            assert list(zip(rows.tolist(), distances.tolist(), strict=True)) == [
+                (hit.row, hit.distance) for hit in want
+            ]
+        many = index.search_many_arrays(queries, threshold)
+        assert [rows.tolist() for rows, _ in many] == [[h.row for h in w] for w in expected]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
