@@ -1,20 +1,43 @@
 """The in-memory match index for every signal type, kept in step with the store.
 
-Built from the store once, then followed incrementally: appends made by this process are applied
-directly; :meth:`MatchIndex.refresh` picks up what other processes appended (new signal rows and
-new retractions) by reading only what is newer than what it has seen.
+Started from a saved snapshot (:mod:`node.index_snapshot`) when one is present and checked
+against the store, else built from the store; then followed incrementally: :meth:`refresh`
+picks up what anyone appended (new signal rows, new retractions, trust changes) by reading only
+what is newer than what it has seen, all in one consistent read of the store.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 
 from node.errors import InvalidInputError
 from node.hashing import Signal, SignalType, get_signal_type, signal_types
 from node.index import BitIndex, ExactIndex, Hit
+from node.index.state import State
+from node.index_snapshot import (
+    SnapshotError,
+    StoreMark,
+    WriteReport,
+    check_against_store,
+    mark_of,
+    read_snapshot,
+    write_snapshot,
+)
 from node.store.store import AppendResult, IndexedSignal, Store
 
+log = logging.getLogger("hashfed.index")
+
 _Index = BitIndex | ExactIndex
+
+# While serving, a snapshot is saved once this many rows were added since the last one...
+SNAPSHOT_EVERY_ROWS = 500_000
+# ...or this long after the last one if anything changed at all.
+SNAPSHOT_EVERY_S = 15 * 60.0
 
 
 @dataclass(frozen=True)
@@ -24,30 +47,143 @@ class TypedHit:
     distance: int
 
 
+@dataclass(frozen=True)
+class StartReport:
+    """How the index started: ``source`` is "snapshot" or "store"; ``reason`` why not snapshot."""
+
+    source: str
+    seconds: float
+    caught_up_rows: int
+    reason: str = ""
+
+
+@dataclass
+class SnapshotCapture:
+    """What a snapshot write needs, taken on the node thread; :meth:`write` runs on any thread.
+
+    The index arrays are views of data that is never modified in place, except the live bits,
+    which ``state()`` copies, so the node may go on serving and appending meanwhile.
+    """
+
+    folder: Path
+    mark: StoreMark
+    states: dict[str, State]
+
+    def write(self) -> WriteReport:
+        report = write_snapshot(self.folder, self.mark, self.states)
+        log.info(
+            "index snapshot written: %s rows, %.0f MB in %.2f s",
+            sum(self.mark.rows.values()),
+            report.bytes / 1e6,
+            report.seconds,
+        )
+        return report
+
+
 class MatchIndex:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, snapshot_folder: Path | None = None) -> None:
+        """Start from the snapshot in ``snapshot_folder`` if it fits ``store``, else build."""
+        started = time.perf_counter()
         self._store = store
-        self._indexes: dict[str, _Index] = {t.name: _new_index(t) for t in signal_types()}
+        self._snapshot_folder = snapshot_folder
         self._retraction_cursor = 0
         self._trust_cursor = 0
-        self.refresh()
+        reason = "no snapshot folder given" if snapshot_folder is None else ""
+        loaded = snapshot_folder is not None and self._load_snapshot(snapshot_folder)
+        if isinstance(loaded, str):
+            reason = loaded
+        if loaded is True:
+            # Rows the snapshot holds count as saved; a build from the store saved nothing.
+            self._saved_rows = sum(self.sizes().values())
+            self.refresh()
+            caught_up = sum(self.sizes().values()) - self._saved_rows
+            source = "snapshot"
+        else:
+            self._indexes = {t.name: _new_index(t) for t in signal_types()}
+            self._retraction_cursor = self._trust_cursor = 0
+            self.refresh(fresh=True)
+            caught_up = sum(self.sizes().values())
+            self._saved_rows = 0
+            source = "store"
+        # A build from the store saved nothing: its cursors differ from these (-1).
+        self._saved_cursors = self._cursors() if source == "snapshot" else (-1, -1)
+        self._saved_at = time.monotonic()
+        self.start = StartReport(source, time.perf_counter() - started, caught_up, reason)
+        if source == "snapshot":
+            log.info(
+                "match index loaded from snapshot in %.2f s (%d newer rows caught up)",
+                self.start.seconds,
+                caught_up,
+            )
+        elif snapshot_folder is not None:
+            log.info(
+                "match index built from the store in %.2f s (%d rows); snapshot not used: %s",
+                self.start.seconds,
+                caught_up,
+                reason,
+            )
 
-    def refresh(self) -> None:
-        """Catch up with rows appended and retractions made since the last look, by anyone."""
-        for name, index in self._indexes.items():
-            self._add(self._store.signals_since(name, len(index)))
-        dead, self._retraction_cursor = self._store.retracted_since(self._retraction_cursor)
-        self.apply(AppendResult((), tuple(dead)))
-        changes, self._trust_cursor = self._store.trust_changes_since(self._trust_cursor)
-        for origin, trusted in changes.items():
-            # A removed member's rows stop matching; re-adding it revives all but retracted ones.
-            live: dict[tuple[str, bool], list[int]] = {}
-            for signal_type, row, retracted in self._store.origin_signal_rows(origin):
-                live.setdefault((signal_type, trusted and not retracted), []).append(row)
-            for (signal_type, is_live), rows in live.items():
-                target = self._indexes.get(signal_type)
-                if target is not None:
-                    target.set_live([r for r in rows if r < len(target)], is_live)
+    def _load_snapshot(self, folder: Path) -> bool | str:
+        """True if the snapshot was loaded; else why not (the caller rebuilds)."""
+        if not (folder / "manifest.json").exists():
+            return "no snapshot"
+        try:
+            mark, states = read_snapshot(folder)
+            problem = check_against_store(self._store, mark)
+            if problem is not None:
+                raise SnapshotError(problem)
+            indexes: dict[str, _Index] = {}
+            for signal_type in signal_types():
+                state = states.get(signal_type.name)
+                if state is None:
+                    raise SnapshotError(f"snapshot has no {signal_type.name} index")
+                index = _from_state(signal_type, state)
+                if len(index) != mark.rows.get(signal_type.name, 0):
+                    raise SnapshotError(
+                        f"{signal_type.name} index holds {len(index)} rows, the manifest says "
+                        f"{mark.rows.get(signal_type.name, 0)}"
+                    )
+                indexes[signal_type.name] = index
+        except SnapshotError as exc:
+            log.warning("index snapshot in %s not used, rebuilding from the store: %s", folder, exc)
+            return str(exc)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("index snapshot in %s not used, rebuilding from the store: %s", folder, exc)
+            return f"snapshot arrays inconsistent: {exc}"
+        self._indexes = indexes
+        self._retraction_cursor = mark.retraction_cursor
+        self._trust_cursor = mark.trust_cursor
+        return True
+
+    def refresh(self, *, fresh: bool = False) -> None:
+        """Catch up with rows appended and retractions made since the last look, by anyone.
+
+        One read transaction, so new rows and the retractions of them are seen together.
+        ``fresh`` (a build from nothing): rows start live, so trusted origins need no pass.
+        """
+        with self._store.transaction_read():
+            for signal_type in signal_types():
+                index = self._indexes[signal_type.name]
+                values, count = self._store.signal_values_since(
+                    signal_type.name, len(index), signal_type.size
+                )
+                if count:
+                    array = np.frombuffer(values, dtype=np.uint8).reshape(count, signal_type.size)
+                    index.append(array, first_row=len(index))
+            dead, self._retraction_cursor = self._store.retracted_since(self._retraction_cursor)
+            self.apply(AppendResult((), tuple(dead)))
+            changes, self._trust_cursor = self._store.trust_changes_since(self._trust_cursor)
+            for origin, trusted in changes.items():
+                if fresh and trusted:
+                    continue
+                # A removed member's rows stop matching; re-adding revives all but retracted ones.
+                live: dict[tuple[str, bool], list[int]] = {}
+                for signal_type_name, row, retracted in self._store.origin_signal_rows(origin):
+                    live.setdefault((signal_type_name, trusted and not retracted), []).append(row)
+                for (signal_type_name, is_live), rows in live.items():
+                    target = self._indexes.get(signal_type_name)
+                    if target is not None:
+                        target.set_live([r for r in rows if r < len(target)], is_live)
 
     def apply(self, result: AppendResult) -> None:
         self._add(list(result.added))
@@ -89,8 +225,65 @@ class MatchIndex:
     def sizes(self) -> dict[str, int]:
         return {name: len(index) for name, index in self._indexes.items()}
 
+    # -- snapshots -----------------------------------------------------------------------------
+
+    def snapshot_due(
+        self, every_rows: int = SNAPSHOT_EVERY_ROWS, every_s: float = SNAPSHOT_EVERY_S
+    ) -> bool:
+        """Whether enough changed (rows, or anything after ``every_s``) to save a snapshot."""
+        if self._snapshot_folder is None:
+            return False
+        added = sum(self.sizes().values()) - self._saved_rows
+        if added >= every_rows:
+            return True
+        changed = added > 0 or self._saved_cursors != self._cursors()
+        return changed and time.monotonic() - self._saved_at >= every_s
+
+    def _cursors(self) -> tuple[int, int]:
+        return self._retraction_cursor, self._trust_cursor
+
+    def capture_snapshot(self) -> SnapshotCapture:
+        """Catch up, then take what a snapshot needs (cheap: views and a copy of live bits).
+
+        Call on the thread that owns the node; write the result with
+        :meth:`SnapshotCapture.write` on any thread.
+        """
+        if self._snapshot_folder is None:
+            raise InvalidInputError("this match index has no snapshot folder")
+        with self._store.transaction_read():
+            self.refresh()
+            sizes = self.sizes()
+            mark = mark_of(self._store, sizes, self._retraction_cursor, self._trust_cursor)
+            states = {name: index.state() for name, index in self._indexes.items()}
+        self._saved_rows = sum(sizes.values())
+        self._saved_cursors = self._cursors()
+        self._saved_at = time.monotonic()
+        return SnapshotCapture(self._snapshot_folder, mark, states)
+
+    def save_snapshot(self) -> WriteReport:
+        """Capture and write a snapshot now, on this thread."""
+        return self.capture_snapshot().write()
+
 
 def _new_index(signal_type: SignalType) -> _Index:
     if signal_type.is_perceptual:
         return BitIndex(signal_type.size * 8, max_threshold=signal_type.default_threshold)
     return ExactIndex(signal_type.size * 8)
+
+
+def _from_state(signal_type: SignalType, state: State) -> _Index:
+    """The index a state describes, if it is the kind and shape this version would build."""
+    expected = _new_index(signal_type)
+    index: _Index
+    if isinstance(expected, BitIndex):
+        index = BitIndex.from_state(state)
+        if index.max_threshold != expected.max_threshold:
+            raise SnapshotError(
+                f"{signal_type.name} snapshot indexes thresholds up to {index.max_threshold}, "
+                f"this version {expected.max_threshold}"
+            )
+    else:
+        index = ExactIndex.from_state(state)
+    if index.bits != expected.bits:
+        raise SnapshotError(f"{signal_type.name} snapshot holds {index.bits}-bit hashes")
+    return index
