@@ -33,6 +33,7 @@ from node.hashing import (
     hash_media,
 )
 from node.home import Config, HomePaths, write_secret
+from node.index_snapshot import FOLDER_NAME as SNAPSHOT_FOLDER
 from node.log.bundle import Bundle
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.entry import (
@@ -171,7 +172,7 @@ class Node:
     @property
     def index(self) -> MatchIndex:
         if self._index is None:
-            self._index = MatchIndex(self.store)
+            self._index = MatchIndex(self.store, self.paths.root / SNAPSHOT_FOLDER)
         return self._index
 
     def identity_card(self) -> dict[str, str]:
@@ -196,10 +197,19 @@ class Node:
         kwargs = {} if self.config.max_pixels is None else {"max_pixels": self.config.max_pixels}
         return FileHashes(str(path), tuple(hash_media(data, name=path.name, **kwargs)))
 
+    def hash_files(self, paths: Sequence[Path]) -> list[FileHashes]:
+        """``[self.hash_file(p) for p in paths]`` on every core (``node.hashing.hash_paths``):
+        same signals, same order, and the first bad file's MediaError, as the loop would."""
+        from node.hashing import hash_paths
+
+        kwargs = {} if self.config.max_pixels is None else {"max_pixels": self.config.max_pixels}
+        hashed = hash_paths(paths, **kwargs)
+        return [FileHashes(str(p), tuple(s)) for p, s in zip(paths, hashed, strict=True)]
+
     # -- publishing ----------------------------------------------------------------------------
 
     def publish_files(self, paths: Sequence[Path], labels: Labels, note: str = "") -> PublishReport:
-        hashed = [self.hash_file(p) for p in paths]  # every file first: one bad file, no entries
+        hashed = self.hash_files(paths)  # every file first: one bad file, no entries
         items = [(h.name, Add(_publishable(h.signals, h.name), labels, note)) for h in hashed]
         return self._append(items)
 
@@ -304,8 +314,56 @@ class Node:
     def match_signals(
         self, signals: Sequence[Signal], threshold: int | None = None
     ) -> list[QueryResult]:
-        self.index.refresh()
-        return [self._match(str(s), [(s, threshold)]) for s in signals]
+        index = self.index
+        index.refresh()
+        # One pass for the whole call (StreamMatches sends up to 1,000 queries at once): the
+        # index caught up once, every signal searched (batched when the index offers it),
+        # every hit located in one query per signal type, each matched entry decoded once.
+        search_many = getattr(index, "search_many", None)
+        found: list[list[TypedHit]] = (
+            list(search_many(signals, threshold))
+            if search_many is not None
+            else [index.search(s, threshold) for s in signals]
+        )
+        wanted: dict[str, set[int]] = {}
+        for hits in found:
+            for h in hits:
+                wanted.setdefault(h.type, set()).add(h.row)
+        located = {t: self.store.signal_hits(t, sorted(rows)) for t, rows in wanted.items()}
+        entries: dict[tuple[str, int], tuple[Add, OpinionSummary]] = {}
+        results = []
+        for signal, hits in zip(signals, found, strict=True):
+            query = str(signal)
+            by_entry: dict[tuple[str, int], list[SignalDistance]] = {}
+            for h in hits:
+                where = located[h.type][h.row]
+                by_entry.setdefault((where.origin, where.idx), []).append(
+                    SignalDistance(h.type, h.distance)
+                )
+            matches = []
+            for (origin, idx), distances in by_entry.items():
+                if (origin, idx) not in entries:
+                    body, leaf = self.store.entry(origin, idx)
+                    statement = decode_entry(body).statement
+                    assert isinstance(statement, Add)  # only ADDs carry signals
+                    entries[origin, idx] = (statement, self.opinion_summary(origin, idx, leaf))
+                statement, opinions = entries[origin, idx]
+                matches.append(
+                    Match(
+                        query=query,
+                        origin=origin,
+                        entry_index=idx,
+                        signals=tuple(sorted(distances, key=lambda d: d.type)),
+                        labels=statement.labels,
+                        note=statement.note,
+                        opinions=opinions,
+                    )
+                )
+            matches.sort(
+                key=lambda m: (min(d.distance for d in m.signals), m.origin, m.entry_index)
+            )
+            results.append(QueryResult(query, tuple(matches)))
+        return results
 
     def _match(self, query: str, signals: Sequence[tuple[Signal, int | None]]) -> QueryResult:
         index = self.index
@@ -604,52 +662,70 @@ class Node:
             raise EquivocationError(
                 f"import from {origin} is stopped: evidence of equivocation is recorded"
             )
+        # Imported here: node.sync imports this module.
+        from node.store.store import AppendResult
+        from node.sync.rows import rows_of
+
         cp = checkpoint.checkpoint
         now = time.time_ns() // 1_000_000
-        decoded = []
-        for offset, body in enumerate(bodies):
+        first = cp.size - len(bodies)
+
+        def slow(idx: int, body: bytes, leaf: bytes) -> EntryRow:
             entry = decode_entry(body)
             if entry.origin != origin:
                 raise MalformedError(
-                    f"entry {cp.size - len(bodies) + offset} names origin {entry.origin!r}, "
-                    f"expected {origin!r}"
+                    f"entry {idx} names origin {entry.origin!r}, expected {origin!r}"
                 )
-            decoded.append((body, leaf_hash(body), entry))
-        with self.store.transaction():
+            return _entry_row(idx, body, leaf, entry.statement, entry.create_time_ms)
+
+        # Entries go in in chunks, so a large sync never holds every row in memory twice; all
+        # in one transaction that commits only once the signed root is reproduced. A large
+        # import leaves the index to catch up from the store afterwards (one bulk read, no
+        # record per signal held meanwhile); a small one hands it the rows directly.
+        chunk = 50_000
+        results: list[AppendResult] = []
+        indexed = self._index is not None and len(bodies) <= chunk
+        with self.store.large_cache(), self.store.transaction():
+            # Re-checked under the write lock: `member remove` may have run since the sync
+            # planned this import, and an untrusted origin's entries must never be stored.
+            if not any(m.origin == origin and m.trusted for m in self.store.members()):
+                raise InvalidInputError(f"{origin} is not a trusted member; nothing imported")
             latest = self.store.latest_checkpoint(origin)
             frontier = (
                 Frontier.empty()
                 if latest is None
                 else Frontier.from_bytes(latest.size, latest.frontier)
             )
+            extended = frontier
+            for start in range(0, len(bodies), chunk):
+                part = bodies[start : start + chunk]
+                leaves = [leaf_hash(body) for body in part]
+                entries, signals, special = rows_of(origin, first + start, part, leaves, slow)
+                extended = extended.extend(leaves)
+                results.append(
+                    self.store.append_chunk(origin, entries, signals, special, indexed=indexed)
+                )
             if cp.origin != origin or cp.size != frontier.size + len(bodies):
                 raise ProofError(
                     f"{len(bodies)} entries after size {frontier.size} cannot make the signed "
                     f"tree of {cp.origin} size {cp.size}"
                 )
-            frontier = frontier.extend(leaf for _, leaf, _ in decoded)
-            if frontier.root() != cp.root:
+            if extended.root() != cp.root:
                 raise ProofError(
-                    f"entries {cp.size - len(bodies)}..{cp.size - 1} of {origin} give root "
-                    f"{frontier.root().hex()}, but the signed checkpoint says {cp.root.hex()}"
+                    f"entries {first}..{cp.size - 1} of {origin} give root "
+                    f"{extended.root().hex()}, but the signed checkpoint says {cp.root.hex()}"
                 )
-            rows = [
-                _entry_row(
-                    cp.size - len(bodies) + offset,
-                    body,
-                    leaf,
-                    entry.statement,
-                    entry.create_time_ms,
+            self.store.put_checkpoint(
+                StoredCheckpoint(
+                    origin, cp.size, cp.root, checkpoint.text(), extended.to_bytes(), now
                 )
-                for offset, (body, leaf, entry) in enumerate(decoded)
-            ]
-            stored = StoredCheckpoint(
-                origin, cp.size, cp.root, checkpoint.text(), frontier.to_bytes(), now
             )
-            self.store.append(origin, rows, stored)
             self.store.discard_staged(origin, below=cp.size)
-        self._follow_store()
-        return len(rows)
+        if self._index is not None and indexed:
+            for result in results:
+                self._index.apply(result)
+        self._follow_store()  # reads what was not applied: new rows, then their retractions
+        return len(bodies)
 
     def record_evidence(
         self,

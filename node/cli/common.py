@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
@@ -17,6 +16,7 @@ from rich.text import Text
 from node.core import Node
 from node.errors import HashfedError
 from node.home import ENV_HOME, resolve_home
+from node.text import shown
 
 # Markup off: labels, notes and names come from other members' logs and must print as inert text.
 out = Console(soft_wrap=True, markup=False, highlight=False)
@@ -64,16 +64,6 @@ def open_node(home: Path | None) -> Node:
 
 def print_json(value: object) -> None:
     out.print_json(json.dumps(value)) if sys.stdout.isatty() else print(json.dumps(value))
-
-
-def shown(value: object) -> str:
-    """Text safe for a terminal: control and format characters (escape sequences, bidi
-    overrides, zero-width characters) become visible escapes. Entries may come from any
-    member, so nothing in them may drive the operator's terminal."""
-    return "".join(
-        f"\\u{ord(c):04x}" if c != "\n" and unicodedata.category(c) in ("Cc", "Cf") else c
-        for c in str(value)
-    )
 
 
 def row(*cells: object) -> list[str]:

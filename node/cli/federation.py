@@ -15,8 +15,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from node.cli.common import HomeOpt, JsonOpt, handles_errors, open_node, out, print_json, row, shown
+from node.cli.common import HomeOpt, JsonOpt, handles_errors, open_node, out, print_json, row
 from node.errors import InvalidInputError
+from node.text import shown
 
 member_app = typer.Typer(help="Trust origins: accept their signed entries from any relay.")
 peer_app = typer.Typer(help="Peer with nodes: connect to them to exchange logs.")
@@ -92,7 +93,11 @@ def member_remove(
     if as_json:
         print_json({"origin": origin, "trusted": False})
     else:
-        out.print(f"No longer trusting {origin}; its log rows stay for audit.")
+        out.print(
+            f"No longer trusting {shown(origin)}: its entries stop matching and are not relayed; "
+            "its log rows stay for audit. Peering with its node ended too "
+            "(`hashfed peer add CARD.json` restores both)."
+        )
 
 
 @peer_app.command("add")

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from node.cli import federation
+from node.cli import index_cmd as index_cli
 from node.cli import serve as serve_cli
 from node.cli import sync as sync_cli
 from node.cli.common import (
@@ -32,7 +33,6 @@ from node.cli.common import (
     out,
     print_json,
     row,
-    shown,
 )
 from node.core import Node
 from node.errors import InvalidInputError
@@ -40,6 +40,7 @@ from node.hashing import ComputedSignal, get_signal_type, parse_signal
 from node.home import resolve_home
 from node.log.entry import Labels, Verdict
 from node.results import PublishReport, QueryResult
+from node.text import shown
 
 EXIT_NO_MATCH = 1
 BATCH_TABLE_ROWS = 50
@@ -90,31 +91,23 @@ def hash_(
     as_json: JsonOpt = False,
 ) -> None:
     """Every applicable signal (type, value, quality) for each file."""
-    from node.hashing import hash_media
+    from node.hashing import hash_paths
+    from node.home import HomePaths
+    from node.results import FileHashes
 
-    results = []
-    for path in files:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        results.append((path, hash_media(data, name=path.name)))
+    # On every core. A node's home, if there is one, supplies its settings (max_pixels).
+    if HomePaths(resolve_home(home)).config.exists():
+        with open_node(home) as node:
+            results = node.hash_files(files)
+    else:
+        hashed = hash_paths(files)
+        results = [FileHashes(str(p), tuple(s)) for p, s in zip(files, hashed, strict=True)]
     if as_json:
-        print_json(
-            [
-                {
-                    "file": str(p),
-                    "signals": [
-                        {"type": c.signal.type, "value": c.signal.hex, "quality": c.quality}
-                        for c in sigs
-                    ],
-                }
-                for p, sigs in results
-            ]
-        )
+        print_json([r.to_dict() for r in results])
         return
     table = Table("file", "type", "value", "quality")
-    for path, sigs in results:
+    for result in results:
+        path, sigs = result.name, result.signals
         for c in sigs:
             quality = "" if c.quality is None else str(c.quality)
             table.add_row(*row(path, c.signal.type, c.signal.hex, quality))
@@ -371,6 +364,7 @@ peer_app = federation.register(app)
 sync_cli.register(app)
 sync_cli.register_peer_test(peer_app)
 serve_cli.register(app)
+index_cli.register(app)
 
 
 def run() -> None:

@@ -19,9 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
-from node.cli.common import HomeOpt, JsonOpt, err, handles_errors, out, print_json, row, shown
+from node.cli.common import HomeOpt, JsonOpt, err, handles_errors, out, print_json, row
 from node.errors import SyncError
 from node.home import resolve_home
+from node.text import shown
 
 if TYPE_CHECKING:  # gRPC and the server package load only when a command runs
     from node.server.runner import NodeRunner
@@ -153,7 +154,7 @@ def _print_peer_test(report: PeerCheckReport) -> None:
     out.print(Text("  it accepts our certificate:       ") + _yes_no(d.they_accept_ours))
     if report.protocol_version is not None:
         out.print(
-            f"  protocol:                         {report.protocol_version} "
+            f"  protocol:                         {shown(report.protocol_version)} "
             f"(software {shown(report.software_version)}, origin {shown(report.remote_origin)})"
         )
     if report.origins:

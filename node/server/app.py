@@ -43,6 +43,7 @@ from node.errors import HashfedError, IdentityError, InvalidInputError
 from node.server import federation, local
 from node.server.address import is_loopback, join_host_port, split_host_port
 from node.server.guard import Check, GuardInterceptor
+from node.server.index_snapshots import SnapshotKeeper
 from node.server.limits import LOCAL_SERVER_OPTIONS, PEER_SERVER_OPTIONS
 from node.server.peer_tls import PinnedRoots
 from node.server.runner import NodeRunner
@@ -180,6 +181,7 @@ class RunningNode:
     _tasks: list[asyncio.Task[None]] = field(repr=False)
     _sync_stop: asyncio.Event = field(repr=False)
     _sync_task: asyncio.Task[None] | None = field(repr=False)
+    _snapshots: SnapshotKeeper = field(repr=False)
     _stopping: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def stop(self, grace: float = DEFAULT_GRACE_S) -> None:
@@ -213,6 +215,7 @@ class RunningNode:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._snapshots.final()  # the next start loads it instead of rebuilding
         await self.runner.close()
         log.info("stopped %s", self.origin)
 
@@ -289,7 +292,8 @@ async def _serve(
         for name in ("", federation.SERVICE_NAME, local.SERVICE_NAME):
             await servicer.set(name, serving)
 
-    tasks = [_task(_freshness_loop(runner, roots), "hashfed-freshness")]
+    snapshots = SnapshotKeeper(runner)
+    tasks = [_task(_freshness_loop(runner, roots, snapshots), "hashfed-freshness")]
     sync_stop = asyncio.Event()
     sync_task = _start_sync(runner, sync_stop) if run_sync else None
     running = RunningNode(
@@ -305,6 +309,7 @@ async def _serve(
         _tasks=tasks,
         _sync_stop=sync_stop,
         _sync_task=sync_task,
+        _snapshots=snapshots,
     )
     log.info(
         "serving %s: peer API (mTLS, %d pinned certificates) on %s; local API on %s (%s); sync %s",
@@ -341,12 +346,16 @@ def _task(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
     return asyncio.get_running_loop().create_task(coro, name=name)
 
 
-async def _freshness_loop(runner: NodeRunner, roots: PinnedRoots) -> None:
-    """Catch the index up with the store and re-read pinned certificates, every 0.25 s."""
+async def _freshness_loop(
+    runner: NodeRunner, roots: PinnedRoots, snapshots: SnapshotKeeper
+) -> None:
+    """Catch the index up with the store and re-read pinned certificates, every 0.25 s; start
+    an index snapshot write (on a worker thread) when one is due."""
     while True:
         await asyncio.sleep(FRESHNESS_INTERVAL_S)
         try:
             pinned = await runner.call(_freshen, runner.node)
+            await snapshots.tick()
         except HashfedError as exc:  # e.g. the database is locked for a while: try again
             log.warning("freshness check failed: %s", exc)
             continue

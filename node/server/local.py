@@ -132,8 +132,18 @@ def publish_response(report: PublishReport) -> local_pb2.PublishResponse:
 
 
 def match_queries(node: Node, queries: Sequence[SignalQuery]) -> list[QueryResult]:
-    node.index.refresh()
-    return [node.match_signals([signal], threshold)[0] for signal, threshold in queries]
+    # match_signals catches the index up once per call: one call per run of queries with the
+    # same threshold (a whole StreamMatches message, as a rule).
+    results: list[QueryResult] = []
+    start = 0
+    while start < len(queries):
+        threshold = queries[start][1]
+        end = start + 1
+        while end < len(queries) and queries[end][1] == threshold:
+            end += 1
+        results.extend(node.match_signals([s for s, _ in queries[start:end]], threshold))
+        start = end
+    return results
 
 
 def match_media(node: Node, content: bytes, name: str, pdq_threshold: int | None) -> QueryResult:

@@ -14,8 +14,11 @@ For each peer (``hashfed sync``, or every ``sync_interval_s`` inside ``hashfed s
    * theirs is larger (size ``n > m``): fetch ``[m, n)`` (step 3).
 
 3. **Fetch, staging the unverified rows.** Entries arrive with **StreamEntries** in batches of at
-   most 1,000; each batch is written at once to the ``staged_entries`` table, keyed by (origin,
-   peer, index). Staged rows are invisible to everything else: matching, the index, serving,
+   most 1,000; they are written to the ``staged_entries`` table, keyed by (origin, peer, index),
+   in groups of about 8,000 entries (one transaction each, written while the next group
+   arrives; everything received is written when the stream breaks off, and the last group is
+   not staged when the import follows at once, so a SIGKILL costs at most one group refetched).
+   Staged rows are invisible to everything else: matching, the index, serving,
    proofs and status only ever read the verified tables. When all of ``[m, n)`` is there, the
    entries extend our Merkle frontier and ``import_verified`` requires the resulting root to
    equal the signed root of size ``n``; only then, in one transaction, do entries, checkpoint

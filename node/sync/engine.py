@@ -6,6 +6,7 @@ See the package docstring for the protocol; every facade call goes through the n
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -20,12 +21,14 @@ from node.errors import (
     SyncError,
 )
 from node.log.checkpoint import SignedCheckpoint
+from node.log.entry import MAX_ENTRY_BYTES
 from node.log.keys import VerifierKey
 from node.log.merkle import leaf_hash
 from node.server.runner import NodeRunner
 from node.store.store import StoredCheckpoint
 from node.sync.client import PeerClient, PeerError, PeerTarget
 from node.sync.fault import MAX_FULL_LOG_ENTRIES, PEER_FAULT_REASON, Culprit, FullLogCheck
+from node.text import shown
 
 log = logging.getLogger("hashfed.sync")
 # A library logs; the program decides where it goes (``hashfed serve`` configures logging, the
@@ -206,7 +209,7 @@ async def sync_peer(
         except PeerError as exc:
             report.error = str(exc)
             await runner.call(runner.node.record_peer_result, peer, error=report.error)
-            log.warning("%s", report.summary())
+            log.warning("%s", shown(report.summary()))
             return report
         for origin, note in offered:
             session = _OriginSync(runner, client, peer, origin, note, progress)
@@ -229,7 +232,11 @@ async def sync_peer(
         )
     elif report.received or report.ok:
         await runner.call(runner.node.record_peer_result, peer, received=report.received)
-    log.log(logging.INFO if report.ok else logging.WARNING, "%s", report.summary())
+    # Quiet rounds (nothing new) at DEBUG: the loop runs every few seconds.
+    level = (
+        logging.WARNING if not report.ok else (logging.INFO if report.received else logging.DEBUG)
+    )
+    log.log(level, "%s", shown(report.summary()))
     return report
 
 
@@ -387,27 +394,53 @@ class _OriginSync:
         self._tell(len(bodies), need)
         position = ours + len(bodies)
         if position < their.size:
-            async for start, batch in self.client.stream_entries(self.origin, position, their.size):
-                if start != position or not 0 < len(batch) <= their.size - position:
-                    # A peer that answers outside the range asked for is not trusted with
-                    # any of it: nothing of the batch is staged, its earlier rows are dropped.
-                    await self.runner.call(self.node.discard_staged, self.origin, self.peer)
-                    return await self._reject(
-                        need,
-                        "entries sent out of the range asked for",
-                        f"{len(batch)} entries at index {start} when {position}.."
-                        f"{their.size - 1} were asked for",
-                    )
-                await self.runner.call(self.node.stage, self.origin, self.peer, start, batch)
-                bodies.extend(batch)
-                position += len(batch)
-                r.fetched += len(batch)
-                self._tell(len(bodies), need)
+            staging = _Staging(self.runner, self.origin, self.peer)
+            try:
+                async for start, batch in self.client.stream_entries(
+                    self.origin, position, their.size
+                ):
+                    if start != position or not 0 < len(batch) <= their.size - position:
+                        # A peer that answers outside the range asked for is not trusted with
+                        # any of it: nothing of the batch is staged, its earlier rows are
+                        # dropped.
+                        await staging.drop()
+                        await self.runner.call(self.node.discard_staged, self.origin, self.peer)
+                        return await self._reject(
+                            need,
+                            "entries sent out of the range asked for",
+                            f"{len(batch)} entries at index {start} when {position}.."
+                            f"{their.size - 1} were asked for",
+                        )
+                    oversized = next((b for b in batch if len(b) > MAX_ENTRY_BYTES), None)
+                    if oversized is not None:
+                        # Refused before staging: otherwise a pinned peer could fill our disk
+                        # with bytes that can never verify.
+                        await staging.drop()
+                        await self.runner.call(self.node.discard_staged, self.origin, self.peer)
+                        return await self._reject(
+                            need,
+                            "entry larger than the protocol allows",
+                            f"an entry of {len(oversized)} bytes; entries are at most "
+                            f"{MAX_ENTRY_BYTES}",
+                        )
+                    await staging.add(start, batch)
+                    bodies.extend(batch)
+                    position += len(batch)
+                    r.fetched += len(batch)
+                    self._tell(len(bodies), need)
+            except PeerError:
+                # Connection lost mid-stream: what arrived stays staged for the next run.
+                await staging.flush()
+                raise
             if position < their.size:
+                await staging.flush()
                 raise PeerError(
                     f"{self.peer} ended the stream of {self.origin} at index {position}, "
                     f"before {their.size}; what arrived is staged for the next sync"
                 )
+            # The last group is not staged: the import right after deletes staged rows anyway,
+            # and a sync killed during the import refetches at most that one group.
+            await staging.settle()
         try:
             r.imported = await self.runner.call(
                 self.node.import_verified, self.origin, signed, bodies
@@ -498,3 +531,55 @@ class _OriginSync:
         r.imported = imported
         r.our_size_after = signed.checkpoint.size
         return r
+
+
+# Entries are staged in groups of about this many, one transaction each, while the stream goes
+# on: a sync killed at any instant refetches at most one group (and what was in flight).
+STAGE_GROUP_ENTRIES = 8_192
+
+
+class _Staging:
+    """Stages received batches in groups, one group writing while the next arrives."""
+
+    def __init__(self, runner: NodeRunner, origin: str, peer: str) -> None:
+        self.runner = runner
+        self.origin = origin
+        self.peer = peer
+        self._start = 0
+        self._pending: list[bytes] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    async def add(self, start: int, batch: list[bytes]) -> None:
+        if not self._pending:
+            self._start = start
+        self._pending.extend(batch)
+        if len(self._pending) >= STAGE_GROUP_ENTRIES:
+            await self._write(background=True)
+
+    async def flush(self) -> None:
+        """Stage everything received so far and wait until it is written."""
+        await self._write(background=False)
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Wait for the group being written (the unwritten rest stays in memory)."""
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            await writing
+
+    async def drop(self) -> None:
+        """Forget the unwritten rest; wait for the group being written."""
+        self._pending = []
+        await self.settle()
+
+    async def _write(self, *, background: bool) -> None:
+        await self.settle()
+        if not self._pending:
+            return
+        group, start, self._pending = self._pending, self._start, []
+        node = self.runner.node
+        call = self.runner.call(node.stage, self.origin, self.peer, start, group)
+        if background:
+            self._writing = asyncio.ensure_future(call)
+        else:
+            await call

@@ -25,7 +25,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from node.log.merkle import EMPTY_ROOT, Frontier
+from node.log.merkle import EMPTY_ROOT, Frontier, consistency_proof
 
 MAX_FULL_LOG_ENTRIES = 2_000_000
 """Longest log fetched again in full to decide whose fault a failed import is. Longer logs are
@@ -71,6 +71,9 @@ class FullLogCheck:
         self._frontier = Frontier.empty()
         self._prefix_root: bytes | None = None if our_size else EMPTY_ROOT
         self._overflow = 0
+        # Kept (32 bytes each, at most the re-fetch bound) so that a verdict against the origin
+        # carries a consistency proof anyone can check offline, not just our word.
+        self._leaves: list[bytes] = []
 
     @property
     def size(self) -> int:
@@ -83,6 +86,7 @@ class FullLogCheck:
                 self._overflow += 1
                 continue
             self._frontier = self._frontier.append(leaf)
+            self._leaves.append(leaf)
             if self._frontier.size == self.our_size:
                 self._prefix_root = self._frontier.root()
 
@@ -113,6 +117,11 @@ class FullLogCheck:
                 "the full log reproduces both signed roots; the entries received before did not",
                 detail,
             )
+        # The proof shows the signed larger tree's first our_size leaves hash to prefix_root;
+        # since that is not the root the origin signed for our_size, no single log gives both.
+        detail["consistency_proof"] = [
+            h.hex() for h in consistency_proof(self.our_size, self._leaves)
+        ]
         detail["explanation"] = (
             f"the {self.signed_size} leaves reproduce the signed root of size {self.signed_size}, "
             f"but their first {self.our_size} give root {self._prefix_root.hex()}, not the "

@@ -101,3 +101,21 @@ class FlippingPeer(federation_pb2_grpc.FederationServiceServicer):  # type: igno
                 entries[position] = bytes(body)
                 self.flipped += 1
             yield federation_pb2.EntryBatch(start_index=batch.start_index, entries=entries)
+
+
+class PaddingPeer(FlippingPeer):
+    """Relays like FlippingPeer, but replaces entry ``flip_index`` with ``pad_bytes`` of junk:
+    bytes that can never verify, sent to fill the receiver's disk if it staged them."""
+
+    pad_bytes = 70 * 1024
+
+    async def StreamEntries(  # noqa: N802
+        self, request: federation_pb2.StreamEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[federation_pb2.EntryBatch]:
+        async for batch in self._stub.StreamEntries(request):
+            entries = list(batch.entries)
+            position = self.flip_index - batch.start_index
+            if request.origin == self.flip_origin and 0 <= position < len(entries):
+                entries[position] = b"\x00" * self.pad_bytes
+                self.flipped += 1
+            yield federation_pb2.EntryBatch(start_index=batch.start_index, entries=entries)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from node.core import Node
-from node.errors import MalformedError, ProofError
+from node.errors import InvalidInputError, MalformedError, ProofError
 from node.hashing import ComputedSignal, parse_signal
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import Labels
@@ -139,3 +139,36 @@ def test_a_node_whose_database_vanished_refuses_to_publish(two_nodes: tuple[Path
     result = hashfed(a, "add", "--signal", "md5:" + "9e" * 16)
     assert result.exit_code == 8 and "forking its signed history" in result.stderr
     assert not (a / "hashfed.db").exists()
+
+
+def test_opinions_count_only_while_their_author_is_trusted(tmp_path: Path) -> None:
+    a, b, c = (tmp_path / n for n in ("a", "b", "c"))
+    for home, port in ((a, 7101), (b, 7102), (c, 7103)):
+        Node.init(home, f"{home.name}.example", peer_address=f"127.0.0.1:{port}").close()
+    _publish(a, MD5)
+    hashfed_json(b, "member", "add", str(_card(a, tmp_path)))
+    _copy_log(a, b, "a.example")
+    hashfed_json(b, "opinion", "a.example", "0", "--true-positive")
+    for source in (a, b):
+        hashfed_json(c, "member", "add", str(_card(source, tmp_path)))
+        _copy_log(source, c, f"{source.name}.example")
+    (found,) = hashfed_json(c, "match", "--signal", MD5)[0]["matches"]
+    assert found["opinions"]["true_positive"] == 1
+    hashfed_json(c, "member", "remove", "b.example")
+    (found,) = hashfed_json(c, "match", "--signal", MD5)[0]["matches"]
+    assert found["opinions"]["true_positive"] == 0
+
+
+def test_import_refuses_an_origin_removed_since_the_sync_began(
+    two_nodes: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, c = two_nodes
+    _publish(a, MD5)
+    hashfed_json(c, "member", "add", str(_card(a, tmp_path)))
+    with Node.open(a) as src, Node.open(c) as dst:
+        signed = SignedCheckpoint.open(src.checkpoint().note, src.verifier)
+        bodies = src.entry_bodies("node-a.example", 0, 1)
+        dst.remove_member("node-a.example")  # e.g. the operator, while a sync was fetching
+        with pytest.raises(InvalidInputError, match="not a trusted member"):
+            dst.import_verified("node-a.example", signed, bodies)
+        assert dst.latest("node-a.example") is None

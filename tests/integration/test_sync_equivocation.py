@@ -83,13 +83,10 @@ def test_conflicting_checkpoints_are_evidence(
         )
         assert one != two
         detail = json.loads(item.detail)
-        if kind == "inconsistent-larger":
-            assert (detail["smaller_size"], detail["larger_size"]) == (3, 5)
-            assert detail["leaf_count"] == 5
-            assert detail["prefix_root"] != detail["smaller_root"]
-        elif kind == "inconsistent-smaller":
+        if kind in ("inconsistent-larger", "inconsistent-smaller"):
             # Anyone can check: the consistency proof gives the larger tree's root at size 3,
-            # and it is not the root A signed for size 3.
+            # and it is not the root A signed for size 3 (for inconsistent-larger the proof is
+            # built from the full log the peer served).
             prefix = bytes.fromhex(detail["prefix_root"])
             verify_consistency(
                 3,

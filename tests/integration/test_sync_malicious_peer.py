@@ -10,7 +10,7 @@ import pytest
 from node.hashing import parse_signal
 from node.log.entry import Labels
 from node.sync.fault import PEER_FAULT_REASON
-from tests.integration.fakes import FlippingPeer
+from tests.integration.fakes import FlippingPeer, PaddingPeer
 from tests.integration.fednet import Member, peer, trust
 
 A, C, M = "node-a.example", "node-c.example", "mallory.example"
@@ -142,3 +142,35 @@ def test_a_peer_that_lies_once_is_counted_and_its_intact_resend_imported(
     assert c.evidence() == []
     (stats,) = [p for p in c.status()["peers"] if p["name"] == M]
     assert stats["rejected_reasons"] == {PEER_FAULT_REASON: TOTAL}
+
+
+def test_oversized_entries_are_refused_before_staging(net: tuple[Member, Member, Member]) -> None:
+    a, c, m = net
+    trust(c, a)  # C trusts A's entries but peers only with Mallory
+    trust(a, m)
+    c.add_peer(m.card())
+    a.import_hash_list([f"md5 {_md5(i)}" for i in range(TOTAL)], Labels(entity="test"))
+    a.start()
+    c.start()
+    fake = PaddingPeer(
+        m.home,
+        M,
+        upstream_address=a.address,
+        upstream_origin=A,
+        upstream_certificate=(a.home / "keys" / "tls.crt").read_bytes(),
+        pinned_clients=[(c.home / "keys" / "tls.crt").read_bytes()],
+        flip_origin=A,
+        flip_index=3,
+    )
+    assert a.served is not None
+    a.served.run(fake.start(m.address))
+    try:
+        report = c.sync_one(M)
+    finally:
+        a.served.run(fake.stop())
+    (origin,) = [o for o in report.origins if o.origin == A]
+    assert origin.status == "rejected"
+    assert origin.reason is not None and "larger than the protocol allows" in origin.reason
+    assert c.count("staged_entries", A) == 0
+    assert c.count("entries", A) == 0
+    assert c.evidence() == []

@@ -1,0 +1,15 @@
+"""Text from logs and peers made safe to show: terminals, log files, tables."""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def shown(value: object) -> str:
+    """Control and format characters (escape sequences, bidi overrides, zero-width characters)
+    become visible ``\\uXXXX`` escapes. Entries and peer answers may come from any member, so
+    nothing in them may drive an operator's terminal or disguise a log line."""
+    return "".join(
+        f"\\u{ord(c):04x}" if c != "\n" and unicodedata.category(c) in ("Cc", "Cf") else c
+        for c in str(value)
+    )
