@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint protos protos-check bench clean
+.PHONY: demo test lint protos protos-check bench bench-full clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,10 +32,20 @@ protos: $(STAMP)
 protos-check: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py --check
 
+# Every benchmark at 1M (about 10 minutes on an idle 2-core machine); bench-full at 10M.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python bench/match.py --rows 1000000
-	$(BIN)/python bench/sync.py --entries 100000
+	$(BIN)/python bench/match.py --rows 1000000 --dataset both
+	$(BIN)/python bench/sync.py --entries 1000000
+	$(BIN)/python bench/lookup.py --rows 1000000 --seconds 5
+	$(BIN)/python bench/startup.py --rows 1000000
+	$(BIN)/python bench/hash.py
+
+bench-full: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/match.py --rows 10000000 --dataset both
+	$(BIN)/python bench/lookup.py --rows 10000000 --home /var/tmp/hashfed-lookup10m
+	$(BIN)/python bench/startup.py --rows 10000000
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
