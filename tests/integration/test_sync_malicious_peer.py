@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,15 @@ def _flipping_peer(
     offset = body.index(value) + 5  # a byte of the hash value itself
     flipped_value = bytearray(value)
     flipped_value[5] ^= 0x01
-    fake = FlippingPeer(
+    fake = _relay(FlippingPeer, a, c, m, flip, flip_offset=offset, max_flips=max_flips)
+    return fake, bytes(flipped_value)
+
+
+def _relay(
+    kind: type[FlippingPeer], a: Member, c: Member, m: Member, index: int, **options: Any
+) -> FlippingPeer:
+    """Mallory's node relaying A's log to C over real mTLS, tampering with entry ``index``."""
+    return kind(
         m.home,
         M,
         upstream_address=a.address,
@@ -51,11 +60,9 @@ def _flipping_peer(
         upstream_certificate=(a.home / "keys" / "tls.crt").read_bytes(),
         pinned_clients=[(c.home / "keys" / "tls.crt").read_bytes()],
         flip_origin=A,
-        flip_index=flip,
-        flip_offset=offset,
-        max_flips=max_flips,
+        flip_index=index,
+        **options,
     )
-    return fake, bytes(flipped_value)
 
 
 @pytest.mark.parametrize("prefix", [0, 20], ids=["from-empty", "after-verified-prefix"])
@@ -152,16 +159,7 @@ def test_oversized_entries_are_refused_before_staging(net: tuple[Member, Member,
     a.import_hash_list([f"md5 {_md5(i)}" for i in range(TOTAL)], Labels(entity="test"))
     a.start()
     c.start()
-    fake = PaddingPeer(
-        m.home,
-        M,
-        upstream_address=a.address,
-        upstream_origin=A,
-        upstream_certificate=(a.home / "keys" / "tls.crt").read_bytes(),
-        pinned_clients=[(c.home / "keys" / "tls.crt").read_bytes()],
-        flip_origin=A,
-        flip_index=3,
-    )
+    fake = _relay(PaddingPeer, a, c, m, 3)
     assert a.served is not None
     a.served.run(fake.start(m.address))
     try:
