@@ -10,13 +10,17 @@ one run, on the same 1,000 queries (seed printed; half stored hashes with 0-39 r
 flipped, half random; threshold 31, as bench/match.py):
 - unary ``MatchSignal`` lookups/s with C concurrent clients (grpc.aio, one channel each);
 - streaming bulk lookups/s: one ``StreamMatches`` call, M queries per message;
-- in-process batched ``BitIndex.search_many`` over the same hashes (what the service wraps),
-  so each gRPC figure is also a fraction of it.
+- in-process batched ``BitIndex.search_many`` over the same hashes (the index alone), so each
+  gRPC figure is also a fraction of it; and in-process ``Node.match_signals`` with 1,000
+  signals at once (the facade StreamMatches calls: index plus store reads and result objects),
+  which splits the gap into what the facade costs and what gRPC and encoding cost.
+The load average (``/proc/loadavg``) is printed beside the figures: the machine is shared.
 
 The store is built validly, through the node's own bulk import (``import_hash_list`` in batches
 of 100,000: signed checkpoints, entries, signals, as ``hashfed import`` writes them), from seeded
-random hashes. 10M takes a while; ``--home DIR`` keeps the built node in DIR and reuses it when
-it already holds N rows. Prints a table; numbers go to docs/performance.md.
+random hashes. 10M takes a while; ``--home DIR`` keeps the built node in DIR and reuses any node
+home that already exists there (one built by bench/startup.py too; ``--rows`` then defaults to
+what it holds). Prints a table; numbers go to docs/performance.md.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ import asyncio
 import json
 import os
 import platform
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -41,6 +44,7 @@ from rich.table import Table
 
 from node._proto.hashfed.v1 import local_pb2, local_pb2_grpc
 from node.core import Node
+from node.hashing import Signal
 from node.index import BitIndex
 from node.log.entry import Labels
 
@@ -70,14 +74,14 @@ def build(home: Path, rows: int, seed: int) -> float:
 
 
 def load_values(home: Path) -> np.ndarray:
-    db = sqlite3.connect(f"file:{database(home)}?mode=ro", uri=True)
-    try:
-        blob = b"".join(
-            v for (v,) in db.execute("SELECT value FROM signals WHERE type = 'pdq' ORDER BY row")
-        )
-    finally:
-        db.close()
-    return np.frombuffer(blob, dtype=np.uint8).reshape(-1, 32)
+    """Every stored PDQ value in row order (through the store: its schema may change)."""
+    with Node.open(home) as node:
+        values, count = node.store.signal_values_since("pdq", 0, 32)
+    return np.frombuffer(values, dtype=np.uint8).reshape(count, 32)
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 # -- the served node (child process) ---------------------------------------------------------
@@ -199,9 +203,30 @@ def in_process(
     return done / wall, done / cpu, sum(len(h) for h in hits), build_s
 
 
+def facade(home: Path, queries: np.ndarray, seconds: float) -> tuple[float, float, int]:
+    """In-process ``Node.match_signals`` of all queries at once: lookups/s per wall and per CPU
+    second, and the matches found (the same as StreamMatches must find)."""
+    signals = [Signal("pdq", q.tobytes()) for q in queries]
+    with Node.open(home) as node:
+        results = node.match_signals(signals, THRESHOLD)  # index loaded, kernel warm
+        done = 0
+        cpu = time.process_time()
+        started = time.perf_counter()
+        while True:
+            node.match_signals(signals, THRESHOLD)
+            done += len(signals)
+            if time.perf_counter() - started >= seconds:
+                break
+        wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+    return done / wall, done / cpu, sum(len(r.matches) for r in results)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--rows", type=int, help="stored hashes (default 1M, or what --home already holds)"
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--per-message", type=int, default=1_000)
@@ -216,8 +241,10 @@ def main() -> None:
         home = args.home or Path(tmp) / "node"
         build_s: float | None = None
         if not database(home).exists():
+            args.rows = args.rows or 1_000_000
             build_s = build(home, args.rows, args.seed)
         values = load_values(home)
+        args.rows = args.rows or len(values)
         if len(values) != args.rows:
             raise SystemExit(
                 f"{home} holds {len(values):,} rows, not {args.rows:,}; use another --home"
@@ -226,6 +253,7 @@ def main() -> None:
         queries = make_queries(rng, values, QUERIES)
         query_bytes = [q.tobytes() for q in queries]
 
+        load: dict[str, str] = {"start": load_average()}
         server = subprocess.Popen(
             [sys.executable, __file__, "--serve", str(home)],
             stdin=subprocess.PIPE,
@@ -242,20 +270,25 @@ def main() -> None:
                 unary(address, query_bytes, args.clients, args.seconds)
             )
             unary_per_cpu = unary_done / (cpu_s(server.pid) - cpu)
+            load["unary"] = load_average()
             cpu = cpu_s(server.pid)
             stream_qps, stream_done, stream_matches = asyncio.run(
                 streaming(address, query_bytes, args.per_message, args.seconds)
             )
             # The untimed first pass (QUERIES lookups) is counted here too.
             stream_per_cpu = (stream_done + QUERIES) / (cpu_s(server.pid) - cpu)
+            load["stream"] = load_average()
             server_rss, server_peak = rss_mb(server.pid)
         finally:
             if server.stdin is not None:
                 server.stdin.close()
             server.wait(timeout=60)
+        facade_qps, facade_cpu_qps, facade_matches = facade(home, queries, args.seconds)
+        load["facade"] = load_average()
         batched_qps, batched_cpu_qps, batched_matches, index_s = in_process(
             values, queries, args.seconds
         )
+        load["batched"] = load_average()
 
     console = Console(width=150)
     console.print(
@@ -266,10 +299,10 @@ def main() -> None:
         f"Server: own process, ready in {info['ready_s']:.1f} s, RSS {server_rss:.0f} MB "
         f"(peak {server_peak:.0f} MB); clients in the parent process."
     )
-    if stream_matches != batched_matches:
+    if not stream_matches == facade_matches == batched_matches:
         console.print(
             f"[red]MISMATCH: StreamMatches found {stream_matches} matches, "
-            f"search_many {batched_matches}[/red]"
+            f"match_signals {facade_matches}, search_many {batched_matches}[/red]"
         )
     table = Table(
         "what",
@@ -278,8 +311,10 @@ def main() -> None:
         "lookups per server CPU s",
         "vs in-process per CPU s",
         "target",
+        "load avg (1/5/15 min) after",
     )
-    target = 4_000 if args.rows <= 1_000_000 else 1_000
+    # The issue's targets are set at 1M and 10M; homes reused after freshness runs hold a few more.
+    target = 4_000 if args.rows < 5_000_000 else 1_000
     table.add_row(
         f"unary MatchSignal, {args.clients} concurrent clients",
         f"{unary_qps:,.0f}",
@@ -287,6 +322,7 @@ def main() -> None:
         f"{unary_per_cpu:,.0f}",
         f"{unary_per_cpu / batched_cpu_qps:.3f}",
         "-",
+        load["unary"],
     )
     table.add_row(
         f"StreamMatches, {args.per_message:,} queries per message",
@@ -295,6 +331,16 @@ def main() -> None:
         f"{stream_per_cpu:,.0f}",
         f"{stream_per_cpu / batched_cpu_qps:.3f}",
         f">= {target:,}/s",
+        load["stream"],
+    )
+    table.add_row(
+        "in-process Node.match_signals (1,000 at once; what StreamMatches calls)",
+        f"{facade_qps:,.0f}",
+        f"{facade_qps / batched_qps:.3f}",
+        f"{facade_cpu_qps:,.0f}",
+        f"{facade_cpu_qps / batched_cpu_qps:.3f}",
+        "-",
+        load["facade"],
     )
     table.add_row(
         f"in-process BitIndex.search_many (1,000 at once; index built in {index_s:.1f} s)",
@@ -303,8 +349,10 @@ def main() -> None:
         f"{batched_cpu_qps:,.0f}",
         "1.000",
         "-",
+        load["batched"],
     )
     console.print(table)
+    console.print(f"load average at the start: {load['start']}")
     console.print(f"matches per pass of the queries: {batched_matches:,} (both ways)")
 
 

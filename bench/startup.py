@@ -22,6 +22,11 @@
    ``hashfed add`` is), each polled with ``MatchSignal`` until it matches; then retractions the
    same two ways until the entry stops matching. p50 and max latency.
 
+5. CLI start-up (``--cli-only`` runs just this): fresh processes of ``hashfed --help`` and of
+   ``import node.cli.main``, beside the same import plus ``node.index.kernel`` (numba), which
+   every command paid before the kernel was imported lazily; median and best of R runs each,
+   interleaved so that load from other processes hits all three alike.
+
 Prints a table and writes it to ``--out``.
 """
 
@@ -84,6 +89,52 @@ if save:
     out["write_files"] = report.files
 print(json.dumps(out))
 """
+
+
+def _timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+    return time.perf_counter() - started
+
+
+def cli_startup(repeats: int) -> list[str]:
+    """Markdown lines: process wall time of CLI starts, with and without importing numba."""
+    python = sys.executable
+    hashfed = str(Path(python).with_name("hashfed"))
+    commands = {
+        "`hashfed --help`": [hashfed, "--help"],
+        "`python -c 'import node.cli.main'`": [python, "-c", "import node.cli.main"],
+        "the same + `import node.index.kernel` (numba; every start paid it before)": [
+            python,
+            "-c",
+            "import node.cli.main, node.index.kernel",
+        ],
+        "`python -c 'import numba'` alone": [python, "-c", "import numba"],
+        "`python -c 'pass'` (interpreter alone)": [python, "-c", "pass"],
+    }
+    lazy = subprocess.run(
+        [python, "-c", "import sys, node.cli.main; print('numba' in sys.modules)"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.strip()
+    for command in commands.values():
+        _timed(command)  # page cache and .pyc files warm
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(repeats):
+        for name, command in commands.items():
+            times[name].append(_timed(command))
+    lines = [
+        f"CLI start-up: fresh processes, {repeats} runs each, interleaved; numba imported by "
+        f"`import node.cli.main`: {lazy}.",
+        "",
+        "| process | median | best |",
+        "|---|---|---|",
+    ]
+    for name, values in times.items():
+        lines.append(f"| {name} | {statistics.median(values):.2f} s | {min(values):.2f} s |")
+    return lines
 
 
 def make_home(home: Path, rows: int) -> float:
@@ -226,7 +277,14 @@ def main() -> None:
         "--no-faiss", action="store_true", help="skip FAISS (its MultiHash add is slow at 10M)"
     )
     parser.add_argument("--out", type=Path, default=Path("/tmp/perf_startup.md"))
+    parser.add_argument("--cli-only", action="store_true", help="only the CLI start-up table")
+    parser.add_argument("--cli-repeats", type=int, default=10)
     args = parser.parse_args()
+    if args.cli_only:
+        text = "\n".join(cli_startup(args.cli_repeats)) + "\n"
+        print(text)
+        args.out.write_text(text, encoding="utf-8")
+        return
 
     scratch = None
     if args.home is None:
@@ -341,6 +399,7 @@ def run(args: argparse.Namespace) -> None:
             f"| {label} | {statistics.median(values) * 1000:.0f} ms | "
             f"{max(values) * 1000:.0f} ms | ≤ 1 s |"
         )
+    lines += ["", *cli_startup(args.cli_repeats)]
     text = "\n".join(lines) + "\n"
     print()
     print(text)

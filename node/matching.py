@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from node.errors import InvalidInputError
 from node.hashing import Signal, SignalType, get_signal_type, signal_types
-from node.index import BitIndex, ExactIndex, Hit
+from node.index import BitIndex, ExactIndex, Hit, warm_up
 from node.index.state import State
 from node.index_snapshot import (
     SnapshotError,
@@ -208,16 +209,45 @@ class MatchIndex:
                 index.append([s.value for s in fresh], first_row=fresh[0].row)
 
     def search(self, signal: Signal, threshold: int | None) -> list[TypedHit]:
-        signal_type = get_signal_type(signal.type)
-        limit = signal_type.default_threshold if threshold is None else threshold
-        if not signal_type.is_perceptual:
-            limit = 0
-        elif not 0 <= limit <= signal_type.max_distance:
-            raise InvalidInputError(
-                f"threshold {limit} for {signal.type} is outside 0..{signal_type.max_distance}"
-            )
+        limit = _limit(signal.type, threshold)
         hits: list[Hit] = self._indexes[signal.type].search(signal.value, limit)
         return [TypedHit(signal.type, h.row, h.distance) for h in hits]
+
+    def search_many(self, signals: Sequence[Signal], threshold: int | None) -> list[list[TypedHit]]:
+        """``[self.search(s, threshold) for s in signals]``, in one batched call per type.
+
+        Each answer is in the order ``search`` gives ((distance, row) for perceptual types,
+        row for exact ones). A threshold outside a type's range is refused before anything is
+        searched, as ``search`` would refuse it at that signal.
+        """
+        positions: dict[str, list[int]] = {}
+        for i, signal in enumerate(signals):
+            positions.setdefault(signal.type, []).append(i)
+        limits = {name: _limit(name, threshold) for name in positions}
+        found: list[list[TypedHit]] = [[] for _ in signals]
+        for name, where in positions.items():
+            index = self._indexes[name]
+            queries = [signals[i].value for i in where]
+            if isinstance(index, BitIndex):
+                # Arrays, not Hit objects: a crowd of near-duplicates can answer one query
+                # with 100,000 hits, and each is turned into a TypedHit right here anyway.
+                answers = index.search_many_arrays(queries, limits[name])
+                for i, (rows, distances) in zip(where, answers, strict=True):
+                    if len(rows):
+                        found[i] = [
+                            TypedHit(name, r, d)
+                            for r, d in zip(rows.tolist(), distances.tolist(), strict=True)
+                        ]
+            else:
+                for i, hits in zip(where, index.search_many(queries, limits[name]), strict=True):
+                    found[i] = [TypedHit(name, h.row, h.distance) for h in hits]
+        return found
+
+    def warm_up(self) -> bool:
+        """Load the search kernel now rather than at the first search (``node.index.warm_up``)."""
+        if not any(isinstance(i, BitIndex) and i.use_kernel for i in self._indexes.values()):
+            return False
+        return warm_up()
 
     def memory_bytes(self) -> dict[str, int]:
         return {name: index.memory_bytes() for name, index in self._indexes.items()}
@@ -263,6 +293,19 @@ class MatchIndex:
     def save_snapshot(self) -> WriteReport:
         """Capture and write a snapshot now, on this thread."""
         return self.capture_snapshot().write()
+
+
+def _limit(type_name: str, threshold: int | None) -> int:
+    """The distance a search of ``type_name`` uses: its default, or ``threshold`` checked."""
+    signal_type = get_signal_type(type_name)
+    if not signal_type.is_perceptual:
+        return 0
+    limit = signal_type.default_threshold if threshold is None else threshold
+    if not 0 <= limit <= signal_type.max_distance:
+        raise InvalidInputError(
+            f"threshold {limit} for {type_name} is outside 0..{signal_type.max_distance}"
+        )
+    return limit
 
 
 def _new_index(signal_type: SignalType) -> _Index:

@@ -6,12 +6,13 @@ import itertools
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from node.index import buckets, kernel
+from node.index import buckets
 from node.index.buckets import Segment
 from node.index.hamming import check_threshold, scan, verify
 from node.index.hit import Hit
@@ -62,6 +63,21 @@ _NO_PLAN: tuple[object, ...] = tuple(
 )
 _ROW_MASK = np.uint64(0xFFFFFFFF)
 _DISTANCE_SHIFT = np.uint64(32)
+_kernel_module: ModuleType | None = None
+
+
+def _kernel() -> ModuleType:
+    """``node.index.kernel``, imported on first use rather than with this module.
+
+    Importing numba takes ~0.65 s, and every CLI command imports the index through the node
+    facade, while only searches need the kernel (building, appending and snapshots are numpy).
+    """
+    global _kernel_module
+    if _kernel_module is None:
+        from node.index import kernel
+
+        _kernel_module = kernel
+    return _kernel_module
 
 
 def _split(keys: Words) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -79,6 +95,24 @@ def _hit_arrays(hits: list[Hit]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.
         np.array([hit.row for hit in hits], dtype=np.int64),
         np.array([hit.distance for hit in hits], dtype=np.int64),
     )
+
+
+def warm_up() -> bool:
+    """Import the kernel and load its compiled code now; whether the kernel is available.
+
+    Otherwise the first search pays it: ~0.65 s for numba's import plus ~0.8 s to load the
+    cached machine code (~30 s to compile it on the very first run). A server can call this
+    once the index is ready so that no client waits for it. Answers do not change.
+    """
+    if not _kernel().AVAILABLE:
+        return False
+    # Rows enough to build a bucketed segment: the kernels then get the same argument types a
+    # real index passes, so the specialisations loaded are the ones later searches use.
+    index = BitIndex(256, max_threshold=31, tail_rows=1)
+    index.append(np.zeros((3, 32), dtype=np.uint8), first_row=0)
+    index.search_arrays(bytes(32), 31)
+    index.search_many_arrays(np.zeros((2, 32), dtype=np.uint8), 31)
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +175,25 @@ class BitIndex:
         self._key_bits = key_bits
         self._scan_fraction = scan_fraction
         self._state = _State(Rows.empty(width), ())
-        # The compiled kernel when numba is present; tests switch it off to check the numpy path.
-        self.use_kernel = kernel.AVAILABLE
+        # The compiled kernel when numba is present (decided at the first search, see
+        # ``_kernel``); tests switch it off to check the numpy path.
+        self._use_kernel: bool | None = None
         # (state, threshold, kernel arguments) of the last kernel search: one query's setup.
         self._arguments: tuple[_State, int, tuple[object, ...]] | None = None
 
     def __len__(self) -> int:
         return self._state.rows.count
+
+    @property
+    def use_kernel(self) -> bool:
+        """Whether searches run the compiled kernel (default: whenever numba imports)."""
+        if self._use_kernel is None:
+            self._use_kernel = bool(_kernel().AVAILABLE)
+        return self._use_kernel
+
+    @use_kernel.setter
+    def use_kernel(self, on: bool) -> None:
+        self._use_kernel = on
 
     def append(self, values: npt.NDArray[np.uint8] | Sequence[bytes], *, first_row: int) -> None:
         """Add hashes as rows ``first_row, first_row + 1, ...``; ``first_row`` must be len(self)."""
@@ -293,6 +339,9 @@ class BitIndex:
         words = queries_to_words(queries, self.bits)
         if not self.use_kernel:
             return [_hit_arrays(hits) for hits in self._search(words, threshold)]
+        if len(words) == 1:
+            # Starting the parallel batch kernel's threads costs more than one query's search.
+            return [_split(self._kernel_one(self._state, words[0], threshold))]
         return [_split(keys) for keys in self._kernel_many(self._state, words, threshold)]
 
     def _kernel_arguments(self, state: _State, threshold: int) -> tuple[object, ...]:
@@ -345,6 +394,7 @@ class BitIndex:
         words, live, count, tail_start, segment_count, bounds, *rest = self._kernel_arguments(
             state, threshold
         )
+        kernel = _kernel()
         out = np.empty(kernel.BATCH_CAPACITY, dtype=np.uint64)
         while True:
             found = kernel.search(
@@ -369,6 +419,7 @@ class BitIndex:
         words, live, count, tail_start, segment_count, bounds, *rest = self._kernel_arguments(
             state, threshold
         )
+        kernel = _kernel()
         out = np.empty((len(queries), kernel.BATCH_CAPACITY), dtype=np.uint64)
         found = np.empty(len(queries), dtype=np.int64)
         kernel.search_batch(
