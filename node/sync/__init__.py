@@ -14,10 +14,15 @@ For each peer (``hashfed sync``, or every ``sync_interval_s`` inside ``hashfed s
    * theirs is larger (size ``n > m``): fetch ``[m, n)`` (step 3).
 
 3. **Fetch, staging the unverified rows.** Entries arrive with **StreamEntries** in batches of at
-   most 1,000; they are written to the ``staged_entries`` table, keyed by (origin, peer, index),
-   in groups of about 8,000 entries (one transaction each, written while the next group
-   arrives; everything received is written when the stream breaks off, and the last group is
-   not staged when the import follows at once, so a SIGKILL costs at most one group refetched).
+   most 1,000; they are staged in groups of about 8,000 entries, one ``staged_groups`` row per
+   group keyed by (origin, peer, first index), the bodies end to end (one transaction each,
+   written while the next group arrives; everything received is written when the stream breaks
+   off, and the last group is not staged when the import follows at once, so a SIGKILL costs at
+   most one group refetched). The ``staged_entries`` view lists them one (origin, peer, index)
+   row per entry. While the stream goes on, each batch's leaf hashes and store rows are also
+   computed in memory (:class:`~node.verified_import.PreparedBodies`), so the import does not
+   decode again; they are derived from the very bodies that are verified, and nothing of them
+   is visible before the import commits.
    Staged rows are invisible to everything else: matching, the index, serving,
    proofs and status only ever read the verified tables. When all of ``[m, n)`` is there, the
    entries extend our Merkle frontier and ``import_verified`` requires the resulting root to

@@ -29,6 +29,7 @@ from node.store.store import StoredCheckpoint
 from node.sync.client import PeerClient, PeerError, PeerTarget
 from node.sync.fault import MAX_FULL_LOG_ENTRIES, PEER_FAULT_REASON, Culprit, FullLogCheck
 from node.text import shown
+from node.verified_import import PreparedBodies
 
 log = logging.getLogger("hashfed.sync")
 # A library logs; the program decides where it goes (``hashfed serve`` configures logging, the
@@ -389,10 +390,17 @@ class _OriginSync:
         ours = r.our_size_before
         need = their.size - ours
         staged = await self.runner.call(self.node.staged, self.origin, self.peer)
-        bodies = list(staged[:need])
-        r.reused = len(bodies)
-        self._tell(len(bodies), need)
-        position = ours + len(bodies)
+        # Leaf hashes and store rows are computed while the stream goes on, so the import only
+        # checks the root and inserts. Each batch is prepared on the event loop as it arrives
+        # (~8 ms per 1,000 entries; measured faster than a worker thread, which contends for
+        # the GIL); what was reused from staging, possibly a whole log, in a worker thread.
+        bodies = PreparedBodies(self.origin, ours)
+        reused = staged[:need]
+        del staged
+        await asyncio.to_thread(bodies.add, reused)
+        r.reused = len(reused)
+        self._tell(r.reused, need)
+        position = ours + r.reused
         if position < their.size:
             staging = _Staging(self.runner, self.origin, self.peer)
             try:
@@ -424,10 +432,10 @@ class _OriginSync:
                             f"{MAX_ENTRY_BYTES}",
                         )
                     await staging.add(start, batch)
-                    bodies.extend(batch)
+                    bodies.add(batch)
                     position += len(batch)
                     r.fetched += len(batch)
-                    self._tell(len(bodies), need)
+                    self._tell(r.reused + r.fetched, need)
             except PeerError:
                 # Connection lost mid-stream: what arrived stays staged for the next run.
                 await staging.flush()

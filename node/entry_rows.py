@@ -7,7 +7,7 @@ exactly those from the protobuf message for the common case, an ADD whose signal
 known types and lengths, and hands every other entry (RETRACT, OPINION, an unusable signal,
 bytes that do not parse, another origin's name) to ``slow``, which decodes it in full and
 raises :class:`~node.errors.MalformedError` where :func:`decode_entry` would. Both paths give
-the same rows: ``tests/unit/sync/test_rows.py`` checks them against each other.
+the same rows: ``tests/unit/test_entry_rows.py`` checks them against each other.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from google.protobuf.message import DecodeError
 
 from node._proto.hashfed.v1 import entry_pb2 as pb
 from node.hashing import signal_types
-from node.log.entry import MAX_ENTRY_BYTES
-from node.store.store import EntryRow
+from node.log.entry import MAX_ENTRY_BYTES, Add, Retract, Statement
+from node.store.store import EntryRow, OpinionRow, SignalRow
 
 # (idx, leaf, body, kind, create_ms) and (idx, type, value, quality): what Store.append_chunk
 # inserts.
@@ -77,3 +77,27 @@ def rows_of(
             special.append(row)
         idx += 1
     return entries, signals, special
+
+
+def entry_row(idx: int, body: bytes, leaf: bytes, statement: Statement, now: int) -> EntryRow:
+    """The store rows of one decoded entry."""
+    kind = type(statement).__name__.upper()
+    signals: tuple[SignalRow, ...] = ()
+    retracts = None
+    opinion = None
+    if isinstance(statement, Add):
+        signals = tuple(
+            SignalRow(c.signal.type, c.signal.value, c.quality) for c in statement.signals
+        )
+    elif isinstance(statement, Retract):
+        retracts = statement.entry_index
+    else:
+        t = statement.target
+        opinion = OpinionRow(
+            t.origin,
+            t.entry_index,
+            t.leaf_hash,
+            statement.verdict.value,
+            statement.agrees_with_labels,
+        )
+    return EntryRow(idx, leaf, body, kind, now, signals, retracts, opinion)

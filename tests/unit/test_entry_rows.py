@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from node._proto.hashfed.v1 import entry_pb2 as pb
-from node.core import _entry_row
+from node.entry_rows import entry_row, rows_of
 from node.errors import MalformedError
 from node.hashing import ComputedSignal, Signal
 from node.log.entry import (
@@ -21,7 +21,6 @@ from node.log.entry import (
 )
 from node.log.merkle import leaf_hash
 from node.store.store import EntryRow
-from node.sync.rows import rows_of
 
 ORIGIN = "a.example"
 
@@ -30,7 +29,7 @@ def _slow(idx: int, body: bytes, leaf: bytes) -> EntryRow:
     entry = decode_entry(body)
     if entry.origin != ORIGIN:
         raise MalformedError(f"entry {idx} names origin {entry.origin!r}")
-    return _entry_row(idx, body, leaf, entry.statement, entry.create_time_ms)
+    return entry_row(idx, body, leaf, entry.statement, entry.create_time_ms)
 
 
 def _raw_add(signals: list[tuple[str, bytes, int | None]]) -> bytes:
