@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 
 from node.errors import MalformedError
+from node.home import ROLES
+from node.log.cosignature import WitnessKey
 from node.log.keys import VerifierKey
 from node.tls import certificate_fingerprint
 
@@ -20,13 +22,23 @@ _FIELDS = {
 }
 
 
+# Optional fields; a card without them is a member's card from before witnessing existed.
+_OPTIONAL = {"role", "witness_key"}
+
+
 @dataclass(frozen=True)
 class MemberCard:
-    origin: str
+    origin: str  # for an auditor: its name (never an origin of entries)
     verifier_key: VerifierKey
     tls_certificate: str  # PEM
     tls_fingerprint: str  # hex SHA-256 of the certificate's DER
-    address: str  # host:port of the member's peer server
+    address: str  # host:port of the member's peer server; empty for an auditor
+    role: str = "member"
+    witness_key: WitnessKey | None = None
+
+    @property
+    def is_auditor(self) -> bool:
+        return self.role == "auditor"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> MemberCard:
@@ -41,8 +53,19 @@ class MemberCard:
             raise MalformedError(
                 f"member card format is {doc['format']!r}; expected {CARD_FORMAT!r}"
             )
-        if not all(isinstance(doc[k], str) for k in _FIELDS):
+        if unknown := set(doc) - _FIELDS - _OPTIONAL:
+            raise MalformedError(f"member card has unknown fields {sorted(unknown)}")
+        if not all(isinstance(doc[k], str) for k in set(doc)):
             raise MalformedError("member card fields must all be strings")
+        role = doc.get("role", "member")
+        if role not in ROLES:
+            raise MalformedError(f"member card role is {role!r}; expected one of {ROLES}")
+        witness = WitnessKey.parse(doc["witness_key"]) if "witness_key" in doc else None
+        if witness is not None and witness.name != doc["origin"]:
+            raise MalformedError(
+                f"member card for {doc['origin']!r} carries a witness key named "
+                f"{witness.name!r}; the key name must equal the card's name"
+            )
         key = VerifierKey.parse(doc["verifier_key"])
         if key.name != doc["origin"]:
             raise MalformedError(
@@ -55,16 +78,28 @@ class MemberCard:
                 f"member card's tls_fingerprint_sha256 {doc['tls_fingerprint_sha256']} does not "
                 f"match its certificate ({fingerprint})"
             )
-        if ":" not in doc["address"]:
+        if role == "member" and ":" not in doc["address"]:
             raise MalformedError(f"member card address {doc['address']!r} is not host:port")
-        return cls(doc["origin"], key, doc["tls_certificate"], fingerprint, doc["address"])
+        return cls(
+            doc["origin"],
+            key,
+            doc["tls_certificate"],
+            fingerprint,
+            doc["address"],
+            role,
+            witness,
+        )
 
     def to_dict(self) -> dict[str, str]:
-        return {
+        card = {
             "format": CARD_FORMAT,
             "origin": self.origin,
+            "role": self.role,
             "verifier_key": str(self.verifier_key),
             "tls_certificate": self.tls_certificate,
             "tls_fingerprint_sha256": self.tls_fingerprint,
             "address": self.address,
         }
+        if self.witness_key is not None:
+            card["witness_key"] = str(self.witness_key)
+        return card

@@ -7,24 +7,33 @@ facade validates everything before it opens a write transaction, so refused inpu
 from __future__ import annotations
 
 import base64
+import json
+import logging
 import re
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from node.audit_export import (
+    OriginExport,
+    entry_records,
+    evidence_document,
+    prepare_folder,
+    write_lines,
+    write_manifest,
+)
 from node.bulk import parse_hash_list
 from node.cards import CARD_FORMAT, MemberCard
+from node.entry_rows import entry_row
 from node.errors import (
     EquivocationError,
     IdentityError,
     InvalidInputError,
     LowQualityError,
-    MalformedError,
     MediaError,
     NotFoundError,
-    ProofError,
 )
 from node.hashing import (
     MIN_PUBLISH_QUALITY,
@@ -36,6 +45,7 @@ from node.home import Config, HomePaths, write_secret
 from node.index_snapshot import FOLDER_NAME as SNAPSHOT_FOLDER
 from node.log.bundle import Bundle
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
+from node.log.cosignature import CosignerKey, WitnessKey
 from node.log.entry import (
     Add,
     Entry,
@@ -59,10 +69,16 @@ from node.results import (
     PublishReport,
     QueryResult,
     SignalDistance,
+    Witnessing,
 )
-from node.store.federation import EvidenceRow, MemberRow, PeerRow
-from node.store.store import EntryRow, OpinionRow, SignalRow, Store, StoredCheckpoint
+from node.store.audit import AuditorRow, AuditReadRow, OperatorLogRow
+from node.store.federation import EvidenceRow, MemberRow, PeerRow, now_ms
+from node.store.store import Store, StoredCheckpoint
 from node.tls import certificate_fingerprint, generate_tls_identity
+from node.verified_import import import_verified
+from node.witnessing import AbsorbReport, Witness
+
+log = logging.getLogger("hashfed.node")
 
 
 @dataclass(frozen=True)
@@ -94,18 +110,34 @@ class LogLine:
 class Node:
     """One member's node, opened on its home folder."""
 
-    def __init__(self, paths: HomePaths, config: Config, signer: SignerKey, store: Store) -> None:
+    def __init__(
+        self,
+        paths: HomePaths,
+        config: Config,
+        signer: SignerKey,
+        cosigner: CosignerKey,
+        store: Store,
+    ) -> None:
         self.paths = paths
         self.config = config
         self.signer = signer
+        self.cosigner = cosigner
         self.store = store
+        self.witness = Witness(store, config.origin, cosigner, config)
         self._index: MatchIndex | None = None
 
     # -- life cycle ----------------------------------------------------------------------------
 
     @classmethod
-    def init(cls, home: Path, origin: str, *, peer_address: str | None = None) -> Node:
-        """Create a new identity in ``home``; refuse if any part of one exists already."""
+    def init(
+        cls, home: Path, origin: str, *, peer_address: str | None = None, auditor: bool = False
+    ) -> Node:
+        """Create a new identity in ``home``; refuse if any part of one exists already.
+
+        ``auditor=True`` makes a read-only identity (docs/audit.md): its card grants read
+        access to a node's federation service; it never publishes, and nothing it signs is
+        ever stored as an entry by anyone.
+        """
         paths = HomePaths(home)
         if existing := [p for p in paths.identity_files() if p.exists()]:
             raise IdentityError(
@@ -114,21 +146,25 @@ class Node:
             )
         _check_origin_name(origin)
         signer = SignerKey.generate(origin)
+        cosigner = CosignerKey.generate(origin)
         config = Config(
             origin=origin,
             peer_address=peer_address or Config.peer_address,
             local_token=secrets.token_urlsafe(32),
+            role="auditor" if auditor else "member",
         )
         tls_key, tls_cert = generate_tls_identity(origin)
         write_secret(paths.signing_key, (str(signer) + "\n").encode())
+        write_secret(paths.witness_key, (str(cosigner) + "\n").encode())
         write_secret(paths.tls_key, tls_key)
         paths.tls_cert.write_bytes(tls_cert)
         store = Store(paths.database, create=True)
         with store.transaction():
             store.add_origin(origin, str(signer.verifier()), is_self=True)
+            store.set_witness_key(origin, str(cosigner.verifier()))
         # The config is written last: its presence is what marks a home as initialised.
         paths.config.write_text(config.to_toml(), encoding="utf-8")
-        return cls(paths, config, signer, store)
+        return cls(paths, config, signer, cosigner, store)
 
     @classmethod
     def open(cls, home: Path) -> Node:
@@ -150,7 +186,8 @@ class Node:
                 f"the database in {home} belongs to {[o.name for o in own]}, not to the signing "
                 f"key {signer.verifier()}; refusing to sign into another node's log"
             )
-        return cls(paths, config, signer, store)
+        cosigner = _load_cosigner(paths, config.origin, store)
+        return cls(paths, config, signer, cosigner, store)
 
     def close(self) -> None:
         self.store.close()
@@ -170,6 +207,21 @@ class Node:
         return self.signer.verifier()
 
     @property
+    def witness_key(self) -> WitnessKey:
+        return self.cosigner.verifier()
+
+    @property
+    def is_auditor(self) -> bool:
+        return self.config.role == "auditor"
+
+    def _require_member(self, what: str) -> None:
+        if self.is_auditor:
+            raise IdentityError(
+                f"{self.origin} is an auditor identity: it cannot {what} (auditors only read; "
+                "see docs/audit.md)"
+            )
+
+    @property
     def index(self) -> MatchIndex:
         if self._index is None:
             self._index = MatchIndex(self.store, self.paths.root / SNAPSHOT_FOLDER)
@@ -181,10 +233,12 @@ class Node:
         return {
             "format": CARD_FORMAT,
             "origin": self.origin,
+            "role": self.config.role,
             "verifier_key": str(self.verifier),
+            "witness_key": str(self.witness_key),
             "tls_certificate": cert.decode(),
             "tls_fingerprint_sha256": certificate_fingerprint(cert),
-            "address": self.config.peer_address,
+            "address": "" if self.is_auditor else self.config.peer_address,
         }
 
     # -- hashing -------------------------------------------------------------------------------
@@ -246,6 +300,7 @@ class Node:
         return self._append([(f"opinion on {origin}/{entry_index}", statement)])
 
     def _append(self, items: Sequence[tuple[str, Statement]]) -> PublishReport:
+        self._require_member("publish")
         if not items:
             raise InvalidInputError("nothing to publish")
         now = time.time_ns() // 1_000_000
@@ -262,7 +317,7 @@ class Node:
             )
             self._check_retractions(items, frontier.size)
             rows = [
-                _entry_row(frontier.size + offset, body, leaf, statement, now)
+                entry_row(frontier.size + offset, body, leaf, statement, now)
                 for offset, (body, leaf, (_, statement)) in enumerate(
                     zip(encoded, leaves, items, strict=True)
                 )
@@ -330,7 +385,8 @@ class Node:
             for h in hits:
                 wanted.setdefault(h.type, set()).add(h.row)
         located = {t: self.store.signal_hits(t, sorted(rows)) for t, rows in wanted.items()}
-        entries: dict[tuple[str, int], tuple[Add, OpinionSummary]] = {}
+        entries: dict[tuple[str, int], tuple[Add, OpinionSummary, Witnessing]] = {}
+        coverings = {}
         results = []
         for signal, hits in zip(signals, found, strict=True):
             query = str(signal)
@@ -346,8 +402,14 @@ class Node:
                     body, leaf = self.store.entry(origin, idx)
                     statement = decode_entry(body).statement
                     assert isinstance(statement, Add)  # only ADDs carry signals
-                    entries[origin, idx] = (statement, self.opinion_summary(origin, idx, leaf))
-                statement, opinions = entries[origin, idx]
+                    if origin not in coverings:
+                        coverings[origin] = self.witness.covering(origin)
+                    entries[origin, idx] = (
+                        statement,
+                        self.opinion_summary(origin, idx, leaf),
+                        self.witness.status(origin, idx, coverings[origin]),
+                    )
+                statement, opinions, witnessing = entries[origin, idx]
                 matches.append(
                     Match(
                         query=query,
@@ -357,6 +419,7 @@ class Node:
                         labels=statement.labels,
                         note=statement.note,
                         opinions=opinions,
+                        witnessing=witnessing,
                     )
                 )
             matches.sort(
@@ -396,6 +459,7 @@ class Node:
             labels=statement.labels,
             note=statement.note,
             opinions=self.opinion_summary(origin, idx, leaf),
+            witnessing=self.witness.status(origin, idx),
         )
 
     def opinion_summary(self, origin: str, idx: int, leaf: bytes) -> OpinionSummary:
@@ -445,16 +509,24 @@ class Node:
         return latest
 
     def bundle(self, origin: str, entry_index: int) -> Bundle:
-        """A provenance bundle for one entry, against the newest checkpoint that covers it."""
+        """A provenance bundle for one entry: against the smallest witnessed checkpoint that
+        covers it, with its cosignatures, or else against the newest checkpoint."""
         latest = self.checkpoint(origin)
         if entry_index >= latest.size:
             raise NotFoundError(
                 f"origin {origin!r} has no entry {entry_index} (log size {latest.size})"
             )
+        size = self.witness.status(origin, entry_index).checkpoint_size or latest.size
+        checkpoint = self.store.checkpoint_at(origin, size)
+        assert checkpoint is not None  # witnessed sizes are sizes of stored checkpoints
         body, _ = self.store.entry(origin, entry_index)
-        leaves = self.store.leaves(origin, latest.size)
-        proof = inclusion_proof(entry_index, leaves)
-        return Bundle(origin, entry_index, body, tuple(proof), latest.note)
+        proof = inclusion_proof(entry_index, self.store.leaves(origin, size))
+        return Bundle(origin, entry_index, body, tuple(proof), self.witness.note(checkpoint))
+
+    def witness_status(self, origin: str, entry_index: int) -> Witnessing:
+        """Whether ``entry_index`` of ``origin`` is covered by a witnessed checkpoint."""
+        self.store.origin(origin)
+        return self.witness.status(origin, entry_index)
 
     # -- local API helpers ---------------------------------------------------------------------
 
@@ -484,7 +556,14 @@ class Node:
         card = MemberCard.from_json(card_json)
         if card.origin == self.origin:
             raise InvalidInputError(f"{card.origin} is this node's own card")
+        if card.is_auditor:
+            return self._add_auditor(card)
         with self.store.transaction():
+            if any(a.name == card.origin for a in self.store.auditors()):
+                raise InvalidInputError(
+                    f"{card.origin} is an auditor here; an auditor can never become an origin. "
+                    "Remove the auditor first if this name really is a member now"
+                )
             known = {o.name: o for o in self.store.origins()}.get(card.origin)
             if (
                 known is not None
@@ -506,8 +585,36 @@ class Node:
                     trusted=True,
                 )
             )
+            if card.witness_key is not None:
+                self.store.set_witness_key(card.origin, str(card.witness_key))
         self._follow_store()
         return card
+
+    def _add_auditor(self, card: MemberCard) -> MemberCard:
+        with self.store.transaction():
+            if any(o.name == card.origin for o in self.store.origins()):
+                raise InvalidInputError(
+                    f"{card.origin} is known here as an origin; refusing to make it an auditor "
+                    "(an auditor card must never share a name with a log whose entries we hold)"
+                )
+            self.store.put_auditor(
+                AuditorRow(
+                    card.origin,
+                    None if card.witness_key is None else str(card.witness_key),
+                    card.tls_certificate,
+                    card.tls_fingerprint,
+                    now_ms(),
+                )
+            )
+            self.store.add_operator_log("auditor added", card.origin, card.tls_fingerprint)
+        return card
+
+    def auditors(self) -> list[AuditorRow]:
+        return self.store.auditors()
+
+    def witness_keys(self) -> dict[str, str]:
+        """Witness vkeys of this node and of every member whose card carried one."""
+        return self.store.witness_keys()
 
     def remove_member(self, origin: str) -> None:
         """Stop trusting an origin: its entries stop matching and are no longer relayed.
@@ -515,6 +622,11 @@ class Node:
         The log rows stay for audit; peering with that node ends too, since its certificate is
         no longer pinned.
         """
+        if any(a.name == origin for a in self.store.auditors()):
+            with self.store.transaction():
+                self.store.delete_auditor(origin)
+                self.store.add_operator_log("auditor removed", origin, "")
+            return
         member = self._member(origin)
         with self.store.transaction():
             self.store.put_member(
@@ -542,6 +654,11 @@ class Node:
 
     def add_peer(self, card_json: str | bytes) -> MemberCard:
         """Trust the card's origin and also connect to its node at the card's address."""
+        if MemberCard.from_json(card_json).is_auditor:
+            raise InvalidInputError(
+                "this is an auditor's card: auditors read from nodes but serve nothing, so "
+                "they cannot be peers. Use `member add` to grant it read access"
+            )
         card = self.add_member(card_json)
         with self.store.transaction():
             self.store.put_peer(card.origin, card.address)
@@ -556,14 +673,37 @@ class Node:
         return self.store.peers()
 
     def pinned_certificates(self) -> list[bytes]:
-        """TLS certificates of trusted members: exactly who may connect to the peer server."""
-        return [m.tls_certificate.encode() for m in self.store.members() if m.trusted]
+        """TLS certificates of trusted members and auditors: exactly who may connect to the
+        peer server."""
+        members = [m.tls_certificate.encode() for m in self.store.members() if m.trusted]
+        return members + [a.tls_certificate.encode() for a in self.store.auditors()]
 
     def member_for_fingerprint(self, fingerprint: str) -> str | None:
         for member in self.store.members():
             if member.trusted and member.tls_fingerprint == fingerprint.lower():
                 return member.origin
         return None
+
+    def caller_for_fingerprint(self, fingerprint: str) -> tuple[str, str] | None:
+        """(name, "member" or "auditor") of who holds this certificate, if anyone may call."""
+        member = self.member_for_fingerprint(fingerprint)
+        if member is not None:
+            return member, "member"
+        for auditor in self.store.auditors():
+            if auditor.tls_fingerprint == fingerprint.lower():
+                return auditor.name, "auditor"
+        return None
+
+    def record_audit_read(self, auditor: str, method: str, request: str) -> None:
+        """Every read by an auditor is kept (docs/audit.md), so a member can show who looked."""
+        with self.store.transaction():
+            self.store.add_audit_read(auditor, method, request)
+
+    def audit_reads(self, auditor: str | None = None, limit: int = 1000) -> list[AuditReadRow]:
+        return self.store.audit_reads(auditor, limit)
+
+    def operator_log(self) -> list[OperatorLogRow]:
+        return self.store.operator_log()
 
     def trusted_keys(self) -> dict[str, VerifierKey]:
         """Verifier keys of the trusted members (this node's own origin excluded)."""
@@ -595,7 +735,7 @@ class Node:
             raise InvalidInputError(
                 f"entries [{start}, {end}) of {origin} requested; this node serves [0, {size})"
             )
-        return [row.body for row in self.store.entries(origin, start, end)]
+        return self.store.bodies(origin, start, end)
 
     def inclusion(
         self, origin: str, entry_index: int, tree_size: int = 0
@@ -620,6 +760,148 @@ class Node:
                 f"0 < old <= new <= {size}"
             )
         return consistency_proof(old_size, self.store.leaves(origin, new_size))
+
+    def checkpoint_notes(
+        self, origin: str, min_size: int = 0, cosigned_only: bool = False, limit: int = 100
+    ) -> list[tuple[int, str]]:
+        """Up to ``limit`` checkpoints of a served origin from ``min_size`` on, as (size, note
+        with our cosignatures)."""
+        self._served_size(origin)
+        return self.witness.notes(origin, min_size, cosigned_only, limit)
+
+    # -- witnessing ----------------------------------------------------------------------------
+
+    def cosign_latest(self, origin: str) -> None:
+        """Cosign our newest verified checkpoint of ``origin`` (never our own), if not done."""
+        if self.is_auditor or origin == self.origin:
+            return
+        self.witness.cosign_latest(origin)
+
+    def origin_key(self, origin: str) -> VerifierKey:
+        if origin == self.origin:
+            return self.verifier
+        keys = self.trusted_keys()
+        if origin not in keys:
+            raise NotFoundError(f"{origin!r} is not a trusted member of this node")
+        return keys[origin]
+
+    def absorb_cosigned(self, origin: str, notes: Sequence[str], peer: str) -> AbsorbReport:
+        """Keep the valid cosignatures a peer relayed on checkpoints of ``origin``; a relayed
+        origin-signed checkpoint that contradicts ours becomes evidence (origin halted)."""
+        if origin in self.store.halted_origins():
+            return AbsorbReport(ignored=len(notes))
+        report, conflicts = self.witness.absorb(origin, self.origin_key(origin), list(notes), peer)
+        for stored, signed in conflicts:
+            kind, detail = self._conflict_detail(stored, signed)
+            report.evidence_ids.append(
+                self.record_evidence(origin, kind, stored.note, signed.text(), detail, peer)
+            )
+            break  # one piece of evidence halts the origin; the rest add nothing
+        return report
+
+    def _conflict_detail(self, ours: StoredCheckpoint, signed: SignedCheckpoint) -> tuple[str, str]:
+        their = signed.checkpoint
+        if their.size == ours.size:
+            detail: dict[str, object] = {
+                "size": their.size,
+                "first_root": ours.root.hex(),
+                "second_root": their.root.hex(),
+                "explanation": (
+                    f"two checkpoints of size {their.size}, both signed by {their.origin}, "
+                    "with different roots (among cosigned checkpoints a peer relayed)"
+                ),
+            }
+            return "same-size-different-roots", json.dumps(detail, sort_keys=True)
+        assert their.size < ours.size
+        leaves = self.store.leaves(ours.origin, ours.size)
+        prefix = root_of(leaves[: their.size])
+        detail = {
+            "smaller_size": their.size,
+            "smaller_root": their.root.hex(),
+            "larger_size": ours.size,
+            "larger_root": ours.root.hex(),
+            "prefix_root": prefix.hex(),
+            "consistency_proof": [h.hex() for h in consistency_proof(their.size, leaves)],
+            "explanation": (
+                f"the consistency proof shows that the signed tree of size {ours.size} has "
+                f"root {prefix.hex()} at size {their.size}, but {their.origin} also signed "
+                f"root {their.root.hex()} for size {their.size}"
+            ),
+        }
+        return "inconsistent-smaller", json.dumps(detail, sort_keys=True)
+
+    # -- audit ---------------------------------------------------------------------------------
+
+    def export(self, folder: Path, origin: str | None = None) -> list[OriginExport]:
+        """Write every entry, checkpoint and cosignature held for ``origin`` (or every origin
+        held) to ``folder``, in the hashfed-export/v1 format of docs/audit.md."""
+        names = [origin] if origin is not None else [o.name for o in self.store.origins()]
+        rows = {o.name: o for o in self.store.origins()}
+        for name in names:
+            if name not in rows:
+                raise NotFoundError(f"origin {name!r} is not known to this node")
+        prepare_folder(folder)
+        witness_keys = self.store.witness_keys()
+        done = []
+        for name in names:
+            # Bounded by the newest checkpoint read first, so a publish racing the export
+            # cannot leave entries without a checkpoint covering them.
+            latest = self.store.latest_checkpoint(name)
+            size = 0 if latest is None else latest.size
+            sub = folder / name
+            sub.mkdir()
+            bodies = ((r.idx, r.body) for r in self.store.entries(name, 0, size))
+            entries = write_lines(sub / "entries.jsonl", entry_records(bodies))
+            checkpoints = write_lines(
+                sub / "checkpoints.jsonl",
+                ({"size": n, "note": note} for n, note in self._all_notes(name, size)),
+            )
+            cosigs = sum(len(v) for n, v in self.store.cosignatures(name).items() if n <= size)
+            done.append(
+                OriginExport(
+                    name,
+                    rows[name].verifier_key,
+                    witness_keys.get(name),
+                    entries,
+                    checkpoints,
+                    cosigs,
+                )
+            )
+        write_manifest(folder, self.origin, done, witness_keys)
+        return done
+
+    def _all_notes(self, origin: str, size: int) -> Iterator[tuple[int, str]]:
+        """Every checkpoint of ``origin`` up to ``size`` with its cosignatures, read in chunks."""
+        start = 0
+        while chunk := self.witness.notes(origin, start, limit=1000):
+            for n, note in chunk:
+                if n > size:
+                    return
+                yield n, note
+            start = chunk[-1][0] + 1
+
+    def evidence_file(self, evidence_id: int) -> str:
+        """The portable proof of one equivocation (hashfed-evidence/v1, docs/audit.md)."""
+        return evidence_document(self.store.evidence(), evidence_id)
+
+    def reset_member(self, origin: str, reason: str = "") -> int:
+        """Resume importing ``origin`` after its evidence was dealt with; logged.
+
+        The evidence stays. Our verified copy of its log stays too, so the next sync accepts
+        only a history consistent with what we already hold. Returns the operator-log id.
+        """
+        self._member(origin)
+        with self.store.transaction():
+            if not self.store.clear_halt(origin):
+                raise InvalidInputError(f"{origin} is not halted; nothing to reset")
+            ids = [e.id for e in self.store.evidence() if e.origin == origin]
+            entry = self.store.add_operator_log(
+                "member reset",
+                origin,
+                json.dumps({"reason": reason, "evidence": ids}, sort_keys=True),
+            )
+        log.info("member reset: import from %s resumed by the operator", origin)
+        return entry
 
     # -- sync support --------------------------------------------------------------------------
 
@@ -649,7 +931,8 @@ class Node:
     def import_verified(
         self, origin: str, checkpoint: SignedCheckpoint, bodies: Sequence[bytes]
     ) -> int:
-        """Append another origin's entries, only if they reproduce its signed root.
+        """Append another origin's entries, only if they reproduce its signed root, then cosign
+        the checkpoint as a witness.
 
         ``checkpoint`` must already be verified with the origin's key. The entries extend our
         verified frontier; if the new root differs from the signed one, :class:`ProofError` is
@@ -662,70 +945,10 @@ class Node:
             raise EquivocationError(
                 f"import from {origin} is stopped: evidence of equivocation is recorded"
             )
-        # Imported here: node.sync imports this module.
-        from node.store.store import AppendResult
-        from node.sync.rows import rows_of
-
-        cp = checkpoint.checkpoint
-        now = time.time_ns() // 1_000_000
-        first = cp.size - len(bodies)
-
-        def slow(idx: int, body: bytes, leaf: bytes) -> EntryRow:
-            entry = decode_entry(body)
-            if entry.origin != origin:
-                raise MalformedError(
-                    f"entry {idx} names origin {entry.origin!r}, expected {origin!r}"
-                )
-            return _entry_row(idx, body, leaf, entry.statement, entry.create_time_ms)
-
-        # Entries go in in chunks, so a large sync never holds every row in memory twice; all
-        # in one transaction that commits only once the signed root is reproduced. A large
-        # import leaves the index to catch up from the store afterwards (one bulk read, no
-        # record per signal held meanwhile); a small one hands it the rows directly.
-        chunk = 50_000
-        results: list[AppendResult] = []
-        indexed = self._index is not None and len(bodies) <= chunk
-        with self.store.large_cache(), self.store.transaction():
-            # Re-checked under the write lock: `member remove` may have run since the sync
-            # planned this import, and an untrusted origin's entries must never be stored.
-            if not any(m.origin == origin and m.trusted for m in self.store.members()):
-                raise InvalidInputError(f"{origin} is not a trusted member; nothing imported")
-            latest = self.store.latest_checkpoint(origin)
-            frontier = (
-                Frontier.empty()
-                if latest is None
-                else Frontier.from_bytes(latest.size, latest.frontier)
-            )
-            extended = frontier
-            for start in range(0, len(bodies), chunk):
-                part = bodies[start : start + chunk]
-                leaves = [leaf_hash(body) for body in part]
-                entries, signals, special = rows_of(origin, first + start, part, leaves, slow)
-                extended = extended.extend(leaves)
-                results.append(
-                    self.store.append_chunk(origin, entries, signals, special, indexed=indexed)
-                )
-            if cp.origin != origin or cp.size != frontier.size + len(bodies):
-                raise ProofError(
-                    f"{len(bodies)} entries after size {frontier.size} cannot make the signed "
-                    f"tree of {cp.origin} size {cp.size}"
-                )
-            if extended.root() != cp.root:
-                raise ProofError(
-                    f"entries {first}..{cp.size - 1} of {origin} give root "
-                    f"{extended.root().hex()}, but the signed checkpoint says {cp.root.hex()}"
-                )
-            self.store.put_checkpoint(
-                StoredCheckpoint(
-                    origin, cp.size, cp.root, checkpoint.text(), extended.to_bytes(), now
-                )
-            )
-            self.store.discard_staged(origin, below=cp.size)
-        if self._index is not None and indexed:
-            for result in results:
-                self._index.apply(result)
+        count = import_verified(self.store, origin, checkpoint, bodies, self._index)
         self._follow_store()  # reads what was not applied: new rows, then their retractions
-        return len(bodies)
+        self.cosign_latest(origin)
+        return count
 
     def record_evidence(
         self,
@@ -784,7 +1007,7 @@ class Node:
         halted = self.store.halted_origins()
         trusted = self.trusted_keys()
         origins = []
-        for name in [self.origin, *sorted(trusted)]:
+        for name in [*([] if self.is_auditor else [self.origin]), *sorted(trusted)]:
             latest = self.store.latest_checkpoint(name)
             origins.append(
                 {
@@ -793,6 +1016,7 @@ class Node:
                     "size": latest.size if latest else 0,
                     "checkpoint_age_s": (now - latest.received_ms) / 1000 if latest else None,
                     "halted": name in halted,
+                    **self.witness.summary(name),
                 }
             )
         return {
@@ -800,11 +1024,38 @@ class Node:
             "peers": peers,
             "origins": origins,
             "evidence": len(self.store.evidence()),
+            "role": self.config.role,
+            "witness_policy": {
+                "min": self.config.witness_min,
+                "witnesses": list(self.config.witnesses) or "any trusted member",
+            },
+            "auditors": [a.name for a in self.store.auditors()],
         }
 
 
 _DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _ORIGIN_NAME = re.compile(rf"{_DNS_LABEL}(?:\.{_DNS_LABEL})*")
+
+
+def _load_cosigner(paths: HomePaths, origin: str, store: Store) -> CosignerKey:
+    """The witness key; a home made before witnessing existed gets one now (an upgrade)."""
+    try:
+        cosigner = CosignerKey.parse(paths.witness_key.read_text(encoding="utf-8").strip())
+    except FileNotFoundError:
+        if origin in store.witness_keys():
+            # Regenerating it would silently turn every cosignature it made into a stranger's.
+            raise IdentityError(
+                f"witness key {paths.witness_key} is missing, but this node has cosigned with "
+                "one; restore the file from a backup (witness key rotation is not supported)"
+            ) from None
+        cosigner = CosignerKey.generate(origin)
+        write_secret(paths.witness_key, (str(cosigner) + "\n").encode())
+    if cosigner.name != origin:
+        raise IdentityError(f"witness key is for {cosigner.name!r}, not for {origin!r}")
+    if store.witness_keys().get(origin) != str(cosigner.verifier()):
+        with store.transaction():
+            store.set_witness_key(origin, str(cosigner.verifier()))
+    return cosigner
 
 
 def _check_origin_name(origin: str) -> None:
@@ -829,29 +1080,6 @@ def _publishable(signals: Sequence[ComputedSignal], source: str) -> tuple[Comput
                 "such hashes match unrelated images, so they are not published"
             )
     return tuple(signals)
-
-
-def _entry_row(idx: int, body: bytes, leaf: bytes, statement: Statement, now: int) -> EntryRow:
-    kind = type(statement).__name__.upper()
-    signals: tuple[SignalRow, ...] = ()
-    retracts = None
-    opinion = None
-    if isinstance(statement, Add):
-        signals = tuple(
-            SignalRow(c.signal.type, c.signal.value, c.quality) for c in statement.signals
-        )
-    elif isinstance(statement, Retract):
-        retracts = statement.entry_index
-    else:
-        t = statement.target
-        opinion = OpinionRow(
-            t.origin,
-            t.entry_index,
-            t.leaf_hash,
-            statement.verdict.value,
-            statement.agrees_with_labels,
-        )
-    return EntryRow(idx, leaf, body, kind, now, signals, retracts, opinion)
 
 
 def _statement_dict(st: Statement) -> dict[str, object]:

@@ -91,6 +91,40 @@ class SignalDistance:
 
 
 @dataclass(frozen=True)
+class Witnessing:
+    """Whether a matched entry is covered by a checkpoint that meets the witness policy.
+
+    ``checkpoint_size`` is the smallest witnessed checkpoint covering the entry, or None when
+    none is yet; ``witnesses`` then counts the best covering checkpoint's witnesses.
+    """
+
+    checkpoint_size: int | None
+    witnesses: tuple[str, ...]
+    required: int
+
+    @property
+    def witnessed(self) -> bool:
+        return self.checkpoint_size is not None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "witnessed": self.witnessed,
+            "checkpoint_size": self.checkpoint_size,
+            "witnesses": len(self.witnesses),
+            "witness_names": list(self.witnesses),
+            "required": self.required,
+        }
+
+    def describe(self) -> str:
+        if self.witnessed:
+            return (
+                f"witnessed by {len(self.witnesses)} (checkpoint {self.checkpoint_size}: "
+                f"{', '.join(self.witnesses)})"
+            )
+        return f"unwitnessed ({len(self.witnesses)} of {self.required} witnesses so far)"
+
+
+@dataclass(frozen=True)
 class Match:
     """One shared entry that a query matched, with every signal type that matched it."""
 
@@ -101,6 +135,7 @@ class Match:
     labels: Labels
     note: str
     opinions: OpinionSummary
+    witnessing: Witnessing | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -111,6 +146,7 @@ class Match:
             "labels": self.labels.to_dict(),
             "note": self.note,
             "opinions": self.opinions.to_dict(),
+            "witnessing": None if self.witnessing is None else self.witnessing.to_dict(),
         }
 
 

@@ -3,8 +3,10 @@
 
 A - B - C: node C trusts member A but connects only to B, so everything C learns of A comes
 through B, and still carries A's signature. A publishes labelled hashes of generated pictures, B
-gives an opinion on one, C matches edited copies with origin A and proves one entry with A's key
-alone, A retracts one and, once the retraction has travelled A -> B -> C, C stops matching it.
+gives an opinion on one, C matches edited copies with origin A (witnessed: B and C both verified
+and cosigned A's checkpoint) and proves one entry with A's key alone, an auditor checks A's whole
+log from an export and live without trusting any node, A retracts one entry and, once the
+retraction has travelled A -> B -> C, C stops matching it.
 
 Everything runs through the real `hashfed` command and real gRPC with mutual TLS on 127.0.0.1,
 started by `scripts/devnet.py` in `.demo/` (deleted and re-created on every run). At the end the
@@ -36,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"
 MEDIA = DEMO / "media"
 A, B, C = "node-a", "node-b", "node-c"
+AUDITOR, AUDITOR_NAME = "auditor", "auditor.example"
 ORIGIN_A = devnet.origin_of(A)
 PICTURES = 6
 OPINION_ON = 1  # B's opinion is about A's entry 1
@@ -230,7 +233,7 @@ def story() -> int:
     step("6. C matches edited copies of A's pictures, and one unrelated picture")
     results = hashfed_json(C, "match", *(rel(q[0]) for q in queries), check=False)
     assert isinstance(results, list)
-    table = Table("edited copy", "edit", "matched", "signal distances", "opinions")
+    table = Table("edited copy", "edit", "matched", "signal distances", "opinions", "witnessed")
     matched = 0
     for (path, label, seed), result in zip(queries, results, strict=True):
         matches = result["matches"]
@@ -239,15 +242,34 @@ def story() -> int:
             signals = ", ".join(f"{s['type']} {s['distance']}" for s in m["signals"])
             tp = m["opinions"]["true_positive"]
             opinions = f"{tp} true positive" if tp else "-"
-            table.add_row(path.name, label, f"{m['origin']} #{m['entry_index']}", signals, opinions)
+            w = m["witnessing"]
+            witnessed = (
+                f"by {w['witnesses']} (checkpoint {w['checkpoint_size']})"
+                if w["witnessed"]
+                else f"no ({w['witnesses']} of {w['required']})"
+            )
+            table.add_row(
+                path.name,
+                label,
+                f"{m['origin']} #{m['entry_index']}",
+                signals,
+                opinions,
+                witnessed,
+            )
         else:
-            table.add_row(path.name, label, "[dim]no match[/]", "", "")
+            table.add_row(path.name, label, "[dim]no match[/]", "", "", "")
         if seed is None:
             expect(not matches, f"{path.name} matches nothing")
             continue
         hit = [m for m in matches if m["origin"] == ORIGIN_A and m["entry_index"] == seed]
         matched += bool(hit)
         expect(bool(hit), f"{path.name} ({label}) matches {ORIGIN_A} entry {seed}")
+        if hit:
+            expect(
+                sorted(hit[0]["witnessing"]["witness_names"])
+                == [devnet.origin_of(B), devnet.origin_of(C)],
+                f"{ORIGIN_A} entry {seed} is witnessed by B and C",
+            )
         if hit and seed == OPINION_ON:
             expect(
                 hit[0]["opinions"]["true_positive"] == 1,
@@ -259,6 +281,11 @@ def story() -> int:
         f"{matched} of {copies} edited copies matched their original at {C}, with origin "
         f"{ORIGIN_A}; the unrelated picture matched {len(results[-1]['matches'])} entries."
     )
+    console.print(
+        "Witnessed: B and C each verified A's log and cosigned its checkpoint (C2SP "
+        "tlog-cosignature), and C collected B's cosignature from B. The policy wants two "
+        "members other than A, so A could not have shown C a history B did not see."
+    )
 
     step(f"7. C proves A's entry {PROVE}: the bundle verifies with A's key alone")
     bundle = DEMO / f"bundle-{A}-{PROVE}.json"
@@ -267,14 +294,56 @@ def story() -> int:
     console.print(
         f"A's verifier key, from the member card A handed out ({rel(DEMO)}/cards/{A}.json):"
     )
-    verify = verify_bundle(bundle, a_card["verifier_key"])
-    expect(verify.returncode == 0, "the bundle from C verifies with A's key")
     b_card = json.loads((DEMO / "cards" / f"{B}.json").read_text(encoding="utf-8"))
+    c_card = json.loads((DEMO / "cards" / f"{C}.json").read_text(encoding="utf-8"))
+    witnesses = [
+        "--min",
+        "2",
+        "--witness",
+        b_card["witness_key"],
+        "--witness",
+        c_card["witness_key"],
+    ]
+    verify = verify_bundle(bundle, a_card["verifier_key"], *witnesses)
+    expect(verify.returncode == 0, "the bundle from C verifies with A's key, witnessed by B and C")
     console.print("The same bundle against B's key (B relayed it, but did not sign it):")
     forged = verify_bundle(bundle, b_card["verifier_key"])
     expect(forged.returncode != 0, "the bundle does not verify with B's key")
 
-    step(f"8. A retracts entry {RETRACT}; the retraction travels A -> B -> C")
+    step("8. An auditor checks A's whole log, trusting no node and no hashfed code")
+    auditor_policy = ["--key", a_card["verifier_key"], *witnesses]
+    hashfed(AUDITOR, "init", "--auditor", "--name", AUDITOR_NAME)
+    card = DEMO / "cards" / f"{AUDITOR}.json"
+    show(AUDITOR, ["hashfed", "identity", ">" + rel(card)])
+    card.write_text(hashfed(AUDITOR, "identity", quiet=True, shown=False).stdout, encoding="utf-8")
+    console.print("C's operator grants the auditor read access with its card:")
+    hashfed(C, "member", "add", rel(card))
+    console.print("From an export of C's copy (plain files, no database needed):")
+    export = DEMO / "export-c"
+    hashfed(C, "export", "--origin", ORIGIN_A, rel(export))
+    checked = script("verify_log.py", "--export", rel(export), *auditor_policy)
+    expect(checked.returncode == 0, "verify_log.py passes on C's export of A's log")
+    console.print("And live, over mutual TLS as the auditor, remembering what it verified:")
+    c_address = next(n.peer_address for n in nodes if n.name == C)
+    live = [
+        "--node",
+        c_address,
+        "--auditor-home",
+        rel(DEMO / AUDITOR),
+        "--node-card",
+        rel(DEMO / "cards" / f"{C}.json"),
+        "--origin",
+        ORIGIN_A,
+        *auditor_policy,
+        "--state",
+        rel(DEMO / AUDITOR / "verify-log-state.json"),
+    ]
+    checked = script("verify_log.py", *live)
+    expect(checked.returncode == 0, "verify_log.py passes live against C, as the auditor")
+    console.print("C logged every read the auditor made:")
+    hashfed(C, "audit", "reads")
+
+    step(f"9. A retracts entry {RETRACT}; the retraction travels A -> B -> C")
     hashfed(A, "retract", str(RETRACT), "--reason", "demo: shared by mistake")
     hashfed(B, "sync")
     hashfed(C, "sync")
@@ -286,8 +355,14 @@ def story() -> int:
     ]
     console.print(f"{probe.name} at {C}: {'still matches!' if still else 'no match any more'}")
     expect(not still, f"{C} no longer matches {ORIGIN_A} entry {RETRACT}")
+    console.print(
+        "The auditor checks again: A's log grew, and the new tree must extend the one it "
+        "verified before (its state file), or the audit fails as a rollback or a rewrite:"
+    )
+    checked = script("verify_log.py", *live)
+    expect(checked.returncode == 0, "A's grown log still extends what the auditor verified")
 
-    step("9. C's view of the network")
+    step("10. C's view of the network")
     hashfed(C, "status")
     report = hashfed_json(C, "status")
     assert isinstance(report, dict)
@@ -309,23 +384,29 @@ def story() -> int:
         return 1
     console.print(
         f"[bold green]Demo complete:[/] {C} learned {ORIGIN_A}'s hashes through {B} alone, "
-        "matched every edited copy with origin A (and B's opinion), proved an entry with A's key "
-        "alone, and stopped matching the entry A retracted."
+        "matched every edited copy with origin A (and B's opinion), witnessed by B and C, proved "
+        "an entry with A's key alone, passed an independent audit of A's log, and stopped "
+        "matching the entry A retracted."
     )
     return 0
 
 
-def verify_bundle(bundle: Path, key: str) -> subprocess.CompletedProcess[str]:
-    script = ROOT / "scripts" / "verify_bundle.py"
-    show(None, ["python", rel(script), rel(bundle), "--key", key])
+def verify_bundle(bundle: Path, key: str, *policy: str) -> subprocess.CompletedProcess[str]:
+    return script("verify_bundle.py", rel(bundle), "--key", key, *policy)
+
+
+def script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one of the independent auditor scripts and show what it printed."""
+    path = ROOT / "scripts" / name
+    show(None, ["python", rel(path), *args])
     proc = subprocess.run(
-        [sys.executable, rel(script), rel(bundle), "--key", key],
+        [sys.executable, rel(path), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
-    console.print((proc.stdout.strip() or proc.stderr.strip()), markup=False)
+    console.print((proc.stdout.strip() + "\n" + proc.stderr.strip()).strip(), markup=False)
     return proc
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import sys
@@ -68,3 +69,10 @@ def print_json(value: object) -> None:
 
 def row(*cells: object) -> list[str]:
     return [shown(c) for c in cells]
+
+
+def stamp(ms: int | None) -> str:
+    """A stored millisecond time as UTC, the way every table shows it."""
+    if ms is None:
+        return "never"
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")

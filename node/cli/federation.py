@@ -35,47 +35,93 @@ def _read_card(path: Path) -> str:
 @member_app.command("add")
 @handles_errors
 def member_add(card: CardArg, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
-    """Trust the card's origin: its signed entries are accepted from whoever relays them."""
+    """Trust the card's origin (its signed entries are accepted from whoever relays them), or,
+    for an auditor's card, grant that auditor read-only access."""
     with open_node(home) as node:
         accepted = node.add_member(_read_card(card))
+    witness = None if accepted.witness_key is None else str(accepted.witness_key)
     if as_json:
-        print_json({"origin": accepted.origin, "verifier_key": str(accepted.verifier_key)})
+        print_json(
+            {
+                "origin": accepted.origin,
+                "role": accepted.role,
+                "verifier_key": str(accepted.verifier_key),
+                "witness_key": witness,
+                "tls_fingerprint_sha256": accepted.tls_fingerprint,
+            }
+        )
+    elif accepted.is_auditor:
+        out.print(
+            f"Auditor {shown(accepted.origin)} may now read this node's logs, checkpoints, "
+            f"cosignatures and proofs (TLS {accepted.tls_fingerprint[:16]}…). It is never an "
+            "origin here and its cosignatures never count as witnesses. Its reads are logged: "
+            "`hashfed audit reads`."
+        )
     else:
-        out.print(f"Trusting {shown(accepted.origin)} (key {accepted.verifier_key})")
+        out.print(f"Trusting {shown(accepted.origin)} (key {shown(accepted.verifier_key)})")
+        if witness is None:
+            out.print(
+                "Its card carries no witness key: its cosignatures cannot count as witnesses."
+            )
 
 
 @member_app.command("list")
 @handles_errors
 def member_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
-    """Members this node knows, trusted or removed."""
+    """Members this node knows (trusted or removed) and auditors it grants read access."""
     with open_node(home) as node:
         members = node.members()
+        auditors = node.auditors()
         peers = {p.name for p in node.peers()}
+        halted = node.halted_origins()
+        witness_keys = node.witness_keys()
+    listed: list[dict[str, object]] = [
+        {
+            "origin": m.origin,
+            "role": "member",
+            "verifier_key": m.verifier_key,
+            "witness_key": witness_keys.get(m.origin),
+            "tls_fingerprint_sha256": m.tls_fingerprint,
+            "address": m.address,
+            "trusted": m.trusted,
+            "peer": m.origin in peers,
+            "halted": m.origin in halted,
+        }
+        for m in members
+    ]
+    listed += [
+        {
+            "origin": a.name,
+            "role": "auditor",
+            "verifier_key": None,
+            "witness_key": a.witness_key,
+            "tls_fingerprint_sha256": a.tls_fingerprint,
+            "address": "",
+            "trusted": False,  # read access only: nothing it signs is accepted
+            "peer": False,
+            "halted": False,
+            "added_ms": a.added_ms,
+        }
+        for a in auditors
+    ]
     if as_json:
-        print_json(
-            [
-                {
-                    "origin": m.origin,
-                    "verifier_key": m.verifier_key,
-                    "tls_fingerprint_sha256": m.tls_fingerprint,
-                    "address": m.address,
-                    "trusted": m.trusted,
-                    "peer": m.origin in peers,
-                }
-                for m in members
-            ]
-        )
+        print_json(listed)
         return
-    table = Table("origin", "trusted", "peer", "address", "TLS fingerprint")
-    for m in members:
+    table = Table("name", "role", "trusted", "peer", "witness key", "address", "TLS fingerprint")
+    for m in listed:
+        if m["role"] == "auditor":
+            trusted = Text("read-only")
+        elif not m["trusted"]:
+            trusted = Text("removed")
+        else:
+            trusted = Text("yes") if not m["halted"] else Text("HALTED", style="bold red")
         table.add_row(
-            *row(
-                m.origin,
-                "yes" if m.trusted else "removed",
-                "yes" if m.origin in peers else "",
-                m.address,
-                m.tls_fingerprint[:16] + "…",
-            )
+            shown(m["origin"]),
+            shown(m["role"]),
+            trusted,
+            "yes" if m["peer"] else "",
+            "known" if m["witness_key"] else Text("none", style="dim"),
+            *row(m["address"], str(m["tls_fingerprint_sha256"])[:16] + "…"),
         )
     out.print(table)
 
@@ -83,21 +129,65 @@ def member_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
 @member_app.command("remove")
 @handles_errors
 def member_remove(
-    origin: Annotated[str, typer.Argument(help="Origin to stop trusting.")],
+    origin: Annotated[str, typer.Argument(help="Origin to stop trusting, or auditor to drop.")],
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Stop trusting an origin: its entries stop matching and are no longer relayed."""
+    """Stop trusting an origin (its entries stop matching and are no longer relayed), or take
+    an auditor's read access away."""
     with open_node(home) as node:
+        was_auditor = any(a.name == origin for a in node.auditors())
         node.remove_member(origin)
     if as_json:
-        print_json({"origin": origin, "trusted": False})
+        print_json(
+            {"origin": origin, "role": "auditor" if was_auditor else "member", "trusted": False}
+        )
+    elif was_auditor:
+        out.print(
+            f"Auditor {shown(origin)} no longer has read access (new connections are refused); "
+            "its past reads stay in `hashfed audit reads`."
+        )
     else:
         out.print(
             f"No longer trusting {shown(origin)}: its entries stop matching and are not relayed; "
             "its log rows stay for audit. Peering with its node ended too "
             "(`hashfed peer add CARD.json` restores both)."
         )
+
+
+@member_app.command("reset")
+@handles_errors
+def member_reset(
+    origin: Annotated[str, typer.Argument(help="Origin whose import stopped on evidence.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="What was decided, for the operator log.")
+    ] = "",
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Resume importing an origin that evidence stopped; the evidence stays, the reset is
+    logged (`hashfed audit log`)."""
+    with open_node(home) as node:
+        log_id = node.reset_member(origin, reason)
+        evidence = [e.id for e in node.evidence() if e.origin == origin]
+    if as_json:
+        print_json(
+            {
+                "origin": origin,
+                "halted": False,
+                "operator_log_id": log_id,
+                "reason": reason,
+                "evidence": evidence,
+            }
+        )
+        return
+    ids = ", ".join(f"#{i}" for i in evidence) or "none"
+    out.print(f"Import from {shown(origin)} resumed (operator log #{log_id}).")
+    out.print(
+        f"Its evidence ({ids}) stays on record (`hashfed evidence export ID`). This node keeps "
+        "its verified copy of the log, so the next sync accepts only a history consistent with "
+        "it; if the origin still shows two histories, new evidence stops it again."
+    )
 
 
 @peer_app.command("add")
@@ -153,7 +243,8 @@ def _ago(ms: object) -> str:
 
 @handles_errors
 def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
-    """Peers (last sync, last error, entries received/rejected), origins, evidence."""
+    """Peers (last sync, last error, entries received/rejected), origins (size, witnessed
+    size), witness policy, auditors, evidence."""
     with open_node(home) as node:
         report = node.status()
     if as_json:
@@ -171,22 +262,49 @@ def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
                 f"{p['rejected']}" + (f" ({reasons})" if reasons else ""),
             )
         )
-    origins = Table("origin", "size", "newest checkpoint first received", "import")
+    origins = Table(
+        "origin", "size", "witnessed size", "newest cosigned", "newest checkpoint", "import"
+    )
+    role = report.get("role", "member")
     for o in report["origins"]:  # type: ignore[attr-defined]
+        if o["self"] and role == "auditor":
+            continue  # an auditor has no log of its own
         age = o["checkpoint_age_s"]
         origins.add_row(
             *row(
                 o["origin"] + (" (this node)" if o["self"] else ""),
                 o["size"],
+                "none" if o.get("witnessed_size") is None else o["witnessed_size"],
+                _cosigned(o.get("newest_cosigned_size"), o.get("newest_cosigners") or []),
                 "never" if age is None else f"{age:.0f} s ago",
             ),
             Text("STOPPED: equivocation evidence", style="bold red") if o["halted"] else "ok",
         )
-    out.print(Text("Node ") + Text(shown(report["origin"]), style="bold"))
+    title = Text("Node ") if role != "auditor" else Text("Auditor ")
+    out.print(title + Text(shown(report["origin"]), style="bold"))
     out.print(peers)
     out.print(origins)
+    policy = report.get("witness_policy")
+    if isinstance(policy, dict):
+        listed = policy.get("witnesses")
+        among = ", ".join(map(str, listed)) if isinstance(listed, list) else str(listed or "")
+        out.print(
+            f"Witness policy: a checkpoint is witnessed once {shown(policy.get('min'))} members "
+            f"other than its origin cosign it (counted: {shown(among or 'any trusted member')})"
+        )
+    auditors = report.get("auditors")
+    names = ", ".join(map(str, auditors)) if isinstance(auditors, list) else ""
+    out.print("Auditors with read access: " + (shown(names) if names else "none"))
     evidence = report["evidence"]
     out.print(Text(f"Evidence items: {evidence}", style="bold red" if evidence else "green"))
+    if evidence:
+        out.print("See `hashfed evidence list`; `hashfed member reset ORIGIN` resumes an origin.")
+
+
+def _cosigned(size: object, cosigners: list[str]) -> str:
+    if size is None:
+        return "none"
+    return f"{size} by {', '.join(cosigners)}" if cosigners else str(size)
 
 
 def register(app: typer.Typer) -> typer.Typer:

@@ -2,7 +2,8 @@
 
 Exit codes (also in README.md): 0 ok; 1 no match (``match --exit-code``); 2 usage error;
 3 other hashfed error; 4 invalid input (nothing stored); 5 verification failed; 6 not found;
-7 node identity missing or already present; 8 database unusable; 9 sync or peer test failed.
+7 node identity missing or already present, or an auditor identity asked to publish;
+8 database unusable; 9 sync or peer test failed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from node.cli import audit as audit_cli
 from node.cli import federation
 from node.cli import index_cmd as index_cli
 from node.cli import serve as serve_cli
@@ -39,7 +41,7 @@ from node.errors import InvalidInputError
 from node.hashing import ComputedSignal, get_signal_type, parse_signal
 from node.home import resolve_home
 from node.log.entry import Labels, Verdict
-from node.results import PublishReport, QueryResult
+from node.results import PublishReport, QueryResult, Witnessing
 from node.text import shown
 
 EXIT_NO_MATCH = 1
@@ -57,28 +59,73 @@ app = typer.Typer(
 @app.command()
 @handles_errors
 def init(
-    origin: Annotated[str, typer.Option("--origin", help="This member's origin name.")],
+    origin: Annotated[
+        str,
+        typer.Option(
+            "--origin",
+            "--name",
+            help="This member's origin name (with --auditor: the auditor's name).",
+        ),
+    ],
+    auditor: Annotated[
+        bool,
+        typer.Option(
+            "--auditor",
+            help="Create a read-only auditor identity: it reads nodes, never publishes.",
+        ),
+    ] = False,
     home: HomeOpt = None,
     peer_address: Annotated[
         str | None, typer.Option(help="host:port other nodes reach this one at.")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a node: config, Ed25519 signing key, TLS key and certificate, empty database."""
+    """Create a node (or, with --auditor, an auditor identity): config, Ed25519 signing and
+    witness keys, TLS key and certificate, empty database."""
+    if auditor and peer_address is not None:
+        raise typer.BadParameter("an auditor serves nothing, so it has no --peer-address")
     where = resolve_home(home)
-    with Node.init(where, origin, peer_address=peer_address) as node:
+    with Node.init(where, origin, peer_address=peer_address, auditor=auditor) as node:
         card = node.identity_card()
     if as_json:
-        print_json({"home": str(where), "origin": origin, "verifier_key": card["verifier_key"]})
+        print_json(
+            {
+                "home": str(where),
+                "origin": origin,
+                "role": card["role"],
+                "verifier_key": card["verifier_key"],
+                "witness_key": card["witness_key"],
+            }
+        )
         return
-    out.print(f"Initialised node {origin} in {where}")
+    if not auditor:
+        out.print(f"Initialised node {origin} in {where}")
+        out.print(f"verifier key: {card['verifier_key']}")
+        out.print(f"witness key:  {card['witness_key']}")
+        return
+    out.print(f"Initialised auditor {origin} in {where}")
+    out.print(
+        "An auditor only reads: a node that accepts its card lets it fetch logs, checkpoints, "
+        "cosignatures and proofs (every read is logged there). It never publishes, and its "
+        "cosignatures never count as witnesses."
+    )
     out.print(f"verifier key: {card['verifier_key']}")
+    out.print(f"witness key:  {card['witness_key']}")
+    home_opt = f" --home {where}" if home is not None else ""
+    out.print("Hand its card to each node it may audit:")
+    out.print(f"  hashfed identity{home_opt} > {origin}.card.json")
+    out.print(f"  hashfed member add {origin}.card.json      (run by that node's operator)")
+    out.print(
+        f"Then audit live: python scripts/verify_log.py --node HOST:PORT --auditor-home {where} "
+        "--node-card NODE.card.json --key <origin verifier key> ..."
+    )
 
 
 @app.command()
 @handles_errors
 def identity(home: HomeOpt = None, as_json: JsonOpt = True) -> None:
-    """Print this node's member card (JSON) for other members to accept."""
+    """Print this identity's card (JSON): for other members to accept (`member add`,
+    `peer add`), or, for an auditor, for each node it may read (`member add`)."""
     with open_node(home) as node:
         print(json.dumps(node.identity_card(), indent=None if as_json else 2))
 
@@ -278,10 +325,10 @@ def _print_matches(results: list[QueryResult], as_json: bool) -> None:
     if as_json:
         print_json([r.to_dict() for r in results])
         return
-    table = Table("query", "origin", "index", "signals", "labels", "opinions")
+    table = Table("query", "origin", "index", "signals", "labels", "opinions", "witnessing")
     for r in results:
         if not r.matches:
-            table.add_row(shown(r.query), Text("no match", style="dim"), "", "", "", "")
+            table.add_row(shown(r.query), Text("no match", style="dim"), "", "", "", "", "")
         for m in r.matches:
             labels = ", ".join(
                 x
@@ -294,8 +341,20 @@ def _print_matches(results: list[QueryResult], as_json: bool) -> None:
                 if x
             )
             signals = ", ".join(f"{s.type} {s.distance}" for s in m.signals)
-            table.add_row(*row(r.query, m.origin, m.entry_index, signals, labels, m.opinions))
+            table.add_row(
+                *row(r.query, m.origin, m.entry_index, signals, labels, m.opinions),
+                _witnessing(m.witnessing),
+            )
     out.print(table)
+
+
+def _witnessing(w: Witnessing | None) -> Text:
+    """ "witnessed by 2 (checkpoint 120)" or "unwitnessed: 1 of 2 witnesses"."""
+    if w is None:
+        return Text("")
+    if w.witnessed:
+        return Text(f"witnessed by {len(w.witnesses)} (checkpoint {w.checkpoint_size})", "green")
+    return Text(f"unwitnessed: {len(w.witnesses)} of {w.required} witnesses", "yellow")
 
 
 @app.command()
@@ -365,6 +424,7 @@ sync_cli.register(app)
 sync_cli.register_peer_test(peer_app)
 serve_cli.register(app)
 index_cli.register(app)
+audit_cli.register(app)
 
 
 def run() -> None:

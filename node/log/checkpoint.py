@@ -161,10 +161,19 @@ class SignedCheckpoint:
 
         Raises :class:`MalformedError` if the note or body does not parse and
         :class:`SignatureError` if ``key`` did not sign it or the origin is not ``key.name``.
+
+        The result keeps only the origin's signature line: any other line (a cosignature, or
+        one a relay made up) is unverified here, and whoever stores ``text()`` must never pass
+        it on as if it were checked. Cosignatures are read from the raw note and verified
+        separately (:mod:`node.witnessing`).
         """
         note = Note.parse(text)
         # The body is untrusted until the signature checks out, so verify before parsing it.
         note.verify(key)
+        note = Note(
+            note.text,
+            tuple(s for s in note.signatures if (s.name, s.key_id) == (key.name, key.key_id)),
+        )
         checkpoint = Checkpoint.parse(note.text)
         if checkpoint.origin != key.name:
             raise SignatureError(

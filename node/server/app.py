@@ -97,8 +97,11 @@ def token_check(token: str) -> Check:
 
 
 def peer_check(runner: NodeRunner) -> Check:
-    """Admit a peer only if its leaf certificate's fingerprint is pinned in a member card."""
-    member_for_fingerprint = runner.node.member_for_fingerprint
+    """Admit a caller only if its leaf certificate's fingerprint is pinned in a member card
+    (a member) or an auditor card (an auditor: every call it makes is logged as a read; the
+    federation service has no call that changes anything)."""
+    caller_for_fingerprint = runner.node.caller_for_fingerprint
+    record_audit_read = runner.node.record_audit_read
 
     async def check(details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext) -> None:
         certs = context.auth_context().get("x509_pem_cert") or []
@@ -107,8 +110,8 @@ def peer_check(runner: NodeRunner) -> Check:
                 grpc.StatusCode.UNAUTHENTICATED, "no client certificate was presented"
             )
         fingerprint = certificate_fingerprint(certs[0])
-        origin = await runner.call(member_for_fingerprint, fingerprint)
-        if origin is None:
+        caller = await runner.call(caller_for_fingerprint, fingerprint)
+        if caller is None:
             peer_log.warning(
                 "refused %s from %s: certificate %s is not pinned in any member card",
                 details.method,
@@ -120,7 +123,13 @@ def peer_check(runner: NodeRunner) -> Check:
                 f"client certificate {fingerprint} is not pinned in any member card this node "
                 "accepted (a certificate merely signed by a member's key is not enough)",
             )
-        peer_log.debug("%s from %s (%s)", details.method, origin, context.peer())
+        name, role = caller
+        if role == "auditor":
+            method = details.method.rsplit("/", 1)[-1]
+            await runner.call(record_audit_read, name, method, context.peer())
+            peer_log.info("auditor %s read %s from %s", name, method, context.peer())
+        else:
+            peer_log.debug("%s from %s (%s)", details.method, name, context.peer())
 
     return check
 
@@ -142,6 +151,11 @@ class _Snapshot:
 
 
 def _snapshot(node: Node) -> _Snapshot:
+    if node.is_auditor:
+        raise IdentityError(
+            f"{node.origin} is an auditor identity: auditors read from nodes (scripts/"
+            "verify_log.py --node) and serve nothing, so `serve` is refused"
+        )
     try:
         tls_key = node.paths.tls_key.read_bytes()
         tls_cert = node.paths.tls_cert.read_bytes()
@@ -351,10 +365,16 @@ async def _freshness_loop(
 ) -> None:
     """Catch the index up with the store and re-read pinned certificates, every 0.25 s; start
     an index snapshot write (on a worker thread) when one is due."""
+    warm = False
     while True:
         await asyncio.sleep(FRESHNESS_INTERVAL_S)
         try:
             pinned = await runner.call(_freshen, runner.node)
+            if not warm:
+                # The search kernel loads lazily (CLI start-up stays fast); a server loads it
+                # once its index is ready, so the first client does not wait for it.
+                await runner.call(lambda node: node.index.warm_up(), runner.node)
+                warm = True
             await snapshots.tick()
         except HashfedError as exc:  # e.g. the database is locked for a while: try again
             log.warning("freshness check failed: %s", exc)

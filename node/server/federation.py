@@ -15,7 +15,12 @@ import grpc
 
 from node._proto.hashfed.v1 import federation_pb2
 from node.errors import InvalidInputError
-from node.server.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, STORE_CHUNK_ENTRIES
+from node.server.limits import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_CHECKPOINTS,
+    MAX_BATCH_ENTRIES,
+    STORE_CHUNK_ENTRIES,
+)
 from node.server.local import log_index
 from node.server.runner import NodeRunner
 
@@ -71,6 +76,7 @@ class FederationServicer:
             origin=self._runner.origin,
             protocol_version=PROTOCOL_VERSION,
             software_version=self._version,
+            witness_key=self._runner.witness_key,
         )
 
     async def ListOrigins(  # noqa: N802
@@ -127,3 +133,26 @@ class FederationServicer:
         new = log_index(request.new_size, "new_size")
         hashes = await self._runner.call(self._node.consistency, request.origin, old, new)
         return federation_pb2.ConsistencyProof(hashes=hashes)
+
+    async def ListCheckpoints(  # noqa: N802
+        self,
+        request: federation_pb2.ListCheckpointsRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[federation_pb2.CheckpointBatch]:
+        min_size = log_index(request.min_size, "min_size")
+        # One bounded read per batch through the node thread, as StreamEntries does, so an
+        # origin with a million checkpoints never costs one long call.
+        while True:
+            chunk = await self._runner.call(
+                self._node.checkpoint_notes,
+                request.origin,
+                min_size,
+                request.cosigned_only,
+                MAX_BATCH_CHECKPOINTS,
+            )
+            if not chunk:
+                return
+            yield federation_pb2.CheckpointBatch(checkpoints=[note for _, note in chunk])
+            if len(chunk) < MAX_BATCH_CHECKPOINTS:
+                return
+            min_size = chunk[-1][0] + 1

@@ -19,6 +19,8 @@ enforced by the servicers (``INVALID_ARGUMENT`` when exceeded):
 - ``StreamEntries`` sends batches of at most 1,000 entries and at most 1 MiB of entry bytes
   (an entry is at most 64 KiB, so a batch always holds at least 16 entries) and reads the store
   in chunks of 1,000 entries, so a large range never sits in memory at once;
+- ``ListCheckpoints`` sends batches of at most 100 cosigned checkpoints (a note carries at most
+  100 signature lines, so a batch stays near 1 MiB);
 - log indices and tree sizes travel as ``uint64`` but must be below 2^63 (SQLite integers).
 """
 
@@ -35,6 +37,7 @@ MAX_QUERIES_PER_MESSAGE = 1_000
 MAX_BATCH_ENTRIES = 1_000
 MAX_BATCH_BYTES = 1 * MIB
 STORE_CHUNK_ENTRIES = 1_000
+MAX_BATCH_CHECKPOINTS = 100
 MAX_INDEX = 2**63 - 1
 
 PEER_SERVER_OPTIONS = (

@@ -91,28 +91,67 @@ def labels_to_pb(labels: Labels) -> entry_pb2.Labels:
 
 
 def match_response(result: QueryResult) -> local_pb2.MatchResponse:
-    return local_pb2.MatchResponse(
-        query=result.query,
-        matches=[
-            local_pb2.Match(
-                origin=m.origin,
-                entry_index=m.entry_index,
-                signals=[
-                    local_pb2.SignalDistance(type=s.type, distance=s.distance) for s in m.signals
-                ],
-                labels=labels_to_pb(m.labels),
-                note=m.note,
-                opinions=local_pb2.OpinionSummary(
-                    true_positive=m.opinions.true_positive,
-                    false_positive=m.opinions.false_positive,
-                    disputed=m.opinions.disputed,
-                    agree_labels=m.opinions.agree_labels,
-                    disagree_labels=m.opinions.disagree_labels,
-                ),
-            )
-            for m in result.matches
-        ],
-    )
+    response = local_pb2.MatchResponse()
+    fill_match_response(response, result)
+    return response
+
+
+def stream_matches_response(results: Sequence[QueryResult]) -> local_pb2.StreamMatchesResponse:
+    response = local_pb2.StreamMatchesResponse()
+    add = response.results.add
+    for result in results:
+        fill_match_response(add(), result)
+    return response
+
+
+def fill_match_response(target: local_pb2.MatchResponse, result: QueryResult) -> None:
+    """Write ``result`` into ``target`` in place.
+
+    A StreamMatches reply carries up to 1,000 of these. Building each nested message with
+    keyword arguments creates it standalone and then copies it into its parent; ``add()`` and
+    field assignment write straight into the parent, and fields left at their zero value
+    (most opinion counts, most labels) are simply not touched, which is what proto3 encodes.
+    """
+    target.query = result.query
+    add = target.matches.add
+    for m in result.matches:
+        match = add()
+        match.origin = m.origin
+        match.entry_index = m.entry_index
+        add_signal = match.signals.add
+        for s in m.signals:
+            signal = add_signal()
+            signal.type = s.type
+            signal.distance = s.distance
+        labels = m.labels
+        if labels.entity:
+            match.labels.entity = labels.entity
+        if labels.content_type:
+            match.labels.content_type = labels.content_type
+        if labels.behaviours:
+            match.labels.behaviours.extend(labels.behaviours)
+        if labels.tags:
+            match.labels.tags.extend(labels.tags)
+        if m.note:
+            match.note = m.note
+        o = m.opinions
+        if o.true_positive or o.false_positive or o.disputed or o.agree_labels or o.disagree_labels:
+            opinions = match.opinions
+            opinions.true_positive = o.true_positive
+            opinions.false_positive = o.false_positive
+            opinions.disputed = o.disputed
+            opinions.agree_labels = o.agree_labels
+            opinions.disagree_labels = o.disagree_labels
+        w = m.witnessing
+        if w is not None:
+            witnessing = match.witnessing
+            # Set even when every field is zero: its presence says the policy was evaluated.
+            witnessing.SetInParent()
+            witnessing.witnessed = w.witnessed
+            witnessing.checkpoint_size = w.checkpoint_size or 0
+            witnessing.witnesses = len(w.witnesses)
+            witnessing.required = w.required
+            witnessing.witness_names.extend(w.witnesses)
 
 
 def publish_response(report: PublishReport) -> local_pb2.PublishResponse:
@@ -195,7 +234,7 @@ class LocalServicer:
                 for i, q in enumerate(request.queries)
             ]
             results = await self._runner.call(match_queries, self._node, queries)
-            yield local_pb2.StreamMatchesResponse(results=[match_response(r) for r in results])
+            yield stream_matches_response(results)
             number += 1
 
     async def PublishMedia(  # noqa: N802

@@ -45,6 +45,7 @@ class NodeRunner:
         self._closed = False
         # Plain immutable values, safe to read from any thread.
         self.origin = node.origin
+        self.witness_key = str(node.witness_key)
         self.home = node.paths.root
 
     @classmethod

@@ -6,6 +6,7 @@ node's database can say exactly which steps built it.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 
 import sqlite_utils
@@ -171,7 +172,122 @@ def _m002_federation(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m003_witness_audit(db: sqlite_utils.Database) -> None:
+    # A witness key per origin (cosignatures, C2SP type 0x04); NULL for cards that carry none.
+    db.execute("ALTER TABLE origins ADD COLUMN witness_key TEXT")
+    # Cosignatures held on checkpoints this node stores: only verified ones, only on a root
+    # equal to the stored checkpoint's, so a row is a fact about that checkpoint.
+    db.create_table(
+        "cosignatures",
+        {
+            "origin": str,
+            "size": int,
+            "witness": str,
+            "key_id": bytes,
+            "timestamp": int,
+            "line": str,
+            "received_ms": int,
+        },
+        pk=("origin", "size", "witness"),
+        not_null={"key_id", "timestamp", "line", "received_ms"},
+        strict=True,
+    )
+    # What this node itself last cosigned per origin: the rule "never two roots for one size,
+    # never a smaller size after a larger" is checked against this row under the write lock.
+    db.create_table(
+        "witness_state",
+        {"origin": str, "size": int, "root": bytes, "cosigned_ms": int},
+        pk="origin",
+        not_null={"size", "root", "cosigned_ms"},
+        strict=True,
+    )
+    # Auditors are kept apart from origins on purpose: nothing can ever make one an origin.
+    db.create_table(
+        "auditors",
+        {
+            "name": str,
+            "witness_key": str,
+            "tls_certificate": str,
+            "tls_fingerprint": str,
+            "added_ms": int,
+        },
+        pk="name",
+        not_null={"tls_certificate", "tls_fingerprint", "added_ms"},
+        strict=True,
+    )
+    db.create_table(
+        "audit_reads",
+        {"id": int, "auditor": str, "method": str, "request": str, "at_ms": int},
+        pk="id",
+        not_null={"auditor", "method", "request", "at_ms"},
+        strict=True,
+    )
+    # Operator decisions an auditor may ask about (member reset after evidence, for example).
+    db.create_table(
+        "operator_log",
+        {"id": int, "action": str, "subject": str, "detail": str, "at_ms": int},
+        pk="id",
+        not_null={"action", "subject", "detail", "at_ms"},
+        strict=True,
+    )
+
+
+def _m004_staged_groups(db: sqlite_utils.Database) -> None:
+    # Staged (unverified) entries in groups: one row per group of consecutive entries received
+    # from one peer, the bodies end to end and their lengths (uint32 little-endian) beside them.
+    # A full sync of a million entries then writes and deletes ~120 rows instead of a million.
+    db.create_table(
+        "staged_groups",
+        {
+            "origin": str,
+            "peer": str,
+            "start": int,
+            "count": int,
+            "lengths": bytes,
+            "bodies": bytes,
+        },
+        pk=("origin", "peer", "start"),
+        not_null={"count", "lengths", "bodies"},
+        strict=True,
+    )
+    # What was staged one row per entry moves over, a contiguous run per group.
+    rows = db.execute(
+        "SELECT origin, peer, idx, body FROM staged_entries ORDER BY origin, peer, idx"
+    )
+    group: list[bytes] = []
+    key: tuple[str, str, int] | None = None
+
+    def flush() -> None:
+        if key is not None and group:
+            db.execute(
+                "INSERT INTO staged_groups VALUES (?,?,?,?,?,?)",
+                [
+                    *key,
+                    len(group),
+                    struct.pack(f"<{len(group)}I", *map(len, group)),
+                    b"".join(group),
+                ],
+            )
+
+    for origin, peer, idx, body in rows.fetchall():
+        if key is None or (origin, peer) != key[:2] or idx != key[2] + len(group):
+            flush()
+            key, group = (origin, peer, idx), []
+        group.append(bytes(body))
+    flush()
+    db.execute("DROP TABLE staged_entries")
+    # One (origin, peer, idx) row per staged entry, as the table had: for counting and looking.
+    db.execute(
+        "CREATE VIEW staged_entries AS WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL "
+        "SELECT i + 1 FROM n WHERE i + 1 < (SELECT MAX(count) FROM staged_groups)) "
+        "SELECT g.origin AS origin, g.peer AS peer, g.start + n.i AS idx "
+        "FROM staged_groups g JOIN n ON n.i < g.count"
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("001_initial", _m001_initial),
     ("002_federation", _m002_federation),
+    ("003_witness_audit", _m003_witness_audit),
+    ("004_staged_groups", _m004_staged_groups),
 )

@@ -8,6 +8,7 @@ import logging
 
 from node.core import Node
 from node.server.runner import NodeRunner
+from node.sync.cosign_gossip import gather_cosignatures
 from node.sync.engine import PeerSyncReport, ProgressFn, sync_peer
 
 log = logging.getLogger("hashfed.sync")
@@ -24,8 +25,18 @@ async def sync_all(
     names = [only] if only is not None else await runner.call(_peer_names, runner.node)
     reports = []
     for name in names:
-        reports.append(await sync_peer(runner, name, progress))
+        reports.append(await sync_and_witness(runner, name, progress))
     return reports
+
+
+async def sync_and_witness(
+    runner: NodeRunner, peer: str, progress: ProgressFn | None = None
+) -> PeerSyncReport:
+    """Sync ``peer``, then cosign what we verified and collect its cosignatures."""
+    report = await sync_peer(runner, peer, progress)
+    if report.error is None:
+        await gather_cosignatures(runner, peer, [o.origin for o in report.origins])
+    return report
 
 
 async def run_sync_loop(runner: NodeRunner, stop: asyncio.Event) -> None:
@@ -47,7 +58,7 @@ async def run_sync_loop(runner: NodeRunner, stop: asyncio.Event) -> None:
             if stop.is_set():
                 break
             try:
-                await sync_peer(runner, name)
+                await sync_and_witness(runner, name)
             except Exception:
                 # Our own trouble (peer removed meanwhile, database busy): next peer, next round.
                 log.exception("sync %s: failed; trying again in %g s", name, interval)

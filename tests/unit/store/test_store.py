@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from node.errors import NotFoundError, StoreError
+from node.store.migrations import MIGRATIONS
 from node.store.store import EntryRow, SignalRow, Store, StoredCheckpoint
 
 
@@ -17,10 +18,12 @@ def _checkpoint(size: int) -> StoredCheckpoint:
 
 def test_migrations_are_named_and_applied_once(tmp_path: Path) -> None:
     store = Store(tmp_path / "db.sqlite", create=True)
-    assert store.migrations() == ["001_initial", "002_federation"]
+    names = [name for name, _ in MIGRATIONS]
+    assert names[:3] == ["001_initial", "002_federation", "003_witness_audit"]
+    assert store.migrations() == names
     store.close()
     again = Store(tmp_path / "db.sqlite", create=True)
-    assert again.migrations() == ["001_initial", "002_federation"]
+    assert again.migrations() == names
     mode = again.db.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 

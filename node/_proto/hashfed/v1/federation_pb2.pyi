@@ -11,14 +11,16 @@ class GetNodeInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class NodeInfo(_message.Message):
-    __slots__ = ("origin", "protocol_version", "software_version")
+    __slots__ = ("origin", "protocol_version", "software_version", "witness_key")
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     SOFTWARE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WITNESS_KEY_FIELD_NUMBER: _ClassVar[int]
     origin: str
     protocol_version: str
     software_version: str
-    def __init__(self, origin: _Optional[str] = ..., protocol_version: _Optional[str] = ..., software_version: _Optional[str] = ...) -> None: ...
+    witness_key: str
+    def __init__(self, origin: _Optional[str] = ..., protocol_version: _Optional[str] = ..., software_version: _Optional[str] = ..., witness_key: _Optional[str] = ...) -> None: ...
 
 class ListOriginsRequest(_message.Message):
     __slots__ = ()
@@ -91,3 +93,19 @@ class ConsistencyProof(_message.Message):
     HASHES_FIELD_NUMBER: _ClassVar[int]
     hashes: _containers.RepeatedScalarFieldContainer[bytes]
     def __init__(self, hashes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class ListCheckpointsRequest(_message.Message):
+    __slots__ = ("origin", "min_size", "cosigned_only")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    MIN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    COSIGNED_ONLY_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    min_size: int
+    cosigned_only: bool
+    def __init__(self, origin: _Optional[str] = ..., min_size: _Optional[int] = ..., cosigned_only: _Optional[bool] = ...) -> None: ...
+
+class CheckpointBatch(_message.Message):
+    __slots__ = ("checkpoints",)
+    CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    checkpoints: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, checkpoints: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -59,6 +59,11 @@ class FederationServiceStub:
                 request_serializer=hashfed_dot_v1_dot_federation__pb2.GetConsistencyProofRequest.SerializeToString,
                 response_deserializer=hashfed_dot_v1_dot_federation__pb2.ConsistencyProof.FromString,
                 _registered_method=True)
+        self.ListCheckpoints = channel.unary_stream(
+                '/hashfed.v1.FederationService/ListCheckpoints',
+                request_serializer=hashfed_dot_v1_dot_federation__pb2.ListCheckpointsRequest.SerializeToString,
+                response_deserializer=hashfed_dot_v1_dot_federation__pb2.CheckpointBatch.FromString,
+                _registered_method=True)
 
 
 class FederationServiceServicer:
@@ -99,6 +104,15 @@ class FederationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCheckpoints(self, request, context):
+        """Checkpoints of one origin this node holds, ascending size, each carrying the witness
+        cosignatures this node holds for it (a C2SP cosigned checkpoint). Peers use it to gather
+        cosignatures; auditors to check every checkpoint. See docs/audit.md.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -126,6 +140,11 @@ def add_FederationServiceServicer_to_server(servicer, server):
                     servicer.GetConsistencyProof,
                     request_deserializer=hashfed_dot_v1_dot_federation__pb2.GetConsistencyProofRequest.FromString,
                     response_serializer=hashfed_dot_v1_dot_federation__pb2.ConsistencyProof.SerializeToString,
+            ),
+            'ListCheckpoints': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListCheckpoints,
+                    request_deserializer=hashfed_dot_v1_dot_federation__pb2.ListCheckpointsRequest.FromString,
+                    response_serializer=hashfed_dot_v1_dot_federation__pb2.CheckpointBatch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -263,6 +282,33 @@ class FederationService:
             '/hashfed.v1.FederationService/GetConsistencyProof',
             hashfed_dot_v1_dot_federation__pb2.GetConsistencyProofRequest.SerializeToString,
             hashfed_dot_v1_dot_federation__pb2.ConsistencyProof.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCheckpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hashfed.v1.FederationService/ListCheckpoints',
+            hashfed_dot_v1_dot_federation__pb2.ListCheckpointsRequest.SerializeToString,
+            hashfed_dot_v1_dot_federation__pb2.CheckpointBatch.FromString,
             options,
             channel_credentials,
             insecure,

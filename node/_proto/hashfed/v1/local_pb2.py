@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from node._proto.hashfed.v1 import entry_pb2 as hashfed_dot_v1_dot_entry__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16hashfed/v1/local.proto\x12\nhashfed.v1\x1a\x16hashfed/v1/entry.proto\"P\n\x0bSignalQuery\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x16\n\tthreshold\x18\x03 \x01(\rH\x00\x88\x01\x01\x42\x0c\n\n_threshold\"<\n\x12MatchSignalRequest\x12&\n\x05query\x18\x01 \x01(\x0b\x32\x17.hashfed.v1.SignalQuery\"e\n\x11MatchMediaRequest\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x1a\n\rpdq_threshold\x18\x03 \x01(\rH\x00\x88\x01\x01\x42\x10\n\x0e_pdq_threshold\"0\n\x0eSignalDistance\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x10\n\x08\x64istance\x18\x02 \x01(\r\"\x80\x01\n\x0eOpinionSummary\x12\x15\n\rtrue_positive\x18\x01 \x01(\r\x12\x16\n\x0e\x66\x61lse_positive\x18\x02 \x01(\r\x12\x10\n\x08\x64isputed\x18\x03 \x01(\r\x12\x14\n\x0c\x61gree_labels\x18\x04 \x01(\r\x12\x17\n\x0f\x64isagree_labels\x18\x05 \x01(\r\"\xb9\x01\n\x05Match\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntry_index\x18\x02 \x01(\x04\x12+\n\x07signals\x18\x03 \x03(\x0b\x32\x1a.hashfed.v1.SignalDistance\x12\"\n\x06labels\x18\x04 \x01(\x0b\x32\x12.hashfed.v1.Labels\x12\x0c\n\x04note\x18\x05 \x01(\t\x12,\n\x08opinions\x18\x06 \x01(\x0b\x32\x1a.hashfed.v1.OpinionSummary\"B\n\rMatchResponse\x12\r\n\x05query\x18\x01 \x01(\t\x12\"\n\x07matches\x18\x02 \x03(\x0b\x32\x11.hashfed.v1.Match\"@\n\x14StreamMatchesRequest\x12(\n\x07queries\x18\x01 \x03(\x0b\x32\x17.hashfed.v1.SignalQuery\"C\n\x15StreamMatchesResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.hashfed.v1.MatchResponse\"k\n\x13PublishMediaRequest\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\"\n\x06labels\x18\x03 \x01(\x0b\x32\x12.hashfed.v1.Labels\x12\x0c\n\x04note\x18\x04 \x01(\t\"\x9d\x01\n\x15PublishSignalsRequest\x12(\n\x07signals\x18\x01 \x03(\x0b\x32\x17.hashfed.v1.SignalQuery\x12\x18\n\x0bpdq_quality\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\"\n\x06labels\x18\x03 \x01(\x0b\x32\x12.hashfed.v1.Labels\x12\x0c\n\x04note\x18\x04 \x01(\tB\x0e\n\x0c_pdq_quality\":\n\x13RetractEntryRequest\x12\x13\n\x0b\x65ntry_index\x18\x01 \x01(\x04\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x8e\x01\n\x14\x43reateOpinionRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntry_index\x18\x02 \x01(\x04\x12\x35\n\x07verdict\x18\x03 \x01(\x0e\x32$.hashfed.v1.OpinionStatement.Verdict\x12\x1a\n\x12\x61grees_with_labels\x18\x04 \x01(\x08\"C\n\x0ePublishedEntry\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntry_index\x18\x02 \x01(\x04\x12\x0c\n\x04kind\x18\x03 \x01(\t\"p\n\x0fPublishResponse\x12+\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1a.hashfed.v1.PublishedEntry\x12\x17\n\x0f\x63heckpoint_size\x18\x02 \x01(\x04\x12\x17\n\x0f\x63heckpoint_root\x18\x03 \x01(\t\"A\n\x1aGetProvenanceBundleRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntry_index\x18\x02 \x01(\x04\" \n\x10ProvenanceBundle\x12\x0c\n\x04json\x18\x01 \x01(\t2\x95\x05\n\x0cLocalService\x12H\n\x0bMatchSignal\x12\x1e.hashfed.v1.MatchSignalRequest\x1a\x19.hashfed.v1.MatchResponse\x12\x46\n\nMatchMedia\x12\x1d.hashfed.v1.MatchMediaRequest\x1a\x19.hashfed.v1.MatchResponse\x12X\n\rStreamMatches\x12 .hashfed.v1.StreamMatchesRequest\x1a!.hashfed.v1.StreamMatchesResponse(\x01\x30\x01\x12L\n\x0cPublishMedia\x12\x1f.hashfed.v1.PublishMediaRequest\x1a\x1b.hashfed.v1.PublishResponse\x12P\n\x0ePublishSignals\x12!.hashfed.v1.PublishSignalsRequest\x1a\x1b.hashfed.v1.PublishResponse\x12L\n\x0cRetractEntry\x12\x1f.hashfed.v1.RetractEntryRequest\x1a\x1b.hashfed.v1.PublishResponse\x12N\n\rCreateOpinion\x12 .hashfed.v1.CreateOpinionRequest\x1a\x1b.hashfed.v1.PublishResponse\x12[\n\x13GetProvenanceBundle\x12&.hashfed.v1.GetProvenanceBundleRequest\x1a\x1c.hashfed.v1.ProvenanceBundleB\x12\n\x0eorg.hashfed.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16hashfed/v1/local.proto\x12\nhashfed.v1\x1a\x16hashfed/v1/entry.proto\"P\n\x0bSignalQuery\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x16\n\tthreshold\x18\x03 \x01(\rH\x00\x88\x01\x01\x42\x0c\n\n_threshold\"<\n\x12MatchSignalRequest\x12&\n\x05query\x18\x01 \x01(\x0b\x32\x17.hashfed.v1.SignalQuery\"e\n\x11MatchMediaRequest\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x1a\n\rpdq_threshold\x18\x03 \x01(\rH\x00\x88\x01\x01\x42\x10\n\x0e_pdq_threshold\"0\n\x0eSignalDistance\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x10\n\x08\x64istance\x18\x02 \x01(\r\"\x80\x01\n\x0eOpinionSummary\x12\x15\n\rtrue_positive\x18\x01 \x01(\r\x12\x16\n\x0e\x66\x61lse_positive\x18\x02 \x01(\r\x12\x10\n\x08\x64isputed\x18\x03 \x01(\r\x12\x14\n\x0c\x61gree_labels\x18\x04 \x01(\r\x12\x17\n\x0f\x64isagree_labels\x18\x05 \x01(\r\"\xe5\x01\n\x05Match\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntry_index\x18\x02 \x01(\x04\x12+\n\x07signals\x18\x03 \x03(\x0b\x32\x1a.hashfed.v1.SignalDistance\x12\"\n\x06labels\x18\x04 \x01(\x0b\x32\x12.hashfed.v1.Labels\x12\x0c\n\x04note\x18\x05 \x01(\t\x12,\n\x08opinions\x18\x06 \x01(\x0b\x32\x1a.hashfed.v1.OpinionSummary\x12*\n\nwitnessing\x18\x07 \x01(\x0b\x32\x16.hashfed.v1.Witnessing\"t\n\nWitnessing\x12\x11\n\twitnessed\x18\x01 \x01(\x08\x12\x17\n\x0f\x63heckpoint_size\x18\x02 \x01(\x04\x12\x11\n\twitnesses\x18\x03 \x01(\r\x12\x10\n\x08required\x18\x04 \x01(\r\x12\x15\n\rwitness_names\x18\x05 \x03(\t\"B\n\rMatchResponse\x12\r\n\x05query\x18\x01 \x01(\t\x12\"\n\x07matches\x18\x02 \x03(\x0b\x32\x11.hashfed.v1.Match\"@\n\x14StreamMatchesRequest\x12(\n\x07queries\x18\x01 \x03(\x0b\x32\x17.hashfed.v1.SignalQuery\"C\n\x15StreamMatchesResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.hashfed.v1.MatchResponse\"k\n\x13PublishMediaRequest\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\"\n\x06labels\x18\x03 \x01(\x0b\x32\x12.hashfed.v1.Labels\x12\x0c\n\x04note\x18\x04 \x01(\t\"\x9d\x01\n\x15PublishSignalsRequest\x12(\n\x07signals\x18\x01 \x03(\x0b\x32\x17.hashfed.v1.SignalQuery\x12\x18\n\x0bpdq_quality\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\"\n\x06labels\x18\x03 \x01(\x0b\x32\x12.hashfed.v1.Labels\x12\x0c\n\x04note\x18\x04 \x01(\tB\x0e\n\x0c_pdq_quality\":\n\x13RetractEntryRequest\x12\x13\n\x0b\x65ntry_index\x18\x01 \x01(\x04\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x8e\x01\n\x14\x43reateOpinionRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntry_index\x18\x02 \x01(\x04\x12\x35\n\x07verdict\x18\x03 \x01(\x0e\x32$.hashfed.v1.OpinionStatement.Verdict\x12\x1a\n\x12\x61grees_with_labels\x18\x04 \x01(\x08\"C\n\x0ePublishedEntry\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntry_index\x18\x02 \x01(\x04\x12\x0c\n\x04kind\x18\x03 \x01(\t\"p\n\x0fPublishResponse\x12+\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1a.hashfed.v1.PublishedEntry\x12\x17\n\x0f\x63heckpoint_size\x18\x02 \x01(\x04\x12\x17\n\x0f\x63heckpoint_root\x18\x03 \x01(\t\"A\n\x1aGetProvenanceBundleRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntry_index\x18\x02 \x01(\x04\" \n\x10ProvenanceBundle\x12\x0c\n\x04json\x18\x01 \x01(\t2\x95\x05\n\x0cLocalService\x12H\n\x0bMatchSignal\x12\x1e.hashfed.v1.MatchSignalRequest\x1a\x19.hashfed.v1.MatchResponse\x12\x46\n\nMatchMedia\x12\x1d.hashfed.v1.MatchMediaRequest\x1a\x19.hashfed.v1.MatchResponse\x12X\n\rStreamMatches\x12 .hashfed.v1.StreamMatchesRequest\x1a!.hashfed.v1.StreamMatchesResponse(\x01\x30\x01\x12L\n\x0cPublishMedia\x12\x1f.hashfed.v1.PublishMediaRequest\x1a\x1b.hashfed.v1.PublishResponse\x12P\n\x0ePublishSignals\x12!.hashfed.v1.PublishSignalsRequest\x1a\x1b.hashfed.v1.PublishResponse\x12L\n\x0cRetractEntry\x12\x1f.hashfed.v1.RetractEntryRequest\x1a\x1b.hashfed.v1.PublishResponse\x12N\n\rCreateOpinion\x12 .hashfed.v1.CreateOpinionRequest\x1a\x1b.hashfed.v1.PublishResponse\x12[\n\x13GetProvenanceBundle\x12&.hashfed.v1.GetProvenanceBundleRequest\x1a\x1c.hashfed.v1.ProvenanceBundleB\x12\n\x0eorg.hashfed.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,29 +44,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPINIONSUMMARY']._serialized_start=360
   _globals['_OPINIONSUMMARY']._serialized_end=488
   _globals['_MATCH']._serialized_start=491
-  _globals['_MATCH']._serialized_end=676
-  _globals['_MATCHRESPONSE']._serialized_start=678
-  _globals['_MATCHRESPONSE']._serialized_end=744
-  _globals['_STREAMMATCHESREQUEST']._serialized_start=746
-  _globals['_STREAMMATCHESREQUEST']._serialized_end=810
-  _globals['_STREAMMATCHESRESPONSE']._serialized_start=812
-  _globals['_STREAMMATCHESRESPONSE']._serialized_end=879
-  _globals['_PUBLISHMEDIAREQUEST']._serialized_start=881
-  _globals['_PUBLISHMEDIAREQUEST']._serialized_end=988
-  _globals['_PUBLISHSIGNALSREQUEST']._serialized_start=991
-  _globals['_PUBLISHSIGNALSREQUEST']._serialized_end=1148
-  _globals['_RETRACTENTRYREQUEST']._serialized_start=1150
-  _globals['_RETRACTENTRYREQUEST']._serialized_end=1208
-  _globals['_CREATEOPINIONREQUEST']._serialized_start=1211
-  _globals['_CREATEOPINIONREQUEST']._serialized_end=1353
-  _globals['_PUBLISHEDENTRY']._serialized_start=1355
-  _globals['_PUBLISHEDENTRY']._serialized_end=1422
-  _globals['_PUBLISHRESPONSE']._serialized_start=1424
-  _globals['_PUBLISHRESPONSE']._serialized_end=1536
-  _globals['_GETPROVENANCEBUNDLEREQUEST']._serialized_start=1538
-  _globals['_GETPROVENANCEBUNDLEREQUEST']._serialized_end=1603
-  _globals['_PROVENANCEBUNDLE']._serialized_start=1605
-  _globals['_PROVENANCEBUNDLE']._serialized_end=1637
-  _globals['_LOCALSERVICE']._serialized_start=1640
-  _globals['_LOCALSERVICE']._serialized_end=2301
+  _globals['_MATCH']._serialized_end=720
+  _globals['_WITNESSING']._serialized_start=722
+  _globals['_WITNESSING']._serialized_end=838
+  _globals['_MATCHRESPONSE']._serialized_start=840
+  _globals['_MATCHRESPONSE']._serialized_end=906
+  _globals['_STREAMMATCHESREQUEST']._serialized_start=908
+  _globals['_STREAMMATCHESREQUEST']._serialized_end=972
+  _globals['_STREAMMATCHESRESPONSE']._serialized_start=974
+  _globals['_STREAMMATCHESRESPONSE']._serialized_end=1041
+  _globals['_PUBLISHMEDIAREQUEST']._serialized_start=1043
+  _globals['_PUBLISHMEDIAREQUEST']._serialized_end=1150
+  _globals['_PUBLISHSIGNALSREQUEST']._serialized_start=1153
+  _globals['_PUBLISHSIGNALSREQUEST']._serialized_end=1310
+  _globals['_RETRACTENTRYREQUEST']._serialized_start=1312
+  _globals['_RETRACTENTRYREQUEST']._serialized_end=1370
+  _globals['_CREATEOPINIONREQUEST']._serialized_start=1373
+  _globals['_CREATEOPINIONREQUEST']._serialized_end=1515
+  _globals['_PUBLISHEDENTRY']._serialized_start=1517
+  _globals['_PUBLISHEDENTRY']._serialized_end=1584
+  _globals['_PUBLISHRESPONSE']._serialized_start=1586
+  _globals['_PUBLISHRESPONSE']._serialized_end=1698
+  _globals['_GETPROVENANCEBUNDLEREQUEST']._serialized_start=1700
+  _globals['_GETPROVENANCEBUNDLEREQUEST']._serialized_end=1765
+  _globals['_PROVENANCEBUNDLE']._serialized_start=1767
+  _globals['_PROVENANCEBUNDLE']._serialized_end=1799
+  _globals['_LOCALSERVICE']._serialized_start=1802
+  _globals['_LOCALSERVICE']._serialized_end=2463
 # @@protoc_insertion_point(module_scope)

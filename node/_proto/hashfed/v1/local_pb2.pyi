@@ -56,20 +56,36 @@ class OpinionSummary(_message.Message):
     def __init__(self, true_positive: _Optional[int] = ..., false_positive: _Optional[int] = ..., disputed: _Optional[int] = ..., agree_labels: _Optional[int] = ..., disagree_labels: _Optional[int] = ...) -> None: ...
 
 class Match(_message.Message):
-    __slots__ = ("origin", "entry_index", "signals", "labels", "note", "opinions")
+    __slots__ = ("origin", "entry_index", "signals", "labels", "note", "opinions", "witnessing")
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     ENTRY_INDEX_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
     OPINIONS_FIELD_NUMBER: _ClassVar[int]
+    WITNESSING_FIELD_NUMBER: _ClassVar[int]
     origin: str
     entry_index: int
     signals: _containers.RepeatedCompositeFieldContainer[SignalDistance]
     labels: _entry_pb2.Labels
     note: str
     opinions: OpinionSummary
-    def __init__(self, origin: _Optional[str] = ..., entry_index: _Optional[int] = ..., signals: _Optional[_Iterable[_Union[SignalDistance, _Mapping]]] = ..., labels: _Optional[_Union[_entry_pb2.Labels, _Mapping]] = ..., note: _Optional[str] = ..., opinions: _Optional[_Union[OpinionSummary, _Mapping]] = ...) -> None: ...
+    witnessing: Witnessing
+    def __init__(self, origin: _Optional[str] = ..., entry_index: _Optional[int] = ..., signals: _Optional[_Iterable[_Union[SignalDistance, _Mapping]]] = ..., labels: _Optional[_Union[_entry_pb2.Labels, _Mapping]] = ..., note: _Optional[str] = ..., opinions: _Optional[_Union[OpinionSummary, _Mapping]] = ..., witnessing: _Optional[_Union[Witnessing, _Mapping]] = ...) -> None: ...
+
+class Witnessing(_message.Message):
+    __slots__ = ("witnessed", "checkpoint_size", "witnesses", "required", "witness_names")
+    WITNESSED_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    WITNESSES_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    WITNESS_NAMES_FIELD_NUMBER: _ClassVar[int]
+    witnessed: bool
+    checkpoint_size: int
+    witnesses: int
+    required: int
+    witness_names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, witnessed: _Optional[bool] = ..., checkpoint_size: _Optional[int] = ..., witnesses: _Optional[int] = ..., required: _Optional[int] = ..., witness_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class MatchResponse(_message.Message):
     __slots__ = ("query", "matches")
