@@ -89,7 +89,9 @@ def hash_paths(
     work = partial(_hash_in_worker, max_pixels=max_pixels)
     results: list[list[ComputedSignal]] = []
     try:
-        with ProcessPoolExecutor(max_workers=count, mp_context=_context()) as pool:
+        with ProcessPoolExecutor(
+            max_workers=count, mp_context=_context(), initializer=_keep_heap
+        ) as pool:
             # Frozen objects are invisible to the garbage collector, so forked workers never
             # traverse (and copy-on-write) the caller's whole heap: ~6% less CPU in one
             # measurement with the CLI's imports loaded. map() submits everything, which forks
@@ -110,6 +112,36 @@ def hash_paths(
             f"a hashing worker process died while hashing {len(paths)} files ({exc}); "
             f"out of memory? Free memory or lower max_pixels in config.toml"
         ) from exc
+
+
+# glibc mallopt parameters (malloc.h). A worker allocates and frees the same few arrays per image
+# (the decoded RGB, PDQ's float64 luma: 2-6 MB each at 1024x768). With glibc's defaults a young
+# process returns that memory to the kernel after every image (mmap/munmap, heap trimming) and
+# page-faults it back on the next: measured on 500 1024x768 JPEGs, 31 s of worker CPU (7 s of it
+# in the kernel) against 23 s with the heap kept, i.e. +35% per image. Keeping up to 256 MB of
+# freed heap per worker is well inside WORKER_BASE_BYTES plus one image's peak.
+_M_TRIM_THRESHOLD = -1
+_M_TOP_PAD = -2
+_M_MMAP_THRESHOLD = -3
+_KEEP = (
+    (_M_MMAP_THRESHOLD, 32 * 1024 * 1024),
+    (_M_TRIM_THRESHOLD, 256 * 1024 * 1024),
+    (_M_TOP_PAD, 64 * 1024 * 1024),
+)
+
+
+def _keep_heap() -> None:
+    """Worker initializer: keep freed memory for the next image (glibc only; else a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        for param, value in _KEEP:
+            libc.mallopt(param, value)
+    except (OSError, AttributeError):  # musl or another libc: its defaults stay
+        return
 
 
 def default_workers(max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
