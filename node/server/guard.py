@@ -17,8 +17,9 @@ import grpc
 
 from node.server.status import abort_for
 
-Check = Callable[[grpc.HandlerCallDetails, grpc.aio.ServicerContext], Awaitable[None]]
-"""An access check: returns to admit the call, raises ``RefusedError`` to refuse it."""
+Check = Callable[[grpc.HandlerCallDetails, grpc.aio.ServicerContext, Any], Awaitable[None]]
+"""An access check: returns to admit the call, raises ``RefusedError`` to refuse it. Its third
+argument is the request (a message; for a streaming request, the iterator of messages)."""
 
 
 class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped
@@ -78,7 +79,7 @@ def _guarded(
         async def streaming(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
                 if check is not None:
-                    await check(details, context)
+                    await check(details, context, request)
                 async for response in behavior(request, context):
                     yield response
             except grpc.aio.AbortError:
@@ -93,7 +94,7 @@ def _guarded(
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
                 if check is not None:
-                    await check(details, context)
+                    await check(details, context, request)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 raise

@@ -185,6 +185,8 @@ def test_an_auditor_reads_is_logged_and_never_counts(
         (AUDITOR, "ListCheckpoints"),
         (AUDITOR, "ListOrigins"),
     ]
+    # What was asked is kept too, not only the method.
+    assert reads[0].request.startswith(f'origin: "{A}" from ipv4:127.0.0.1:')
 
     # The auditor's own cosignature on A's checkpoint is kept apart and never counts.
     body = Note.parse(notes[0]).text
