@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/lookup.py --rows 1000000 --seconds 5
 	$(BIN)/python bench/startup.py --rows 1000000
 	$(BIN)/python bench/hash.py
+	$(BIN)/python bench/proofs.py --entries 500000
 
 bench-full: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

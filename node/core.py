@@ -59,7 +59,7 @@ from node.log.entry import (
     encode_entry,
 )
 from node.log.keys import SignerKey, VerifierKey
-from node.log.merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash, root_of
+from node.log.merkle import Frontier, TreeLevels, leaf_hash
 from node.matching import MatchIndex, TypedHit
 from node.results import (
     FileHashes,
@@ -79,6 +79,11 @@ from node.verified_import import import_verified
 from node.witnessing import AbsorbReport, Witness
 
 log = logging.getLogger("hashfed.node")
+
+# Merkle levels kept for proofs: ~64 bytes per leaf (1M entries: 64 MB); beyond this the least
+# recently proved origin is dropped (it is rebuilt from the store when asked again).
+TREE_CACHE_BYTES = 512 * 1024 * 1024
+TREE_READ_CHUNK = 100_000
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,8 @@ class Node:
         self.store = store
         self.witness = Witness(store, config.origin, cosigner, config)
         self._index: MatchIndex | None = None
+        # Interior hashes of logs we were asked to prove things about, most recently used last.
+        self._trees: dict[str, TreeLevels] = {}
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -520,7 +527,7 @@ class Node:
         checkpoint = self.store.checkpoint_at(origin, size)
         assert checkpoint is not None  # witnessed sizes are sizes of stored checkpoints
         body, _ = self.store.entry(origin, entry_index)
-        proof = inclusion_proof(entry_index, self.store.leaves(origin, size))
+        proof = self._tree(origin, size).inclusion_proof(entry_index, size)
         return Bundle(origin, entry_index, body, tuple(proof), self.witness.note(checkpoint))
 
     def witness_status(self, origin: str, entry_index: int) -> Witnessing:
@@ -749,7 +756,7 @@ class Node:
         if entry_index >= tree_size:
             raise InvalidInputError(f"entry {entry_index} is not in a tree of size {tree_size}")
         body, _ = self.store.entry(origin, entry_index)
-        proof = inclusion_proof(entry_index, self.store.leaves(origin, tree_size))
+        proof = self._tree(origin, tree_size).inclusion_proof(entry_index, tree_size)
         return body, proof, checkpoint.note
 
     def consistency(self, origin: str, old_size: int, new_size: int) -> list[bytes]:
@@ -759,7 +766,22 @@ class Node:
                 f"consistency {old_size} -> {new_size} of {origin} requested; sizes must satisfy "
                 f"0 < old <= new <= {size}"
             )
-        return consistency_proof(old_size, self.store.leaves(origin, new_size))
+        return self._tree(origin, new_size).consistency_proof(old_size, new_size)
+
+    def _tree(self, origin: str, size: int) -> TreeLevels:
+        """``origin``'s Merkle tree levels for at least ``size`` leaves, read from the store once
+        and extended as the log grows (leaves never change once stored), so a proof costs
+        O(log^2 n) instead of hashing the whole log each time."""
+        tree = self._trees.pop(origin, None) or TreeLevels()
+        while tree.size < size:
+            stop = min(size, tree.size + TREE_READ_CHUNK)
+            tree.extend(self.store.leaf_range(origin, tree.size, stop))
+        self._trees[origin] = tree
+        while len(self._trees) > 1 and sum(t.nbytes() for t in self._trees.values()) > (
+            TREE_CACHE_BYTES
+        ):
+            del self._trees[next(iter(self._trees))]  # the least recently used
+        return tree
 
     def checkpoint_notes(
         self, origin: str, min_size: int = 0, cosigned_only: bool = False, limit: int = 100
@@ -813,15 +835,15 @@ class Node:
             }
             return "same-size-different-roots", json.dumps(detail, sort_keys=True)
         assert their.size < ours.size
-        leaves = self.store.leaves(ours.origin, ours.size)
-        prefix = root_of(leaves[: their.size])
+        tree = self._tree(ours.origin, ours.size)
+        prefix = tree.root(their.size)
         detail = {
             "smaller_size": their.size,
             "smaller_root": their.root.hex(),
             "larger_size": ours.size,
             "larger_root": ours.root.hex(),
             "prefix_root": prefix.hex(),
-            "consistency_proof": [h.hex() for h in consistency_proof(their.size, leaves)],
+            "consistency_proof": [h.hex() for h in tree.consistency_proof(their.size, ours.size)],
             "explanation": (
                 f"the consistency proof shows that the signed tree of size {ours.size} has "
                 f"root {prefix.hex()} at size {their.size}, but {their.origin} also signed "
@@ -913,7 +935,7 @@ class Node:
         stored = self.store.checkpoint_at(origin, size)
         if stored is not None:
             return stored.root
-        return root_of(self.store.leaves(origin, size))
+        return self._tree(origin, size).root(size)
 
     def stage(self, origin: str, peer: str, start: int, bodies: Sequence[bytes]) -> None:
         with self.store.transaction():
