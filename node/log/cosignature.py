@@ -15,8 +15,6 @@ mistaken for one another, and a witness key can be rotated without touching the 
 from __future__ import annotations
 
 import base64
-import hashlib
-import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,23 +23,24 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from node.errors import MalformedError, SignatureError
-from node.log.keys import KEY_ID_SIZE, b64decode_canonical, name_problem, quoted, validate_name
+from node.log.keys import (
+    COSIGNATURE_TYPE,
+    KEY_ID_SIZE,
+    key_id,
+    quoted,
+    split_key_text,
+    validate_name,
+)
 from node.log.note import Note, NoteSignature
-
-COSIGNATURE_TYPE = 0x04
-"""Signature type byte of Ed25519 tlog-cosignature/v1 keys."""
 
 MAX_TIMESTAMP = 2**63 - 1
 _PREFIX = "PRIVATE+KEY+"
 _SIGNATURE_SIZE = 64
-_KEY_ID_HEX = re.compile(r"[0-9a-f]{8}")
 
 
 def witness_key_id(name: str, public_key: bytes) -> bytes:
     """SHA-256(name || 0x0A || 0x04 || public key)[:4]."""
-    return hashlib.sha256(
-        name.encode("utf-8") + b"\n" + bytes([COSIGNATURE_TYPE]) + public_key
-    ).digest()[:KEY_ID_SIZE]
+    return key_id(name, public_key, COSIGNATURE_TYPE)
 
 
 def signed_message(checkpoint_body: str, timestamp: int) -> bytes:
@@ -55,27 +54,6 @@ def signed_message(checkpoint_body: str, timestamp: int) -> bytes:
 def _check_timestamp(timestamp: int) -> None:
     if not 0 <= timestamp <= MAX_TIMESTAMP:
         raise MalformedError(f"cosignature timestamp {timestamp} is outside 0..2^63-1")
-
-
-def _split_key(text: str, what: str) -> tuple[str, bytes, bytes]:
-    if text != text.strip():
-        raise MalformedError(f"{what} has leading or trailing whitespace; expected the key alone")
-    parts = text.split("+", 2)
-    if len(parts) != 3:
-        raise MalformedError(f"{what} {quoted(text)} is not of the form name+keyid+keydata")
-    name, id_hex, data = parts
-    problem = name_problem(name)
-    if problem is not None:
-        raise MalformedError(f"{what}: name {quoted(name)} {problem}")
-    if not _KEY_ID_HEX.fullmatch(id_hex):
-        raise MalformedError(f"{what}: key id {quoted(id_hex, 20)} is not 8 lowercase hex digits")
-    raw = b64decode_canonical(data, f"{what}: key data")
-    if len(raw) != 33 or raw[0] != COSIGNATURE_TYPE:
-        raise MalformedError(
-            f"{what}: key data must be the type byte 0x04 (Ed25519 cosignature/v1) and 32 key "
-            f"bytes; got {len(raw)} bytes starting 0x{raw[:1].hex() or '--'}"
-        )
-    return name, bytes.fromhex(id_hex), raw[1:]
 
 
 @dataclass(frozen=True)
@@ -131,7 +109,7 @@ class WitnessKey:
 
     @classmethod
     def parse(cls, text: str) -> WitnessKey:
-        name, kid, public = _split_key(text, "witness key")
+        name, kid, public = split_key_text(text, "witness key", COSIGNATURE_TYPE)
         expected = witness_key_id(name, public)
         if kid != expected:
             raise MalformedError(
@@ -188,7 +166,9 @@ class CosignerKey:
         if not text.startswith(_PREFIX):
             raise MalformedError("witness private key does not start with 'PRIVATE+KEY+'")
         try:
-            name, kid, seed = _split_key(text[len(_PREFIX) :], "witness private key")
+            name, kid, seed = split_key_text(
+                text[len(_PREFIX) :], "witness private key", COSIGNATURE_TYPE
+            )
         except MalformedError as exc:
             raise MalformedError(
                 "witness private key is malformed (expected PRIVATE+KEY+name+keyid+"

@@ -40,10 +40,14 @@ __all__ = [
 
 ED25519_TYPE = 0x01
 """Signature type byte that signed-note assigns to Ed25519."""
+COSIGNATURE_TYPE = 0x04
+"""Signature type byte of Ed25519 tlog-cosignature/v1 keys (witnesses)."""
+_TYPE_NAMES = {ED25519_TYPE: "Ed25519", COSIGNATURE_TYPE: "Ed25519 cosignature/v1"}
 
 KEY_ID_SIZE = 4
-_PUBLIC_KEY_SIZE = 32
-_SEED_SIZE = 32
+_KEY_SIZE = 32  # an Ed25519 public key and a private seed alike
+_PUBLIC_KEY_SIZE = _KEY_SIZE
+_SEED_SIZE = _KEY_SIZE
 _SIGNATURE_SIZE = 64
 _PRIVATE_PREFIX = "PRIVATE+KEY+"
 _KEY_ID_HEX = re.compile(r"[0-9a-f]{8}")
@@ -124,8 +128,8 @@ def _b64encode(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
-    """The signed-note key ID of an Ed25519 key: SHA-256(name || 0x0A || 0x01 || key)[:4].
+def key_id(name: str, public_key: bytes, key_type: int = ED25519_TYPE) -> bytes:
+    """The signed-note key ID of an Ed25519 key: SHA-256(name || 0x0A || type || key)[:4].
 
     Binding the name into the ID means one key under two names has two IDs, so a signature
     can never be replayed under another name.
@@ -134,9 +138,7 @@ def key_id(name: str, public_key: bytes) -> bytes:
         raise ValueError(
             f"Ed25519 public key must be {_PUBLIC_KEY_SIZE} bytes, not {len(public_key)}"
         )
-    digest = hashlib.sha256(
-        name.encode("utf-8") + b"\n" + bytes([ED25519_TYPE]) + public_key
-    ).digest()
+    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([key_type]) + public_key).digest()
     return digest[:KEY_ID_SIZE]
 
 
@@ -149,17 +151,35 @@ def _parse_key_id(text: str, what: str) -> bytes:
     return bytes.fromhex(text)
 
 
-def _parse_key_data(text: str, what: str, size: int) -> bytes:
-    """Decode ``base64(0x01 || key bytes)`` and return the key bytes."""
+def split_key_text(text: str, what: str, key_type: int) -> tuple[str, bytes, bytes]:
+    """Split ``name+keyid+base64(type || 32 key bytes)`` into (name, key id, key bytes).
+
+    Checks the spelling only (no surrounding whitespace, a valid name, 8 lowercase hex digits,
+    canonical base64, the type byte); whether the key id matches is the caller's check, since
+    for a private key it needs the public key first.
+    """
+    _check_whitespace(text, what)
+    parts = text.split("+", 2)
+    if len(parts) != 3:
+        raise MalformedError(f"{what} {quoted(text)} is not of the form name+keyid+keydata")
+    name, id_hex, data = parts
+    problem = name_problem(name)
+    if problem is not None:
+        raise MalformedError(f"{what}: name {quoted(name)} {problem}")
+    return name, _parse_key_id(id_hex, what), _parse_key_data(data, what, _KEY_SIZE, key_type)
+
+
+def _parse_key_data(text: str, what: str, size: int, key_type: int = ED25519_TYPE) -> bytes:
+    """Decode ``base64(type || key bytes)`` and return the key bytes."""
     data = b64decode_canonical(text, f"{what}: key data")
     if len(data) != 1 + size:
         raise MalformedError(
             f"{what}: key data is {len(data)} bytes; expected 1 type byte and {size} key bytes"
         )
-    if data[0] != ED25519_TYPE:
+    if data[0] != key_type:
         raise MalformedError(
-            f"{what}: key type byte is 0x{data[0]:02x}; expected 0x01 (Ed25519), "
-            "the only type hashfed accepts"
+            f"{what}: key type byte is 0x{data[0]:02x}; expected 0x{key_type:02x} "
+            f"({_TYPE_NAMES[key_type]})"
         )
     return data[1:]
 
@@ -211,20 +231,11 @@ class VerifierKey:
                 f"{what}: got a PRIVATE+KEY signer key; expected the public verifier key "
                 "(name+keyid+keydata). Keep the private key secret"
             )
-        _check_whitespace(text, what)
-        parts = text.split("+", 2)
-        if len(parts) != 3:
-            raise MalformedError(f"{what} {quoted(text)} is not of the form name+keyid+keydata")
-        name, id_hex, data = parts
-        problem = name_problem(name)
-        if problem is not None:
-            raise MalformedError(f"{what}: name {quoted(name)} {problem}")
-        kid = _parse_key_id(id_hex, what)
-        public_key = _parse_key_data(data, what, _PUBLIC_KEY_SIZE)
+        name, kid, public_key = split_key_text(text, what, ED25519_TYPE)
         expected = key_id(name, public_key)
         if kid != expected:
             raise MalformedError(
-                f"{what}: key id {id_hex} does not match the name and public key; expected "
+                f"{what}: key id {kid.hex()} does not match the name and public key; expected "
                 f"{expected.hex()} (key id, name or key data altered?)"
             )
         return cls(name, kid, public_key)
