@@ -6,13 +6,19 @@ hashes through B, matches edited copies, proves provenance with A's key, sees A'
 
 from __future__ import annotations
 
+import json
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from node.core import Node
+
 ROOT = Path(__file__).resolve().parents[2]
+VERIFY_LOG = ROOT / "scripts" / "verify_log.py"
 
 pytestmark = pytest.mark.slow
 
@@ -37,3 +43,45 @@ def test_demo_runs_and_its_expectations_hold(tmp_path: Path) -> None:
         assert (demo / name / "config.toml").exists()
         assert not (demo / name / "serve.pid").exists()
     assert f"scripts/devnet.py up --dir {demo} --sync-interval 5" in proc.stdout
+
+    # The audit on the demo's network: verify_log.py passed on C's export (the demo exits
+    # non-zero otherwise). One byte of one stored entry changed in a copy of C's database, then
+    # exported, fails it.
+    key = json.loads((demo / "cards" / "node-a.json").read_text(encoding="utf-8"))
+    assert _verify_log(demo / "export-c", key["verifier_key"]).returncode == 0
+    copy = tmp_path / "node-c-copy"
+    shutil.copytree(demo / "node-c", copy)
+    db = sqlite3.connect(copy / "hashfed.db")
+    (body,) = db.execute(
+        "SELECT body FROM entries WHERE origin = 'node-a.example' AND idx = 2"
+    ).fetchone()
+    changed = bytearray(body)
+    changed[-1] ^= 0x01
+    with db:
+        db.execute(
+            "UPDATE entries SET body = ? WHERE origin = 'node-a.example' AND idx = 2",
+            [bytes(changed)],
+        )
+    db.close()
+    with Node.open(copy) as node:
+        node.export(tmp_path / "tampered-export", "node-a.example")
+    failed = _verify_log(tmp_path / "tampered-export", key["verifier_key"])
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "FAIL" in failed.stderr
+
+
+def _verify_log(folder: Path, key: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "verify_log.py"),
+            "--export",
+            str(folder),
+            "--key",
+            key,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
