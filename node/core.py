@@ -28,7 +28,6 @@ from node.bulk import parse_hash_list
 from node.cards import CARD_FORMAT, MemberCard
 from node.entry_rows import entry_row
 from node.errors import (
-    EquivocationError,
     IdentityError,
     InvalidInputError,
     LowQualityError,
@@ -379,14 +378,9 @@ class Node:
         index = self.index
         index.refresh()
         # One pass for the whole call (StreamMatches sends up to 1,000 queries at once): the
-        # index caught up once, every signal searched (batched when the index offers it),
-        # every hit located in one query per signal type, each matched entry decoded once.
-        search_many = getattr(index, "search_many", None)
-        found: list[list[TypedHit]] = (
-            list(search_many(signals, threshold))
-            if search_many is not None
-            else [index.search(s, threshold) for s in signals]
-        )
+        # index caught up once, every signal searched in one batch per type, every hit located
+        # in one query per signal type, each matched entry decoded once.
+        found = index.search_many(signals, threshold)
         wanted: dict[str, set[int]] = {}
         for hits in found:
             for h in hits:
@@ -685,21 +679,9 @@ class Node:
         members = [m.tls_certificate.encode() for m in self.store.members() if m.trusted]
         return members + [a.tls_certificate.encode() for a in self.store.auditors()]
 
-    def member_for_fingerprint(self, fingerprint: str) -> str | None:
-        for member in self.store.members():
-            if member.trusted and member.tls_fingerprint == fingerprint.lower():
-                return member.origin
-        return None
-
     def caller_for_fingerprint(self, fingerprint: str) -> tuple[str, str] | None:
         """(name, "member" or "auditor") of who holds this certificate, if anyone may call."""
-        member = self.member_for_fingerprint(fingerprint)
-        if member is not None:
-            return member, "member"
-        for auditor in self.store.auditors():
-            if auditor.tls_fingerprint == fingerprint.lower():
-                return auditor.name, "auditor"
-        return None
+        return self.store.caller_for_fingerprint(fingerprint.lower())
 
     def record_audit_read(self, auditor: str, method: str, request: str) -> None:
         """Every read by an auditor is kept (docs/audit.md), so a member can show who looked."""
@@ -731,7 +713,7 @@ class Node:
         return [c for c in latest if c is not None]
 
     def _served_size(self, origin: str) -> int:
-        if origin != self.origin and origin not in self.trusted_keys():
+        if origin != self.origin and not self.store.is_trusted(origin):
             raise NotFoundError(f"this node does not serve origin {origin!r}")
         latest = self.store.latest_checkpoint(origin)
         return 0 if latest is None else latest.size
@@ -814,14 +796,20 @@ class Node:
             return AbsorbReport(ignored=len(notes))
         report, conflicts = self.witness.absorb(origin, self.origin_key(origin), list(notes), peer)
         for stored, signed in conflicts:
-            kind, detail = self._conflict_detail(stored, signed)
+            kind, detail = self.conflict_detail(stored, signed)
+            detail_json = json.dumps(detail, sort_keys=True)
             report.evidence_ids.append(
-                self.record_evidence(origin, kind, stored.note, signed.text(), detail, peer)
+                self.record_evidence(origin, kind, stored.note, signed.text(), detail_json, peer)
             )
             break  # one piece of evidence halts the origin; the rest add nothing
         return report
 
-    def _conflict_detail(self, ours: StoredCheckpoint, signed: SignedCheckpoint) -> tuple[str, str]:
+    def conflict_detail(
+        self, ours: StoredCheckpoint, signed: SignedCheckpoint
+    ) -> tuple[str, dict[str, object]]:
+        """(evidence kind, detail) for an origin-signed checkpoint of a size we hold, or smaller,
+        whose root is not ours: same size, or a smaller tree our log does not begin with (then
+        with the consistency proof from its size to ours that shows it)."""
         their = signed.checkpoint
         if their.size == ours.size:
             detail: dict[str, object] = {
@@ -830,10 +818,10 @@ class Node:
                 "second_root": their.root.hex(),
                 "explanation": (
                     f"two checkpoints of size {their.size}, both signed by {their.origin}, "
-                    "with different roots (among cosigned checkpoints a peer relayed)"
+                    "with different roots"
                 ),
             }
-            return "same-size-different-roots", json.dumps(detail, sort_keys=True)
+            return "same-size-different-roots", detail
         assert their.size < ours.size
         tree = self._tree(ours.origin, ours.size)
         prefix = tree.root(their.size)
@@ -850,7 +838,7 @@ class Node:
                 f"root {their.root.hex()} for size {their.size}"
             ),
         }
-        return "inconsistent-smaller", json.dumps(detail, sort_keys=True)
+        return "inconsistent-smaller", detail
 
     # -- audit ---------------------------------------------------------------------------------
 
@@ -963,10 +951,6 @@ class Node:
         """
         if origin == self.origin:
             raise InvalidInputError("a node never imports its own origin from others")
-        if origin in self.store.halted_origins():
-            raise EquivocationError(
-                f"import from {origin} is stopped: evidence of equivocation is recorded"
-            )
         count = import_verified(self.store, origin, checkpoint, bodies, self._index)
         self._follow_store()  # reads what was not applied: new rows, then their retractions
         self.cosign_latest(origin)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate, pairwise
 
 from node.entry_rows import EntryTuple, SignalTuple, entry_row, rows_of
-from node.errors import InvalidInputError, MalformedError, ProofError
+from node.errors import EquivocationError, InvalidInputError, MalformedError, ProofError
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import decode_entry
 from node.log.merkle import Frontier, leaf_hash
@@ -185,10 +185,15 @@ def import_verified(
     results: list[AppendResult] = []
     indexed = index is not None and len(bodies) <= CHUNK
     with store.large_cache(), store.transaction():
-        # Re-checked under the write lock: `member remove` may have run since the sync planned
-        # this import, and an untrusted origin's entries must never be stored.
+        # Checked under the write lock: `member remove`, or evidence recorded by another process
+        # (a CLI sync beside `serve`), may have come since the sync planned this import, and an
+        # untrusted or halted origin's entries must never be stored.
         if not any(m.origin == origin and m.trusted for m in store.members()):
             raise InvalidInputError(f"{origin} is not a trusted member; nothing imported")
+        if origin in store.halted_origins():
+            raise EquivocationError(
+                f"import from {origin} is stopped: evidence of equivocation is recorded"
+            )
         latest = store.latest_checkpoint(origin)
         frontier = Frontier.empty()
         if latest is not None:

@@ -10,14 +10,13 @@ after a larger one: the rule is checked against ``witness_state`` under the writ
 from __future__ import annotations
 
 import bisect
-import json
 import logging
 import time
 from dataclasses import dataclass, field
 
 from node.errors import EquivocationError, HashfedError, MalformedError
 from node.home import Config
-from node.log.checkpoint import Checkpoint, SignedCheckpoint
+from node.log.checkpoint import SignedCheckpoint
 from node.log.cosignature import (
     Cosignature,
     CosignerKey,
@@ -72,6 +71,9 @@ class Witness:
         self.own_origin = own_origin
         self.cosigner = cosigner
         self.config = config
+        # Per origin: (store change stamp, coverage). Every lookup that matches an origin asks
+        # for its coverage; it is recomputed only after something in the store changed.
+        self._coverings: dict[str, tuple[tuple[int, int], _Covering]] = {}
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -147,13 +149,14 @@ class Witness:
         found = self.store.checkpoint_notes_from(origin, min_size, cosigned_only, limit)
         if not found:
             return []
-        held = self.store.cosignatures(origin, found[0].size)
+        held = self.store.cosignatures(origin, found[0].size, found[-1].size)
         eligible = self.eligible(origin)
         return [(cp.size, _cosigned(cp.note, held.get(cp.size, []), eligible)) for cp in found]
 
     def note(self, checkpoint: StoredCheckpoint) -> str:
         """One stored checkpoint with the cosignatures we hold for it."""
-        rows = self.store.cosignatures(checkpoint.origin, checkpoint.size).get(checkpoint.size, [])
+        held = self.store.cosignatures(checkpoint.origin, checkpoint.size, checkpoint.size)
+        rows = held.get(checkpoint.size, [])
         return _cosigned(checkpoint.note, rows, self.eligible(checkpoint.origin))
 
     def absorb(
@@ -247,6 +250,16 @@ class Witness:
     # -- the policy ----------------------------------------------------------------------------
 
     def covering(self, origin: str) -> _Covering:
+        """Which checkpoints of ``origin`` are witnessed, cached until the store changes."""
+        stamp = self.store.change_stamp()
+        cached = self._coverings.get(origin)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        covering = self._compute_covering(origin)
+        self._coverings[origin] = (stamp, covering)
+        return covering
+
+    def _compute_covering(self, origin: str) -> _Covering:
         # Counted by key, not by name: after a member's witness key changes, cosignatures made
         # with the old one no longer count (an auditor checking with the new key agrees).
         keys = self.member_witness_keys()
@@ -284,12 +297,12 @@ class Witness:
     def summary(self, origin: str) -> dict[str, object]:
         """For `status`: newest witnessed checkpoint size and witnesses of the newest one."""
         c = self.covering(origin)
-        held = self.store.cosignatures(origin)
-        newest = max(held) if held else None
+        newest = c.all_sizes[-1] if c.all_sizes else None
+        rows = [] if newest is None else self.store.cosignatures(origin, newest, newest)[newest]
         return {
             "witnessed_size": c.sizes[-1] if c.sizes else None,
             "newest_cosigned_size": newest,
-            "newest_cosigners": sorted(r.witness for r in held[newest]) if newest else [],
+            "newest_cosigners": [r.witness for r in rows],
         }
 
 
@@ -321,18 +334,3 @@ def _origin_only(note: Note, key: VerifierKey) -> str:
     if not own:
         raise MalformedError(f"checkpoint carries no signature by {key.name}")
     return Note(note.text, own).format()
-
-
-def evidence_detail(stored: StoredCheckpoint, signed: SignedCheckpoint) -> tuple[str, str]:
-    """(kind, detail JSON) for a same-size conflict found through cosigned checkpoints."""
-    cp: Checkpoint = signed.checkpoint
-    detail = {
-        "size": cp.size,
-        "first_root": stored.root.hex(),
-        "second_root": cp.root.hex(),
-        "explanation": (
-            f"two checkpoints of size {cp.size}, both signed by {cp.origin}, with different "
-            "roots (found among cosigned checkpoints a peer relayed)"
-        ),
-    }
-    return "same-size-different-roots", json.dumps(detail, sort_keys=True)

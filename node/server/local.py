@@ -185,11 +185,6 @@ def match_queries(node: Node, queries: Sequence[SignalQuery]) -> list[QueryResul
     return results
 
 
-def match_media(node: Node, content: bytes, name: str, pdq_threshold: int | None) -> QueryResult:
-    node.index.refresh()
-    return node.match_media(content, name, pdq_threshold)
-
-
 # -- the servicer ------------------------------------------------------------------------------
 
 
@@ -212,7 +207,7 @@ class LocalServicer:
     ) -> local_pb2.MatchResponse:
         threshold = request.pdq_threshold if request.HasField("pdq_threshold") else None
         result = await self._runner.call(
-            match_media, self._node, request.content, request.file_name, threshold
+            self._node.match_media, request.content, request.file_name, threshold
         )
         return match_response(result)
 

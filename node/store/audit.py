@@ -97,12 +97,15 @@ class AuditTables:
         )
         return self.db.conn.total_changes - before
 
-    def cosignatures(self, origin: str, min_size: int = 0) -> dict[int, list[CosignatureRow]]:
-        """Cosignatures by checkpoint size, witnesses in name order."""
+    def cosignatures(
+        self, origin: str, min_size: int = 0, max_size: int | None = None
+    ) -> dict[int, list[CosignatureRow]]:
+        """Cosignatures of checkpoints sized ``min_size..max_size``, by size, witnesses in name
+        order."""
         rows = self.db.execute(
             "SELECT origin, size, witness, key_id, timestamp, line FROM cosignatures "
-            "WHERE origin = ? AND size >= ? ORDER BY size, witness",
-            [origin, min_size],
+            "WHERE origin = ? AND size >= ? AND size <= ? ORDER BY size, witness",
+            [origin, min_size, 2**63 - 1 if max_size is None else max_size],
         ).fetchall()
         out: dict[int, list[CosignatureRow]] = {}
         for r in rows:
@@ -143,6 +146,12 @@ class AuditTables:
         ).fetchall()
         return [bytes(r[0]) for r in rows]
 
+    def change_stamp(self) -> tuple[int, int]:
+        """Changes by any connection since this one opened: (data_version, total_changes). Equal
+        stamps mean no table changed, so derived values may be reused."""
+        (version,) = self.db.execute("PRAGMA data_version").fetchone()
+        return int(version), self.db.conn.total_changes
+
     def witness_state(self, origin: str) -> WitnessStateRow | None:
         row = self.db.execute(
             "SELECT origin, size, root, cosigned_ms FROM witness_state WHERE origin = ?", [origin]
@@ -175,6 +184,16 @@ class AuditTables:
             "ORDER BY name"
         ).fetchall()
         return [AuditorRow(*r) for r in rows]
+
+    def caller_for_fingerprint(self, fingerprint: str) -> tuple[str, str] | None:
+        """(name, "member" or "auditor") of the trusted member or auditor holding the TLS
+        certificate with this fingerprint; one indexed lookup per peer call."""
+        row = self.db.execute(
+            "SELECT origin, 'member' FROM members WHERE trusted = 1 AND tls_fingerprint = ? "
+            "UNION ALL SELECT name, 'auditor' FROM auditors WHERE tls_fingerprint = ? LIMIT 1",
+            [fingerprint, fingerprint],
+        ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
 
     def add_audit_read(self, auditor: str, method: str, request: str) -> None:
         self.db.execute(

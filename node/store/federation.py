@@ -116,6 +116,12 @@ class FederationTables:
         ).fetchall()
         return [MemberRow(a, b, c, d, e, bool(t)) for a, b, c, d, e, t in rows]
 
+    def is_trusted(self, origin: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM members WHERE origin = ? AND trusted = 1", [origin]
+        ).fetchone()
+        return row is not None
+
     def trust_changes_since(self, cursor: int) -> tuple[dict[str, bool], int]:
         """Latest trust state of each origin changed after ``cursor``, and the new cursor."""
         rows = self.db.execute(

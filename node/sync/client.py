@@ -188,6 +188,30 @@ class PeerClient:
             if not call.done():
                 call.cancel()
 
+    async def list_checkpoints(
+        self, origin: str, min_size: int, *, cosigned_only: bool, max_notes: int
+    ) -> list[str] | None:
+        """Cosigned checkpoint notes of ``origin`` from ``min_size`` on (at most ``max_notes``),
+        or None when the peer does not serve that origin."""
+        call = self._stub.ListCheckpoints(
+            federation_pb2.ListCheckpointsRequest(
+                origin=origin, min_size=min_size, cosigned_only=cosigned_only
+            ),
+            timeout=CALL_TIMEOUT_S,
+        )
+        notes: list[str] = []
+        try:
+            async for batch in call:
+                notes.extend(batch.checkpoints)
+                if len(notes) >= max_notes:
+                    call.cancel()
+                    break
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise await self.explain(exc, f"ListCheckpoints({origin})") from None
+        return notes[:max_notes]
+
     async def explain(self, exc: grpc.aio.AioRpcError, what: str) -> PeerError:
         """A :class:`PeerError` that says in words why ``what`` failed."""
         return PeerError(await explain_rpc_error(self.target, exc, what))

@@ -12,13 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import grpc
-
-from node._proto.hashfed.v1 import federation_pb2, federation_pb2_grpc
 from node.core import Node
 from node.errors import HashfedError
 from node.server.runner import NodeRunner
-from node.sync.client import CALL_TIMEOUT_S, MAX_RECEIVE_BYTES, PeerTarget
+from node.sync.client import PeerClient, PeerError, PeerTarget
 from node.text import shown
 
 log = logging.getLogger("hashfed.witness")
@@ -45,9 +42,8 @@ def _plan(node: Node, offered: list[str]) -> list[tuple[str, int]]:
         if origin in halted or (origin != node.origin and origin not in trusted):
             continue
         node.cosign_latest(origin)
-        summary = node.witness.summary(origin)
-        witnessed = summary["witnessed_size"]
-        out.append((origin, witnessed if isinstance(witnessed, int) else 0))
+        witnessed = node.witness.covering(origin).sizes
+        out.append((origin, witnessed[-1] if witnessed else 0))
     return out
 
 
@@ -62,42 +58,19 @@ async def gather_cosignatures(runner: NodeRunner, peer: str, offered: list[str])
     except HashfedError as exc:
         report.problems.append(str(exc))
         return report
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=target.pinned_pem,
-        private_key=target.our_key_pem,
-        certificate_chain=target.our_cert_pem,
-    )
-    async with grpc.aio.secure_channel(
-        target.address,
-        credentials,
-        options=[
-            ("grpc.ssl_target_name_override", target.name),
-            ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
-        ],
-    ) as channel:
-        stub = federation_pb2_grpc.FederationServiceStub(channel)
+    async with PeerClient(target) as client:
         for origin, min_size in plan:
-            notes: list[str] = []
             try:
-                call = stub.ListCheckpoints(
-                    federation_pb2.ListCheckpointsRequest(
-                        origin=origin, min_size=min_size, cosigned_only=True
-                    ),
-                    timeout=CALL_TIMEOUT_S,
+                notes = await client.list_checkpoints(
+                    origin, min_size, cosigned_only=True, max_notes=MAX_NOTES_PER_ORIGIN
                 )
-                async for batch in call:
-                    notes.extend(batch.checkpoints)
-                    if len(notes) > MAX_NOTES_PER_ORIGIN:
-                        call.cancel()
-                        break
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.NOT_FOUND:  # the peer does not serve it
-                    report.problems.append(f"{origin}: ListCheckpoints failed: {exc.details()}")
+            except PeerError as exc:
+                report.problems.append(str(exc))
+                continue
+            if notes is None:  # the peer does not serve that origin
                 continue
             try:
-                absorbed = await runner.call(
-                    node.absorb_cosigned, origin, notes[:MAX_NOTES_PER_ORIGIN], peer
-                )
+                absorbed = await runner.call(node.absorb_cosigned, origin, notes, peer)
             except HashfedError as exc:
                 report.problems.append(f"{origin}: {exc}")
                 continue

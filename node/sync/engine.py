@@ -309,35 +309,7 @@ class _OriginSync:
         if our_root == their.root:
             r.status = UP_TO_DATE if their.size == latest.size else PEER_BEHIND
             return r
-        if their.size == latest.size:
-            kind = "same-size-different-roots"
-            detail: dict[str, object] = {
-                "size": their.size,
-                "first_root": latest.root.hex(),
-                "second_root": their.root.hex(),
-                "explanation": (
-                    f"two checkpoints of size {their.size}, both signed by {self.origin}, "
-                    "with different roots"
-                ),
-            }
-        else:
-            kind = "inconsistent-smaller"
-            proof = await self.runner.call(
-                self.node.consistency, self.origin, their.size, latest.size
-            )
-            detail = {
-                "smaller_size": their.size,
-                "smaller_root": their.root.hex(),
-                "larger_size": latest.size,
-                "larger_root": latest.root.hex(),
-                "prefix_root": our_root.hex(),
-                "consistency_proof": [h.hex() for h in proof],
-                "explanation": (
-                    f"the consistency proof shows that the signed tree of size {latest.size} "
-                    f"has root {our_root.hex()} at size {their.size}, but {self.origin} also "
-                    f"signed root {their.root.hex()} for size {their.size}"
-                ),
-            }
+        kind, detail = await self.runner.call(self.node.conflict_detail, latest, signed)
         return await self._evidence(kind, latest.note, signed.text(), detail)
 
     async def _evidence(

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from node.core import Node
-from node.errors import MalformedError, ProofError
+from node.errors import EquivocationError, MalformedError, ProofError
 from node.hashing import ComputedSignal, parse_signal
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import Labels, Verdict
-from node.verified_import import PreparedBodies
+from node.verified_import import PreparedBodies, import_verified
 
 A = "node-a.example"
 TABLES = (
@@ -112,3 +112,20 @@ def test_undecodable_entries_fall_back_to_the_full_decoder(tmp_path: Path) -> No
         with pytest.raises((ProofError, MalformedError)):
             dst.import_verified(A, signed, broken)
         assert dst.latest(A) is None
+
+
+def test_a_halted_origin_is_refused_under_the_write_lock(tmp_path: Path) -> None:
+    """Evidence recorded by another process after a sync planned its import (a CLI sync beside
+    `serve`) must still stop the import: the check runs inside the import's transaction."""
+    origin_home, reader_home = tmp_path / "o", tmp_path / "r"
+    with Node.init(origin_home, "halt-origin.example") as origin:
+        origin.import_hash_list([f"pdq {'ab' * 32}"], Labels(entity="x"))
+        card = json.dumps(origin.identity_card())
+        signed = SignedCheckpoint.open(origin.checkpoint().note, origin.verifier)
+        bodies = [row.body for row in origin.store.entries("halt-origin.example")]
+    with Node.init(reader_home, "halt-reader.example") as reader:
+        reader.add_member(card)
+        reader.record_evidence("halt-origin.example", "same-size-different-roots", "a", "b", "{}")
+        with pytest.raises(EquivocationError, match="stopped"):
+            import_verified(reader.store, "halt-origin.example", signed, bodies, None)
+        assert reader.store.latest_checkpoint("halt-origin.example") is None
