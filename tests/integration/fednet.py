@@ -17,17 +17,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import typer
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from node.cli.sync import register, register_peer_test
 from node.core import Node
 from node.server.background import BackgroundNode
 from node.sync.engine import PeerSyncReport
 from node.sync.loop import sync_all
+from tests.integration.cli import hashfed
+from tests.unit.scripts.fixtures import run_script
 
 ROOT = Path(__file__).resolve().parents[2]
-VERIFY_BUNDLE = ROOT / "scripts" / "verify_bundle.py"
 
 T = TypeVar("T")
 
@@ -132,32 +131,15 @@ def peer(member: Member, other: Member) -> None:
     other.add_member(member.card())
 
 
-def cli_app() -> typer.Typer:
-    """The ``hashfed`` app once it carries ``sync`` and ``peer test``; until then, an app with
-    those commands registered exactly as ``node.cli.main`` is to register them."""
-    from node.cli.main import app as main_app
-
-    commands = getattr(typer.main.get_command(main_app), "commands", {})
-    peer_commands = getattr(commands.get("peer"), "commands", {})
-    if "sync" in commands and "test" in peer_commands:
-        return main_app
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    register(app)
-    peer_app = typer.Typer()
-    register_peer_test(peer_app)
-    app.add_typer(peer_app, name="peer")
-    return app
-
-
 def run_cli(home: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli_app(), [*args, "--home", str(home)], catch_exceptions=False)
+    return hashfed(home, *args)
 
 
 CLI_CHILD = """
 import sys
 sys.path.insert(0, {root!r})
-from tests.integration.fednet import cli_app
-cli_app()(sys.argv[1:])
+from node.cli.main import app
+app(sys.argv[1:])
 """
 
 
@@ -172,10 +154,4 @@ def cli_subprocess(home: Path, *args: str, **popen: Any) -> subprocess.Popen[str
 def verify_bundle(bundle_json: str, key: str, folder: Path) -> subprocess.CompletedProcess[str]:
     path = folder / "bundle.json"
     path.write_text(bundle_json, encoding="utf-8")
-    return subprocess.run(
-        [sys.executable, str(VERIFY_BUNDLE), str(path), "--key", key],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return run_script("verify_bundle.py", path, "--key", key, timeout=60)

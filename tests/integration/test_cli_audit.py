@@ -11,7 +11,6 @@ import hashlib
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,8 +22,8 @@ from node.hashing import ComputedSignal, parse_signal
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import Labels
 from tests.integration.cli import hashfed, hashfed_json
+from tests.unit.scripts.fixtures import run_script
 
-ROOT = Path(__file__).resolve().parents[2]
 MD5_A = "md5:" + "5a" * 16
 MD5_B = "md5:" + "6b" * 16
 
@@ -61,13 +60,7 @@ def _text(home: Path, *args: str) -> str:
 
 
 def _script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / name), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return run_script(name, *args)
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +11,7 @@ from node.core import Node
 from node.log.bundle import Bundle
 from node.log.keys import VerifierKey
 from tests.integration.cli import hashfed, hashfed_json
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.unit.scripts.fixtures import run_script
 
 
 def test_init_creates_identity_and_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -170,35 +167,13 @@ def test_bundle_verifies_with_the_node_and_the_offline_script(home: Path, tmp_pa
     assert hashfed(home, "proof", "acme.example", "3", "-o", str(bundle_path)).exit_code == 0
     key = hashfed_json(home, "identity")["verifier_key"]
     Bundle.from_json(bundle_path.read_text()).verify(VerifierKey.parse(key))
-    script = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "verify_bundle.py"),
-            str(bundle_path),
-            "--key",
-            key,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    script = run_script("verify_bundle.py", bundle_path, "--key", key)
     assert script.returncode == 0, script.stdout + script.stderr
     assert script.stdout.startswith("OK")
     data = bytearray(bundle_path.read_bytes())
     data[len(data) // 2] ^= 0x01
     bundle_path.write_bytes(bytes(data))
-    tampered = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "verify_bundle.py"),
-            str(bundle_path),
-            "--key",
-            key,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    tampered = run_script("verify_bundle.py", bundle_path, "--key", key)
     assert tampered.returncode == 1 and tampered.stderr.startswith("FAIL")
 
 

@@ -10,29 +10,19 @@ import json
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from node.core import Node
-
-ROOT = Path(__file__).resolve().parents[2]
-VERIFY_LOG = ROOT / "scripts" / "verify_log.py"
+from tests.unit.scripts.fixtures import run_script
 
 pytestmark = pytest.mark.slow
 
 
 def test_demo_runs_and_its_expectations_hold(tmp_path: Path) -> None:
     demo = tmp_path / "demo"  # never the developer's .demo/
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "demo.py"), "--dir", str(demo)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        timeout=300,
-    )
+    proc = run_script("demo.py", "--dir", demo, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "24 of 24 edited copies matched their original at node-c" in proc.stdout
     assert "the unrelated picture matched 0 entries" in proc.stdout
@@ -71,17 +61,4 @@ def test_demo_runs_and_its_expectations_hold(tmp_path: Path) -> None:
 
 
 def _verify_log(folder: Path, key: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "verify_log.py"),
-            "--export",
-            str(folder),
-            "--key",
-            key,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return run_script("verify_log.py", "--export", folder, "--key", key, timeout=60)

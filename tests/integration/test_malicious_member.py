@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from node.log.note import Note
 from node.sync.engine import OriginSyncReport, PeerSyncReport
 from tests.integration.fednet import ROOT, Member, peer
 from tests.integration.malicious import History, MaliciousMember, make_entries, with_lines
+from tests.unit.scripts.fixtures import run_script
 
 B, C, M, AUDITOR = "node-b.example", "node-c.example", "mallory.example", "audit.example"
 VERIFY_EVIDENCE = ROOT / "scripts" / "verify_evidence.py"
@@ -95,14 +95,7 @@ def _state(member: Member) -> tuple[object, ...]:
 
 
 def _run(script: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(script), *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        cwd=ROOT,
-    )
+    return run_script(script.name, *args, timeout=60)
 
 
 # -- wrong key ---------------------------------------------------------------------------------

@@ -11,33 +11,22 @@ import json
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
 from node.core import Node
 from node.hashing import ComputedSignal, parse_signal
 from node.log.entry import Labels
+from tests.integration.cli import hashfed
+from tests.unit.scripts.fixtures import run_script
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "verify_log.py"
 ORIGIN = "acme.example"
 TAMPERED_INDEX = 3
 
 
 def verify_log(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False
-    )
-
-
-def hashfed_cli(*args: str) -> Result:
-    """The ``hashfed`` command line, in process."""
-    from node.cli.main import app
-
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return run_script("verify_log.py", *args)
 
 
 def _publish(home: Path) -> str:
@@ -87,7 +76,7 @@ def test_a_real_export_verifies_and_a_changed_stored_entry_fails(tmp_path: Path)
         )
     db.close()
     bad = tmp_path / "export-bad"
-    exported = hashfed_cli("export", str(bad), "--origin", ORIGIN, "--home", str(copy))
+    exported = hashfed(copy, "export", str(bad), "--origin", ORIGIN)
     assert exported.exit_code == 0, exported.output
 
     failed = verify_log("--export", str(bad), "--key", vkey, "--state", str(state))

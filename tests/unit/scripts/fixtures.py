@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from node.hashing import ComputedSignal, parse_signal
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
@@ -35,6 +37,26 @@ def load_script(name: str) -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
+
+
+def run_script(
+    name: str,
+    *args: str | Path,
+    input: str | bytes | None = None,
+    text: bool = True,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[Any]:
+    """Run ``scripts/<name>`` (``.py`` optional) in a child process from the repository root, as
+    an auditor would; its output is captured and its exit code left for the caller to check."""
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / Path(name).with_suffix(".py")), *map(str, args)],
+        input=input,
+        capture_output=True,
+        text=text,
+        check=False,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def add_entry(origin: str, number: int) -> bytes:

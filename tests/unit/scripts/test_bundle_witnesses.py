@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from node.log.bundle import Bundle
 from node.log.cosignature import CosignerKey
-from tests.unit.scripts.fixtures import ORIGIN, SCRIPTS, Log, cosign, load_script, sample_log
+from tests.unit.scripts.fixtures import ORIGIN, Log, cosign, load_script, run_script, sample_log
 
 vb = load_script("verify_bundle")
 
@@ -136,12 +135,7 @@ def test_every_single_byte_change_of_a_cosignature_fails(log: Log) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPTS / "verify_bundle.py"), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_script("verify_bundle.py", *args)
 
 
 def test_cli_policy_options(log: Log, tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from node.log.keys import SignerKey
-from tests.unit.scripts.fixtures import ORIGIN, SCRIPTS, Log, add_entry, load_script, sample_log
+from tests.unit.scripts.fixtures import ORIGIN, Log, add_entry, load_script, run_script, sample_log
 
 ve = load_script("verify_evidence")
 
@@ -282,12 +281,7 @@ def test_any_byte_change_never_proves_something_else(log: Log, data: st.DataObje
 
 
 def _run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPTS / "verify_evidence.py"), *args],
-        input=stdin,
-        capture_output=True,
-        check=False,
-    )
+    return run_script("verify_evidence.py", *args, input=stdin, text=False)
 
 
 def test_cli_exit_codes(log: Log, tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import base64
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,11 @@ from node.log.cosignature import CosignerKey
 from node.log.keys import SignerKey
 from tests.unit.scripts.fixtures import (
     ORIGIN,
-    SCRIPTS,
     Log,
     add_entry,
     cosign,
     load_script,
+    run_script,
     sample_log,
     write_export,
 )
@@ -463,12 +462,7 @@ def _grown(log: Log) -> Log:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPTS / "verify_log.py"), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_script("verify_log.py", *args)
 
 
 def test_state_records_the_newest_checkpoint_and_accepts_growth(log: Log, tmp_path: Path) -> None:

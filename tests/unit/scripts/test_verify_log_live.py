@@ -8,8 +8,6 @@ padded consistency and inclusion proofs, another entry in an inclusion proof, a 
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import socket
 from collections.abc import Iterator
@@ -19,14 +17,11 @@ from typing import Any
 
 import grpc
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from node._proto.hashfed.v1 import federation_pb2 as pb
 from node._proto.hashfed.v1 import federation_pb2_grpc as pb_grpc
 from node.log.cosignature import CosignerKey
+from node.tls import generate_tls_identity as tls_identity
 from tests.unit.scripts.fixtures import ORIGIN, Log, add_entry, load_script, sample_log
 
 vl = load_script("verify_log")
@@ -34,40 +29,6 @@ vl = load_script("verify_log")
 NODE = "b.example"
 W1, W2 = (CosignerKey.generate(f"w{i}.example") for i in (1, 2))
 WITNESSES = [str(w.verifier()) for w in (W1, W2)]
-
-
-def tls_identity(name: str) -> tuple[bytes, bytes]:
-    """A self-signed P-256 certificate naming ``name``, localhost and 127.0.0.1, and its key."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName(name),
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem_key = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return pem_key, cert.public_bytes(serialization.Encoding.PEM)
 
 
 class ScriptedNode(pb_grpc.FederationServiceServicer):  # type: ignore[misc]
