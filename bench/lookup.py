@@ -29,15 +29,16 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 import numpy as np
+from homes import fill_pdq, machine_line
 from match import THRESHOLD, make_queries, uniform
 from rich.console import Console
 from rich.table import Table
@@ -46,7 +47,6 @@ from node._proto.hashfed.v1 import local_pb2, local_pb2_grpc
 from node.core import Node
 from node.hashing import Signal
 from node.index import BitIndex
-from node.log.entry import Labels
 
 ORIGIN = "lookup-bench.example"
 BUILD_BATCH = 100_000
@@ -64,12 +64,12 @@ def build(home: Path, rows: int, seed: int) -> float:
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     Node.init(home, ORIGIN).close()
-    labels = Labels(entity="bench", behaviours=("glorification",))
+
+    def lines(count: int) -> list[str]:
+        return [f"pdq {v.tobytes().hex()}" for v in uniform(rng, count)]
+
     with Node.open(home) as node:
-        for start in range(0, rows, BUILD_BATCH):
-            values = uniform(rng, min(BUILD_BATCH, rows - start))
-            node.import_hash_list([f"pdq {v.tobytes().hex()}" for v in values], labels)
-            print(f"  built {start + len(values):,} / {rows:,}", file=sys.stderr, flush=True)
+        fill_pdq(node, rows, lines, batch=BUILD_BATCH, progress=True)
     return time.perf_counter() - started
 
 
@@ -180,6 +180,22 @@ async def streaming(
     return answered / elapsed, answered, matches
 
 
+def timed_rate(call: Callable[[], object], per_call: int, seconds: float) -> tuple[float, float]:
+    """Run ``call`` (``per_call`` lookups each) for at least ``seconds``, once at least: lookups
+    per wall second and per CPU second of this process."""
+    done = 0
+    cpu = time.process_time()
+    started = time.perf_counter()
+    while True:
+        call()
+        done += per_call
+        if time.perf_counter() - started >= seconds:
+            break
+    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    return done / wall, done / cpu
+
+
 def in_process(
     values: np.ndarray, queries: np.ndarray, seconds: float
 ) -> tuple[float, float, int, float]:
@@ -190,17 +206,10 @@ def in_process(
     index.append(values, first_row=0)
     build_s = time.perf_counter() - started
     hits = index.search_many(queries, THRESHOLD)
-    done = 0
-    cpu = time.process_time()
-    started = time.perf_counter()
-    while True:
-        index.search_many(queries, THRESHOLD)
-        done += len(queries)
-        if time.perf_counter() - started >= seconds:
-            break
-    wall = time.perf_counter() - started
-    cpu = time.process_time() - cpu
-    return done / wall, done / cpu, sum(len(h) for h in hits), build_s
+    per_wall, per_cpu = timed_rate(
+        lambda: index.search_many(queries, THRESHOLD), len(queries), seconds
+    )
+    return per_wall, per_cpu, sum(len(h) for h in hits), build_s
 
 
 def facade(home: Path, queries: np.ndarray, seconds: float) -> tuple[float, float, int]:
@@ -209,17 +218,10 @@ def facade(home: Path, queries: np.ndarray, seconds: float) -> tuple[float, floa
     signals = [Signal("pdq", q.tobytes()) for q in queries]
     with Node.open(home) as node:
         results = node.match_signals(signals, THRESHOLD)  # index loaded, kernel warm
-        done = 0
-        cpu = time.process_time()
-        started = time.perf_counter()
-        while True:
-            node.match_signals(signals, THRESHOLD)
-            done += len(signals)
-            if time.perf_counter() - started >= seconds:
-                break
-        wall = time.perf_counter() - started
-        cpu = time.process_time() - cpu
-    return done / wall, done / cpu, sum(len(r.matches) for r in results)
+        per_wall, per_cpu = timed_rate(
+            lambda: node.match_signals(signals, THRESHOLD), len(signals), seconds
+        )
+    return per_wall, per_cpu, sum(len(r.matches) for r in results)
 
 
 def main() -> None:
@@ -295,7 +297,7 @@ def main() -> None:
         f"Lookup service: {args.rows:,} stored PDQ hashes"
         + (f" (built by bulk import in {build_s:.0f} s)" if build_s is not None else "")
         + f"; {QUERIES:,} queries, seed {args.seed}, threshold {THRESHOLD}; "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, grpcio {grpc.__version__}. "
+        f"{machine_line()}, grpcio {grpc.__version__}. "
         f"Server: own process, ready in {info['ready_s']:.1f} s, RSS {server_rss:.0f} MB "
         f"(peak {server_peak:.0f} MB); clients in the parent process."
     )

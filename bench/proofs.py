@@ -13,27 +13,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
-import secrets
 import tempfile
 import time
 from pathlib import Path
 
+from homes import fill_pdq, machine_line
 from rich.console import Console
 from rich.table import Table
 
 from node.core import Node
-from node.log.entry import Labels
 from node.log.merkle import consistency_proof, inclusion_proof
 
 
 def build(home: Path, count: int) -> None:
     Node.init(home, "proofs.example").close()
     with Node.open(home) as node:
-        for start in range(0, count, 100_000):
-            lines = [f"pdq {secrets.token_hex(32)}" for _ in range(min(100_000, count - start))]
-            node.import_hash_list(lines, Labels(entity="bench", behaviours=("glorification",)))
+        fill_pdq(node, count)
 
 
 def measure(home: Path, queries: int) -> None:
@@ -69,9 +65,8 @@ def measure(home: Path, queries: int) -> None:
 
     console = Console(width=130)
     console.print(
-        f"Proofs over a log of {size:,} entries; {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}; load {os.getloadavg()[0]:.2f}. Cached levels: "
-        f"{levels_mb:.0f} MB."
+        f"Proofs over a log of {size:,} entries; {machine_line()}; "
+        f"load {os.getloadavg()[0]:.2f}. Cached levels: {levels_mb:.0f} MB."
     )
     table = Table("what", "seconds per proof", "speed vs the plain inclusion proof")
     p50, p99 = steady[len(steady) // 2], steady[int(len(steady) * 0.99) - 1]

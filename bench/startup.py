@@ -51,6 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from homes import fill_pdq  # noqa: E402
+
 from node.core import Node  # noqa: E402
 from node.index_snapshot import FOLDER_NAME, read_snapshot  # noqa: E402
 from node.log.entry import Labels  # noqa: E402
@@ -146,9 +148,7 @@ def make_home(home: Path, rows: int) -> float:
         raise SystemExit(f"{home} holds {have} pdq rows, fewer than {rows}")
     started = time.perf_counter()
     with Node.init(home, "bench.example") as node:
-        for start in range(0, rows, BATCH):
-            lines = [f"pdq {secrets.token_hex(32)}" for _ in range(min(BATCH, rows - start))]
-            node.import_hash_list(lines, Labels(entity="bench"))
+        fill_pdq(node, rows, batch=BATCH, labels=Labels(entity="bench"))
     return time.perf_counter() - started
 
 

@@ -21,9 +21,7 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import resource
-import secrets
 import socket
 import sqlite3
 import subprocess
@@ -32,11 +30,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from homes import fill_pdq, machine_line
 from rich.console import Console
 from rich.table import Table
 
 from node.core import Node
-from node.log.entry import Labels
 from node.server.background import BackgroundNode
 from node.server.runner import NodeRunner
 from node.sync.client import PeerClient, PeerTarget
@@ -53,9 +51,7 @@ def free_port() -> int:
 
 def publish(home: Path, count: int) -> None:
     with Node.open(home) as node:
-        for start in range(0, count, 100_000):
-            lines = [f"pdq {secrets.token_hex(32)}" for _ in range(min(100_000, count - start))]
-            node.import_hash_list(lines, Labels(entity="bench", behaviours=("glorification",)))
+        fill_pdq(node, count)
 
 
 # -- the receiving process ------------------------------------------------------------------
@@ -175,9 +171,8 @@ def main() -> None:
     console.print(
         f"Verified sync over mutual TLS on 127.0.0.1: origin of {args.entries:,} ADD entries "
         f"(one random PDQ each), built in {publish_s:.1f} s by bulk import; "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}. The origin serves from the parent process, each "
-        "receiver is a process of its own (its index loaded before the clock starts)."
+        f"{machine_line()}, SQLite {sqlite3.sqlite_version}. The origin serves from the parent "
+        "process, each receiver is a process of its own (its index loaded before the clock starts)."
     )
     table = Table(
         "what",

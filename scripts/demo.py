@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -49,7 +48,6 @@ RETRACT = 0  # A retracts entry 0
 # RESTART_INTERVAL_S is what the restart hint at the end suggests for exploring.
 SYNC_INTERVAL_S = 600.0
 RESTART_INTERVAL_S = 5
-HASHFED = devnet.hashfed_command()
 
 # Wide enough for the tables when the output goes to a file or a test (rich assumes 80).
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
@@ -73,16 +71,8 @@ def hashfed(
     """Run hashfed on node ``name``'s home, show the command (and its output unless quiet)."""
     if shown:
         show(name, ["hashfed", *args], check=quiet)
-    env = {**os.environ, "HASHFED_HOME": str(DEMO / name), "COLUMNS": "120"}
-    proc = subprocess.run(
-        [*HASHFED, *args],
-        env=env,
-        cwd=ROOT,  # file arguments are given relative to the repository (see rel)
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    # File arguments are given relative to the repository (see rel), hence cwd.
+    proc = devnet.hashfed_process(DEMO / name, *args, cwd=ROOT, columns="120")
     if proc.returncode != 0:
         console.print(proc.stdout, proc.stderr)
         raise SystemExit(

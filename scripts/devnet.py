@@ -126,13 +126,31 @@ def hashfed_command() -> list[str]:
     return [sys.executable, "-m", "node.cli.main"]
 
 
-def _env(home: Path) -> dict[str, str]:
+def _env(home: Path, columns: str | None = None) -> dict[str, str]:
+    """hashfed's environment for ``home``; ``columns``: the terminal width it is told (default
+    the caller's ``COLUMNS``, else 120)."""
     return {
         **os.environ,
         "HASHFED_HOME": str(home),
         "PYTHONUNBUFFERED": "1",
-        "COLUMNS": os.environ.get("COLUMNS", "120"),
+        "COLUMNS": columns or os.environ.get("COLUMNS", "120"),
     }
+
+
+def hashfed_process(
+    home: Path, *args: str, cwd: Path | str | None = None, columns: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run one hashfed command on ``home`` (in ``cwd``, no stdin) and return it, output captured,
+    whatever its exit code."""
+    return subprocess.run(
+        [*hashfed_command(), *args],
+        env=_env(home, columns),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def run_hashfed(
@@ -141,14 +159,7 @@ def run_hashfed(
     """Run one hashfed command on ``home``; failing, raise :class:`DevnetError` with its output."""
     if echo is not None:
         echo(name, ["hashfed", *args])
-    proc = subprocess.run(
-        [*hashfed_command(), *args],
-        env=_env(home),
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = hashfed_process(home, *args)
     if proc.returncode != 0:
         shown = shlex.join(["hashfed", *args])
         output = (proc.stderr.strip() or proc.stdout.strip())[-2000:]
