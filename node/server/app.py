@@ -133,7 +133,8 @@ def peer_check(runner: NodeRunner) -> Check:
         if role == "auditor":
             method = details.method.rsplit("/", 1)[-1]
             what = _request_text(request)
-            await runner.call(record_audit_read, name, method, f"{what} from {context.peer()}")
+            request_text = f"{what} from {context.peer()}" if what else f"from {context.peer()}"
+            await runner.call(record_audit_read, name, method, request_text)
             peer_log.info("auditor %s read %s(%s) from %s", name, method, what, context.peer())
         else:
             peer_log.debug("%s from %s (%s)", details.method, name, context.peer())
