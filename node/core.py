@@ -40,7 +40,7 @@ from node.hashing import (
     Signal,
     hash_media,
 )
-from node.home import Config, HomePaths, write_secret
+from node.home import Config, HomePaths, check_secret_mode, write_secret
 from node.index_snapshot import FOLDER_NAME as SNAPSHOT_FOLDER
 from node.log.bundle import Bundle
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
@@ -176,6 +176,9 @@ class Node:
     def open(cls, home: Path) -> Node:
         paths = HomePaths(home)
         config = paths.load_config()
+        # Before any key is read: a key others can read or write is refused, as OpenSSH does.
+        for key_file in (paths.signing_key, paths.witness_key, paths.tls_key):
+            check_secret_mode(key_file)
         try:
             signer = SignerKey.parse(paths.signing_key.read_text(encoding="utf-8").strip())
         except FileNotFoundError as exc:

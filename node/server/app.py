@@ -50,7 +50,7 @@ from node.server.limits import LOCAL_SERVER_OPTIONS, PEER_SERVER_OPTIONS
 from node.server.peer_tls import PinnedRoots
 from node.server.runner import NodeRunner
 from node.server.status import RefusedError
-from node.tls import certificate_fingerprint
+from node.tls import CERT_WARN_DAYS, RENEW_HINT, certificate_fingerprint, load_tls_identity
 
 log = logging.getLogger("hashfed.server")
 peer_log = logging.getLogger("hashfed.server.peer")
@@ -172,13 +172,19 @@ def _snapshot(node: Node) -> _Snapshot:
             f"{node.origin} is an auditor identity: auditors read from nodes (scripts/"
             "verify_log.py --node) and serve nothing, so `serve` is refused"
         )
-    try:
-        tls_key = node.paths.tls_key.read_bytes()
-        tls_cert = node.paths.tls_cert.read_bytes()
-    except OSError as exc:
-        raise IdentityError(
-            f"cannot read the node's TLS identity ({exc.filename}): {exc.strerror or exc}"
-        ) from exc
+    # Checked before binding: gRPC reports a key that is not the certificate's only as a
+    # failure to bind, which would read as "address in use".
+    tls = load_tls_identity(node.paths.tls_key, node.paths.tls_cert)
+    if (days := tls.days_left()) < CERT_WARN_DAYS:
+        log.warning(
+            "the TLS certificate %s expires in %.0f days (%s UTC); peers will refuse it from "
+            "then on. To renew it, %s",
+            node.paths.tls_cert,
+            days,
+            f"{tls.not_after:%Y-%m-%d %H:%M}",
+            RENEW_HINT,
+        )
+    tls_key, tls_cert = tls.key_pem, tls.cert_pem
     return _Snapshot(
         origin=node.origin,
         peer_address=node.config.peer_address,
