@@ -563,6 +563,7 @@ class Node:
         if card.is_auditor:
             return self._add_auditor(card)
         with self.store.transaction():
+            self._check_certificate_unshared(card)
             if any(a.name == card.origin for a in self.store.auditors()):
                 raise InvalidInputError(
                     f"{card.origin} is an auditor here; an auditor can never become an origin. "
@@ -594,8 +595,27 @@ class Node:
         self._follow_store()
         return card
 
+    def _check_certificate_unshared(self, card: MemberCard) -> None:
+        """Refuse a card whose TLS certificate another card already pins: the peer server
+        names a caller by its certificate, so a shared one would misidentify callers."""
+        if card.tls_fingerprint == certificate_fingerprint(self.paths.tls_cert.read_bytes()):
+            raise InvalidInputError(
+                f"the card for {card.origin} carries this node's own TLS certificate "
+                f"({card.tls_fingerprint}); every member needs its own"
+            )
+        holder = self.store.caller_for_fingerprint(card.tls_fingerprint)
+        if holder is not None and holder[0] != card.origin:
+            name, role = holder
+            raise InvalidInputError(
+                f"the card for {card.origin} carries TLS certificate {card.tls_fingerprint}, "
+                f"which the {role} card of {name} already pins; callers are identified by "
+                f"their certificate, so two cards cannot share one. Ask {card.origin} for a "
+                f"card with its own certificate (or remove {name} first if it was replaced)"
+            )
+
     def _add_auditor(self, card: MemberCard) -> MemberCard:
         with self.store.transaction():
+            self._check_certificate_unshared(card)
             if any(o.name == card.origin for o in self.store.origins()):
                 raise InvalidInputError(
                     f"{card.origin} is known here as an origin; refusing to make it an auditor "
