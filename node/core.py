@@ -31,7 +31,6 @@ from node.errors import (
     IdentityError,
     InvalidInputError,
     LowQualityError,
-    MediaError,
     NotFoundError,
 )
 from node.hashing import (
@@ -40,7 +39,7 @@ from node.hashing import (
     Signal,
     hash_media,
 )
-from node.home import Config, HomePaths, check_secret_mode, write_secret
+from node.home import Config, HomePaths, check_secret_mode, max_file_bytes, write_secret
 from node.index_snapshot import FOLDER_NAME as SNAPSHOT_FOLDER
 from node.log.bundle import Bundle
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
@@ -176,6 +175,7 @@ class Node:
     def open(cls, home: Path) -> Node:
         paths = HomePaths(home)
         config = paths.load_config()
+        max_file_bytes(config)  # a bad value fails here, not at the first file
         # Before any key is read: a key others can read or write is refused, as OpenSSH does.
         for key_file in (paths.signing_key, paths.witness_key, paths.tls_key):
             check_secret_mode(key_file)
@@ -253,12 +253,13 @@ class Node:
     # -- hashing -------------------------------------------------------------------------------
 
     def hash_file(self, path: Path) -> FileHashes:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise MediaError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        """Every signal of one file, read once (``node.hashing.hash_path``: regular files of at
+        most ``max_file_bytes``, refused if the file changed while it was read)."""
+        from node.hashing import hash_path
+
         kwargs = {} if self.config.max_pixels is None else {"max_pixels": self.config.max_pixels}
-        return FileHashes(str(path), tuple(hash_media(data, name=path.name, **kwargs)))
+        limit = max_file_bytes(self.config)
+        return FileHashes(str(path), tuple(hash_path(path, max_bytes=limit, **kwargs)))
 
     def hash_files(self, paths: Sequence[Path]) -> list[FileHashes]:
         """``[self.hash_file(p) for p in paths]`` on every core (``node.hashing.hash_paths``):
@@ -266,7 +267,7 @@ class Node:
         from node.hashing import hash_paths
 
         kwargs = {} if self.config.max_pixels is None else {"max_pixels": self.config.max_pixels}
-        hashed = hash_paths(paths, **kwargs)
+        hashed = hash_paths(paths, max_bytes=max_file_bytes(self.config), **kwargs)
         return [FileHashes(str(p), tuple(s)) for p, s in zip(paths, hashed, strict=True)]
 
     # -- publishing ----------------------------------------------------------------------------

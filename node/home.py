@@ -219,3 +219,18 @@ def read_secret(path: Path) -> bytes:
     """The bytes of a private key file, after :func:`check_secret_mode`."""
     check_secret_mode(path)
     return path.read_bytes()
+
+
+def max_file_bytes(config: Config) -> int:
+    """``max_file_bytes`` from config.toml (kept among its extra keys): the largest file that
+    ``hash``/``add``/``match`` will read; larger ones are refused before reading."""
+    # Imported here: node.hashing pulls in Pillow and numpy, which most commands never need.
+    from node.hashing.media import DEFAULT_MAX_FILE_BYTES
+
+    value = config.extra.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidInputError(
+            f"config.toml: max_file_bytes is {value!r}; expected a positive number of bytes "
+            f"(default {DEFAULT_MAX_FILE_BYTES:,} = 256 MiB)"
+        )
+    return value
