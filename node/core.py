@@ -516,6 +516,9 @@ class Node:
     def bundle(self, origin: str, entry_index: int) -> Bundle:
         """A provenance bundle for one entry: against the smallest witnessed checkpoint that
         covers it, with its cosignatures, or else against the newest checkpoint."""
+        if not origin:
+            # checkpoint() reads "" as this node's own origin; every lookup below would not.
+            raise InvalidInputError("origin is missing: name the origin whose entry to prove")
         latest = self.checkpoint(origin)
         if entry_index >= latest.size:
             raise NotFoundError(
