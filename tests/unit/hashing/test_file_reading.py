@@ -58,6 +58,16 @@ def test_a_fifo_is_refused_at_once_by_the_cli_without_waiting_for_a_writer(
     assert result.returncode == 4, result.stderr
     assert "named pipe (FIFO), not a regular file" in result.stderr
     assert "nothing was read" in result.stderr
+    # `add` (publishing) reads files the same way, and publishes nothing
+    home = tmp_path / "home"
+    assert _cli("init", "--origin", "acme.example", home=home).returncode == 0
+    try:
+        result = _cli("add", str(fifo), "--entity", "E", home=home, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("`hashfed add FIFO` was still waiting for a writer after 30 s")
+    assert result.returncode == 4, result.stderr
+    assert "named pipe (FIFO), not a regular file" in result.stderr
+    assert _cli("log", "--json", home=home).stdout.strip() == "[]"
 
 
 def test_a_directory_and_a_device_are_refused_naming_what_they_are(tmp_path: Path) -> None:
