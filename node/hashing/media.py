@@ -114,7 +114,7 @@ def hash_media_file(
         more = "+" if read > before.st_size else ""
         raise _changed(path, f"{before.st_size:,} bytes when the read began, {read:,}{more} read")
     if _version(after) != _version(before):
-        raise _changed(path, "its size or modification time differ after the read")
+        raise _changed(path, "its size, modification or change time differ after the read")
     try:
         now = os.stat(path)
     except OSError:
