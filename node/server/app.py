@@ -185,6 +185,16 @@ def _snapshot(node: Node) -> _Snapshot:
             RENEW_HINT,
         )
     tls_key, tls_cert = tls.key_pem, tls.cert_pem
+    for fingerprint, holders in _shared_certificates(node).items():
+        # Cards accepted before `member add` refused this: callers with this certificate are
+        # all taken for one of them, so the operator must remove all but the rightful one.
+        log.warning(
+            "TLS certificate %s is pinned by %d cards (%s): its callers cannot be told apart; "
+            "remove every card but the one that really holds it (`hashfed member remove`)",
+            fingerprint,
+            len(holders),
+            ", ".join(holders),
+        )
     return _Snapshot(
         origin=node.origin,
         peer_address=node.config.peer_address,
@@ -194,6 +204,17 @@ def _snapshot(node: Node) -> _Snapshot:
         tls_cert=tls_cert,
         pinned=node.pinned_certificates(),
     )
+
+
+def _shared_certificates(node: Node) -> dict[str, list[str]]:
+    """Fingerprints pinned by more than one trusted member or auditor card, with their holders."""
+    holders: dict[str, list[str]] = {}
+    for m in node.members():
+        if m.trusted:
+            holders.setdefault(m.tls_fingerprint, []).append(f"member {m.origin}")
+    for a in node.auditors():
+        holders.setdefault(a.tls_fingerprint, []).append(f"auditor {a.name}")
+    return {f: names for f, names in holders.items() if len(names) > 1}
 
 
 def _freshen(node: Node) -> list[bytes]:

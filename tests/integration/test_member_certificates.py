@@ -7,12 +7,15 @@ already pinned, so calls from one could be taken for the other's. Real homes, th
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from node.core import Node
+from node.server.background import BackgroundNode
+from node.store.federation import MemberRow
 from tests.integration.cli import hashfed, hashfed_json
 
 A, C, EVIL = "node-a.example", "node-c.example", "evil.example"
@@ -117,3 +120,29 @@ def test_the_same_member_may_replace_its_own_card(homes: dict[str, Path], tmp_pa
     with Node.open(homes["c"]) as node:
         assert node.caller_for_fingerprint(renewed["tls_fingerprint_sha256"]) == (A, "member")
         assert node.caller_for_fingerprint(a_card["tls_fingerprint_sha256"]) is None
+
+
+def test_serve_warns_about_cards_that_already_share_a_certificate(
+    homes: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    # A database from before the refusal: two accepted cards pin one certificate.
+    a_card = _card(homes["a"])
+    with Node.open(homes["c"]) as node:
+        node.add_member(json.dumps(a_card))
+        with node.store.transaction():
+            node.store.put_member(
+                MemberRow(
+                    EVIL,
+                    _card(homes["evil"])["verifier_key"],
+                    a_card["tls_certificate"],
+                    a_card["tls_fingerprint_sha256"],
+                    "127.0.0.1:7009",
+                    trusted=True,
+                )
+            )
+    with caplog.at_level(logging.WARNING, logger="hashfed.server"), BackgroundNode(homes["c"]):
+        pass
+    warnings = [r.getMessage() for r in caplog.records if "pinned by 2 cards" in r.getMessage()]
+    assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
+    assert a_card["tls_fingerprint_sha256"] in warnings[0]
+    assert f"member {A}" in warnings[0] and f"member {EVIL}" in warnings[0]
