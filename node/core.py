@@ -31,7 +31,6 @@ from node.errors import (
     IdentityError,
     InvalidInputError,
     LowQualityError,
-    MediaError,
     NotFoundError,
 )
 from node.hashing import (
@@ -40,7 +39,7 @@ from node.hashing import (
     Signal,
     hash_media,
 )
-from node.home import Config, HomePaths, write_secret
+from node.home import Config, HomePaths, check_secret_mode, max_file_bytes, write_secret
 from node.index_snapshot import FOLDER_NAME as SNAPSHOT_FOLDER
 from node.log.bundle import Bundle
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
@@ -176,6 +175,10 @@ class Node:
     def open(cls, home: Path) -> Node:
         paths = HomePaths(home)
         config = paths.load_config()
+        max_file_bytes(config)  # a bad value fails here, not at the first file
+        # Before any key is read: a key others can read or write is refused, as OpenSSH does.
+        for key_file in (paths.signing_key, paths.witness_key, paths.tls_key):
+            check_secret_mode(key_file)
         try:
             signer = SignerKey.parse(paths.signing_key.read_text(encoding="utf-8").strip())
         except FileNotFoundError as exc:
@@ -250,12 +253,13 @@ class Node:
     # -- hashing -------------------------------------------------------------------------------
 
     def hash_file(self, path: Path) -> FileHashes:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise MediaError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        """Every signal of one file, read once (``node.hashing.hash_path``: regular files of at
+        most ``max_file_bytes``, refused if the file changed while it was read)."""
+        from node.hashing import hash_path
+
         kwargs = {} if self.config.max_pixels is None else {"max_pixels": self.config.max_pixels}
-        return FileHashes(str(path), tuple(hash_media(data, name=path.name, **kwargs)))
+        limit = max_file_bytes(self.config)
+        return FileHashes(str(path), tuple(hash_path(path, max_bytes=limit, **kwargs)))
 
     def hash_files(self, paths: Sequence[Path]) -> list[FileHashes]:
         """``[self.hash_file(p) for p in paths]`` on every core (``node.hashing.hash_paths``):
@@ -263,7 +267,7 @@ class Node:
         from node.hashing import hash_paths
 
         kwargs = {} if self.config.max_pixels is None else {"max_pixels": self.config.max_pixels}
-        hashed = hash_paths(paths, **kwargs)
+        hashed = hash_paths(paths, max_bytes=max_file_bytes(self.config), **kwargs)
         return [FileHashes(str(p), tuple(s)) for p, s in zip(paths, hashed, strict=True)]
 
     # -- publishing ----------------------------------------------------------------------------
@@ -512,6 +516,9 @@ class Node:
     def bundle(self, origin: str, entry_index: int) -> Bundle:
         """A provenance bundle for one entry: against the smallest witnessed checkpoint that
         covers it, with its cosignatures, or else against the newest checkpoint."""
+        if not origin:
+            # checkpoint() reads "" as this node's own origin; every lookup below would not.
+            raise InvalidInputError("origin is missing: name the origin whose entry to prove")
         latest = self.checkpoint(origin)
         if entry_index >= latest.size:
             raise NotFoundError(
@@ -560,6 +567,7 @@ class Node:
         if card.is_auditor:
             return self._add_auditor(card)
         with self.store.transaction():
+            self._check_certificate_unshared(card)
             if any(a.name == card.origin for a in self.store.auditors()):
                 raise InvalidInputError(
                     f"{card.origin} is an auditor here; an auditor can never become an origin. "
@@ -591,8 +599,27 @@ class Node:
         self._follow_store()
         return card
 
+    def _check_certificate_unshared(self, card: MemberCard) -> None:
+        """Refuse a card whose TLS certificate another card already pins: the peer server
+        names a caller by its certificate, so a shared one would misidentify callers."""
+        if card.tls_fingerprint == certificate_fingerprint(self.paths.tls_cert.read_bytes()):
+            raise InvalidInputError(
+                f"the card for {card.origin} carries this node's own TLS certificate "
+                f"({card.tls_fingerprint}); every member needs its own"
+            )
+        holder = self.store.caller_for_fingerprint(card.tls_fingerprint)
+        if holder is not None and holder[0] != card.origin:
+            name, role = holder
+            raise InvalidInputError(
+                f"the card for {card.origin} carries TLS certificate {card.tls_fingerprint}, "
+                f"which the {role} card of {name} already pins; callers are identified by "
+                f"their certificate, so two cards cannot share one. Ask {card.origin} for a "
+                f"card with its own certificate (or remove {name} first if it was replaced)"
+            )
+
     def _add_auditor(self, card: MemberCard) -> MemberCard:
         with self.store.transaction():
+            self._check_certificate_unshared(card)
             if any(o.name == card.origin for o in self.store.origins()):
                 raise InvalidInputError(
                     f"{card.origin} is known here as an origin; refusing to make it an auditor "

@@ -13,6 +13,7 @@ Layout (documented in README.md)::
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,3 +186,51 @@ def write_secret(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
+
+
+# Group or other permission bits on a private key: OpenSSH refuses such a key, and so do we.
+SECRET_MODE_MASK = 0o077
+
+
+def check_secret_mode(path: Path) -> None:
+    """Refuse a private key that users other than its owner may read or write.
+
+    A key readable by others may already be copied, and one writable by others may have been
+    replaced, so using it silently would hide that. A missing file is left to the caller.
+    """
+    if os.name == "nt":  # POSIX modes mean nothing there; ACLs would need their own check
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise IdentityError(f"cannot check the private key {path}: {exc.strerror or exc}") from exc
+    if mode & SECRET_MODE_MASK:
+        raise IdentityError(
+            f"private key {path} has mode {stat.S_IMODE(mode):04o}: it is accessible to other "
+            f"users (group/other bits set); expected 0600 (owner only). If no one else could "
+            f"have read or changed it, fix it with `chmod 600 {path}`; otherwise treat the key "
+            "as compromised"
+        )
+
+
+def read_secret(path: Path) -> bytes:
+    """The bytes of a private key file, after :func:`check_secret_mode`."""
+    check_secret_mode(path)
+    return path.read_bytes()
+
+
+def max_file_bytes(config: Config) -> int:
+    """``max_file_bytes`` from config.toml (kept among its extra keys): the largest file that
+    ``hash``/``add``/``match`` will read; larger ones are refused before reading."""
+    # Imported here: node.hashing pulls in Pillow and numpy, which most commands never need.
+    from node.hashing.media import DEFAULT_MAX_FILE_BYTES
+
+    value = config.extra.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidInputError(
+            f"config.toml: max_file_bytes is {value!r}; expected a positive number of bytes "
+            f"(default {DEFAULT_MAX_FILE_BYTES:,} = 256 MiB)"
+        )
+    return value

@@ -22,6 +22,7 @@ from node.cli import federation
 from node.cli import index_cmd as index_cli
 from node.cli import serve as serve_cli
 from node.cli import sync as sync_cli
+from node.cli import tls_cmd as tls_cli
 from node.cli.common import (
     BehaviourOpt,
     ContentTypeOpt,
@@ -425,6 +426,7 @@ sync_cli.register_peer_test(peer_app)
 serve_cli.register(app)
 index_cli.register(app)
 audit_cli.register(app)
+tls_cli.register(app)
 
 
 def run() -> None:

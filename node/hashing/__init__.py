@@ -12,7 +12,7 @@ This package must stay free of grpc and sqlite3: it runs in the CLI and in offli
 """
 
 from node.hashing.decode import DEFAULT_MAX_PIXELS, load_image
-from node.hashing.media import hash_media
+from node.hashing.media import DEFAULT_MAX_FILE_BYTES, hash_media, hash_media_file
 from node.hashing.parallel import default_workers, hash_path, hash_paths
 from node.hashing.perceptual_types import MIN_PUBLISH_QUALITY
 from node.hashing.registry import get_signal_type, parse_signal, signal_types
@@ -20,6 +20,7 @@ from node.hashing.signal_type import FileHasher, ImageHasher, SignalType
 from node.hashing.signals import ComputedSignal, Signal
 
 __all__ = [
+    "DEFAULT_MAX_FILE_BYTES",
     "DEFAULT_MAX_PIXELS",
     "MIN_PUBLISH_QUALITY",
     "ComputedSignal",
@@ -30,6 +31,7 @@ __all__ = [
     "default_workers",
     "get_signal_type",
     "hash_media",
+    "hash_media_file",
     "hash_path",
     "hash_paths",
     "load_image",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import ClassVar
 
-from node.hashing.signal_type import FileHasher
+from node.hashing.signal_type import Digest, FileHasher
 
 
 class _DigestSignalType(FileHasher):
@@ -20,6 +20,9 @@ class _DigestSignalType(FileHasher):
         # usedforsecurity=False: MD5 here identifies content, it protects nothing, and FIPS-mode
         # OpenSSL builds refuse MD5 without this flag.
         return hashlib.new(self._algorithm, data, usedforsecurity=False).digest()
+
+    def incremental(self) -> Digest:
+        return hashlib.new(self._algorithm, usedforsecurity=False)
 
 
 class Md5SignalType(_DigestSignalType):

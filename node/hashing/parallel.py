@@ -35,7 +35,7 @@ from pathlib import Path
 
 from node.errors import HashfedError, MediaError
 from node.hashing.decode import DEFAULT_MAX_PIXELS
-from node.hashing.media import hash_media
+from node.hashing.media import DEFAULT_MAX_FILE_BYTES, hash_media_file
 from node.hashing.signals import ComputedSignal
 
 # Below this many files the pool's start-up costs about what a second core saves. Measured on
@@ -56,13 +56,12 @@ WORKER_BASE_BYTES = 150 * 1024 * 1024
 _PRELOAD = ["__main__", "node.hashing.parallel", "scipy.fftpack"]
 
 
-def hash_path(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[ComputedSignal]:
-    """Read one file and compute every applicable signal (``hash_media``), naming it in errors."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise MediaError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return hash_media(data, name=path.name, max_pixels=max_pixels)
+def hash_path(
+    path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> list[ComputedSignal]:
+    """Read one file once and compute every applicable signal (``hash_media_file``: regular
+    files only, at most ``max_bytes``, refused if it changed while being read)."""
+    return hash_media_file(path, max_pixels=max_pixels, max_bytes=max_bytes)
 
 
 def hash_paths(
@@ -71,8 +70,9 @@ def hash_paths(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     workers: int | None = None,
     min_parallel: int = MIN_PARALLEL_FILES,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> list[list[ComputedSignal]]:
-    """``[hash_path(p) for p in paths]``, computed on ``workers`` processes.
+    """``[hash_path(p, max_bytes=max_bytes) for p in paths]``, on ``workers`` processes.
 
     ``workers`` defaults to ``default_workers(max_pixels)``: every usable core, capped by
     available memory. With one worker, or fewer than ``min_parallel`` files, everything runs
@@ -83,10 +83,10 @@ def hash_paths(
         raise ValueError(f"max_pixels is {max_pixels}; expected a positive pixel count")
     count = min(len(paths), default_workers(max_pixels) if workers is None else workers)
     if count <= 1 or len(paths) < min_parallel:
-        return [hash_path(p, max_pixels=max_pixels) for p in paths]
+        return [hash_path(p, max_pixels=max_pixels, max_bytes=max_bytes) for p in paths]
     # chunksize 1: per-file IPC (a path out, five small signals back) is ~0.1 ms against tens of
     # ms of hashing, and single files keep the workers balanced when image sizes differ.
-    work = partial(_hash_in_worker, max_pixels=max_pixels)
+    work = partial(_hash_in_worker, max_pixels=max_pixels, max_bytes=max_bytes)
     results: list[list[ComputedSignal]] = []
     try:
         with ProcessPoolExecutor(
@@ -154,9 +154,11 @@ def default_workers(max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
     return max(1, min(cores, available // per_worker))
 
 
-def _hash_in_worker(path: Path, *, max_pixels: int) -> list[ComputedSignal] | MediaError:
+def _hash_in_worker(
+    path: Path, *, max_pixels: int, max_bytes: int
+) -> list[ComputedSignal] | MediaError:
     try:
-        return hash_path(path, max_pixels=max_pixels)
+        return hash_path(path, max_pixels=max_pixels, max_bytes=max_bytes)
     except MediaError as exc:
         # Returned, not raised: the pool would chain a remote traceback to a raised one, and
         # the caller must see the very exception the in-process path raises.

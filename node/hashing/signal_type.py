@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import string
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from PIL import Image
 
@@ -74,8 +74,25 @@ class SignalType(ABC):
         return f"<SignalType {self.name}>"
 
 
+class Digest(Protocol):
+    """An incremental digest (hashlib's objects): fed chunk by chunk, read once at the end."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
 class FileHasher(SignalType):
     """Capability: hashes the bytes of any file."""
+
+    def incremental(self) -> Digest | None:
+        """A digest to feed a file in chunks, so a large file never sits in memory whole;
+        None if this type can only hash the whole file at once (then ``hash_bytes``)."""
+        return None
+
+    def from_digest(self, digest: Digest) -> ComputedSignal:
+        """The signal of a file fed, non-empty and whole, to ``incremental()``'s digest."""
+        return ComputedSignal(self.from_bytes(digest.digest()), quality=None)
 
     def hash_bytes(self, data: bytes) -> ComputedSignal:
         """Hash a whole file. Empty input is refused: its digest would match every empty file."""

@@ -50,7 +50,7 @@ from node.server.limits import LOCAL_SERVER_OPTIONS, PEER_SERVER_OPTIONS
 from node.server.peer_tls import PinnedRoots
 from node.server.runner import NodeRunner
 from node.server.status import RefusedError
-from node.tls import certificate_fingerprint
+from node.tls import CERT_WARN_DAYS, RENEW_HINT, certificate_fingerprint, load_tls_identity
 
 log = logging.getLogger("hashfed.server")
 peer_log = logging.getLogger("hashfed.server.peer")
@@ -172,13 +172,29 @@ def _snapshot(node: Node) -> _Snapshot:
             f"{node.origin} is an auditor identity: auditors read from nodes (scripts/"
             "verify_log.py --node) and serve nothing, so `serve` is refused"
         )
-    try:
-        tls_key = node.paths.tls_key.read_bytes()
-        tls_cert = node.paths.tls_cert.read_bytes()
-    except OSError as exc:
-        raise IdentityError(
-            f"cannot read the node's TLS identity ({exc.filename}): {exc.strerror or exc}"
-        ) from exc
+    # Checked before binding: gRPC reports a key that is not the certificate's only as a
+    # failure to bind, which would read as "address in use".
+    tls = load_tls_identity(node.paths.tls_key, node.paths.tls_cert)
+    if (days := tls.days_left()) < CERT_WARN_DAYS:
+        log.warning(
+            "the TLS certificate %s expires in %.0f days (%s UTC); peers will refuse it from "
+            "then on. To renew it, %s",
+            node.paths.tls_cert,
+            days,
+            f"{tls.not_after:%Y-%m-%d %H:%M}",
+            RENEW_HINT,
+        )
+    tls_key, tls_cert = tls.key_pem, tls.cert_pem
+    for fingerprint, holders in _shared_certificates(node).items():
+        # Cards accepted before `member add` refused this: callers with this certificate are
+        # all taken for one of them, so the operator must remove all but the rightful one.
+        log.warning(
+            "TLS certificate %s is pinned by %d cards (%s): its callers cannot be told apart; "
+            "remove every card but the one that really holds it (`hashfed member remove`)",
+            fingerprint,
+            len(holders),
+            ", ".join(holders),
+        )
     return _Snapshot(
         origin=node.origin,
         peer_address=node.config.peer_address,
@@ -188,6 +204,17 @@ def _snapshot(node: Node) -> _Snapshot:
         tls_cert=tls_cert,
         pinned=node.pinned_certificates(),
     )
+
+
+def _shared_certificates(node: Node) -> dict[str, list[str]]:
+    """Fingerprints pinned by more than one trusted member or auditor card, with their holders."""
+    holders: dict[str, list[str]] = {}
+    for m in node.members():
+        if m.trusted:
+            holders.setdefault(m.tls_fingerprint, []).append(f"member {m.origin}")
+    for a in node.auditors():
+        holders.setdefault(a.tls_fingerprint, []).append(f"auditor {a.name}")
+    return {f: names for f, names in holders.items() if len(names) > 1}
 
 
 def _freshen(node: Node) -> list[bytes]:

@@ -28,10 +28,45 @@ SignalQuery = tuple[Signal, int | None]
 # -- protobuf -> facade values -----------------------------------------------------------------
 
 
+# Longest text of each kind a request may carry where the node names it back in an error: a
+# status's details travel as metadata, and gRPC drops a reply whose metadata exceeds 16 KiB,
+# which the caller then sees as a broken stream (RESOURCE_EXHAUSTED), not as its mistake.
+MAX_ORIGIN_CHARS = 253  # an origin name is DNS-style (docs/protocol.md §1)
+MAX_FILE_NAME_CHARS = 255  # NAME_MAX; only the extension is ever used
+MAX_SIGNAL_TYPE_CHARS = 32
+
+
+def origin_field(value: str, what: str = "origin") -> str:
+    """An origin named in a request: present, and no longer than an origin name can be."""
+    if not value:
+        raise InvalidInputError(
+            f"{what} is missing: name the origin whose log is meant, e.g. acme.example"
+        )
+    if len(value) > MAX_ORIGIN_CHARS:
+        raise InvalidInputError(
+            f"{what} has {len(value):,} characters; an origin name has at most {MAX_ORIGIN_CHARS}"
+        )
+    return value
+
+
+def file_name_field(value: str) -> str:
+    if len(value) > MAX_FILE_NAME_CHARS:
+        raise InvalidInputError(
+            f"file_name has {len(value):,} characters; at most {MAX_FILE_NAME_CHARS} (only its "
+            "extension is used: it says whether the content must be an image)"
+        )
+    return value
+
+
 def signal_query(query: local_pb2.SignalQuery, where: str = "query") -> SignalQuery:
     """A parsed signal and its threshold (None: the type's default)."""
     if not query.type:
         raise InvalidInputError(f"{where}: signal type is missing (pdq, phash, dhash, md5, sha256)")
+    if len(query.type) > MAX_SIGNAL_TYPE_CHARS:
+        raise InvalidInputError(
+            f"{where}: signal type has {len(query.type):,} characters; expected one of pdq, "
+            "phash, dhash, md5, sha256"
+        )
     try:
         signal = get_signal_type(query.type).parse(query.value)
     except InvalidInputError as exc:
@@ -206,9 +241,8 @@ class LocalServicer:
         self, request: local_pb2.MatchMediaRequest, context: grpc.aio.ServicerContext
     ) -> local_pb2.MatchResponse:
         threshold = request.pdq_threshold if request.HasField("pdq_threshold") else None
-        result = await self._runner.call(
-            self._node.match_media, request.content, request.file_name, threshold
-        )
+        name = file_name_field(request.file_name)
+        result = await self._runner.call(self._node.match_media, request.content, name, threshold)
         return match_response(result)
 
     async def StreamMatches(  # noqa: N802
@@ -235,9 +269,10 @@ class LocalServicer:
     async def PublishMedia(  # noqa: N802
         self, request: local_pb2.PublishMediaRequest, context: grpc.aio.ServicerContext
     ) -> local_pb2.PublishResponse:
+        name = file_name_field(request.file_name)
         labels = labels_from_pb(request.labels)
         report = await self._runner.call(
-            self._node.publish_media, request.content, request.file_name, labels, request.note
+            self._node.publish_media, request.content, name, labels, request.note
         )
         return publish_response(report)
 
@@ -259,11 +294,12 @@ class LocalServicer:
     async def CreateOpinion(  # noqa: N802
         self, request: local_pb2.CreateOpinionRequest, context: grpc.aio.ServicerContext
     ) -> local_pb2.PublishResponse:
+        origin = origin_field(request.origin)
         verdict = verdict_from_pb(request.verdict)
         index = log_index(request.entry_index)
         report = await self._runner.call(
             self._node.opinion,
-            request.origin,
+            origin,
             index,
             verdict,
             agrees_with_labels=request.agrees_with_labels,
@@ -273,6 +309,7 @@ class LocalServicer:
     async def GetProvenanceBundle(  # noqa: N802
         self, request: local_pb2.GetProvenanceBundleRequest, context: grpc.aio.ServicerContext
     ) -> local_pb2.ProvenanceBundle:
+        origin = origin_field(request.origin)
         index = log_index(request.entry_index)
-        bundle = await self._runner.call(self._node.bundle, request.origin, index)
+        bundle = await self._runner.call(self._node.bundle, origin, index)
         return local_pb2.ProvenanceBundle(json=bundle.to_json())
