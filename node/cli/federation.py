@@ -250,17 +250,27 @@ def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(report)
         return
-    peers = Table("peer", "last successful sync", "last error", "received", "rejected (reasons)")
+    peers = Table(
+        "peer",
+        "state",
+        "next round",
+        "last successful sync",
+        "last error",
+        "received",
+        "rejected (reasons)",
+    )
     for p in report["peers"]:  # type: ignore[attr-defined]
         reasons = ", ".join(f"{n} {r}" for r, n in p["rejected_reasons"].items())
         peers.add_row(
+            shown(p["name"]),
+            _state(p),
             *row(
-                p["name"],
+                _due(p.get("next_attempt_ms")),
                 _ago(p["last_success_ms"]),
                 f"{p['last_error']} ({_ago(p['last_error_ms'])})" if p["last_error"] else "",
                 str(p["received"]),
                 f"{p['rejected']}" + (f" ({reasons})" if reasons else ""),
-            )
+            ),
         )
     origins = Table(
         "origin", "size", "witnessed size", "newest cosigned", "newest checkpoint", "import"
@@ -299,6 +309,29 @@ def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     out.print(Text(f"Evidence items: {evidence}", style="bold red" if evidence else "green"))
     if evidence:
         out.print("See `hashfed evidence list`; `hashfed member reset ORIGIN` resumes an origin.")
+
+
+_STATE_STYLE = {"healthy": "green", "untried": "", "backing-off": "yellow"}
+
+
+def _state(peer: dict[str, object]) -> Text:
+    """ "slow: too slow: round exceeded 8 s (3 rounds in a row)", coloured by state."""
+    state = str(peer.get("state") or "untried")
+    text = Text(state, style=_STATE_STYLE.get(state, "bold red"))
+    if peer.get("reason"):
+        text.append(f": {shown(peer['reason'])}")
+    failures = peer.get("consecutive_failures")
+    if isinstance(failures, int) and failures > 1:
+        text.append(f" ({failures} rounds in a row)")
+    return text
+
+
+def _due(ms: object) -> str:
+    if not isinstance(ms, int):
+        return "first round at start"
+    seconds = ms / 1000 - time.time()
+    stamp = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%H:%M:%SZ")
+    return f"{stamp} (in {seconds:.0f} s)" if seconds > 0 else f"{stamp} (due)"
 
 
 def _cosigned(size: object, cosigners: list[str]) -> str:
