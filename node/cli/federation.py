@@ -293,6 +293,9 @@ def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     title = Text("Node ") if role != "auditor" else Text("Auditor ")
     out.print(title + Text(shown(report["origin"]), style="bold"))
     out.print(peers)
+    for p in report["peers"]:  # type: ignore[attr-defined]
+        if (trouble := _trouble(p)) is not None:
+            out.print(Text(f"Peer {shown(p['name'])} is ") + trouble)
     out.print(origins)
     policy = report.get("witness_policy")
     if isinstance(policy, dict):
@@ -315,15 +318,24 @@ _STATE_STYLE = {"healthy": "green", "untried": "", "backing-off": "yellow"}
 
 
 def _state(peer: dict[str, object]) -> Text:
-    """ "slow: too slow: round exceeded 8 s (3 rounds in a row)", coloured by state."""
     state = str(peer.get("state") or "untried")
-    text = Text(state, style=_STATE_STYLE.get(state, "bold red"))
-    if peer.get("reason"):
-        text.append(f": {shown(peer['reason'])}")
+    return Text(state, style=_STATE_STYLE.get(state, "bold red"))
+
+
+def _trouble(peer: dict[str, object]) -> Text | None:
+    """A line for a peer that is not healthy, with the reason in words, e.g. "slow: too slow:
+    round exceeded 8 s (2 rounds in a row); next round 12:00:05Z (in 9 s)"."""
+    state = str(peer.get("state") or "untried")
+    if state in ("healthy", "untried"):
+        return None
     failures = peer.get("consecutive_failures")
-    if isinstance(failures, int) and failures > 1:
-        text.append(f" ({failures} rounds in a row)")
-    return text
+    in_a_row = (
+        f" ({failures} rounds in a row)" if isinstance(failures, int) and failures > 1 else ""
+    )
+    return _state(peer) + Text(
+        f": {shown(peer.get('reason') or 'no reason recorded')}{in_a_row}; next round "
+        f"{_due(peer.get('next_attempt_ms'))}"
+    )
 
 
 def _due(ms: object) -> str:

@@ -1,0 +1,165 @@
+"""A slow peer delays nobody else's entries, is cut at its round's deadline, and shows in status.
+
+Real nodes over real mutual TLS: C peers with an honest member H and with S, a real gRPC server
+(:class:`~tests.integration.slow_peer.SlowPeer`) that relays A's genuine log one entry every
+55 s, under the client's 60 s idle timeout. C syncs in its background loop (``hashfed serve``).
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from node.log.entry import Labels
+from tests.integration.cli import hashfed, hashfed_json
+from tests.integration.fednet import Member, peer, trust
+from tests.integration.slow_peer import SlowPeer
+
+A, C, H, S = "node-a.example", "node-c.example", "honest.example", "slow.example"
+INTERVAL_S = 1.5
+DEADLINE_S = 8.0
+
+
+def configure(member: Member, **values: float) -> None:
+    """Set config keys of a member that is not serving (read when it starts)."""
+    path = member.home / "config.toml"
+    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    doc.update(values)
+    path.write_text(tomli_w.dumps(doc), encoding="utf-8")
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def _hashes(tag: int, count: int) -> list[str]:
+    return [f"md5 {tag:016x}{i:016x}" for i in range(count)]
+
+
+@pytest.fixture
+def net(tmp_path: Path) -> Iterator[tuple[Member, Member, Member, Member]]:
+    a, c, h, s = (Member.create(tmp_path, name) for name in (A, C, H, S))
+    yield a, c, h, s
+    for member in (c, h, a):
+        member.stop()
+
+
+def _start_slow(a: Member, c: Member, s: Member) -> SlowPeer:
+    """S's node: relays A's log (A serves S as a member) to C (S pins C), at a trickle."""
+    slow = SlowPeer(
+        s.home,
+        S,
+        upstream_address=a.address,
+        upstream_origin=A,
+        upstream_certificate=(a.home / "keys" / "tls.crt").read_bytes(),
+        pinned_clients=[(c.home / "keys" / "tls.crt").read_bytes()],
+        first_entries=5,
+        gap_s=55.0,
+    )
+    assert a.served is not None
+    a.served.run(slow.start(s.address))
+    return slow
+
+
+def _peer_status(c: Member, name: str) -> dict[str, object]:
+    (row,) = [p for p in hashfed_json(c.home, "status")["peers"] if p["name"] == name]
+    return dict(row)
+
+
+def test_a_slow_peer_never_delays_an_honest_peers_entry(
+    net: tuple[Member, Member, Member, Member],
+) -> None:
+    a, c, h, s = net
+    trust(c, a)  # C trusts A's entries; it gets them only through S
+    peer(c, h)
+    c.add_peer(s.card())
+    trust(a, s)  # A serves S as it would any member
+    a.import_hash_list(_hashes(0xA, 30), Labels(entity="a"))
+    h.import_hash_list(_hashes(0x1, 1), Labels(entity="h"))
+    # The rate rule is off here: this test is about the deadline alone.
+    configure(
+        c,
+        sync_interval_s=INTERVAL_S,
+        sync_round_deadline_s=DEADLINE_S,
+        sync_min_entries_per_s=0,
+        sync_backoff_max_s=60.0,
+    )
+    a.start()
+    h.start()
+    slow = _start_slow(a, c, s)
+    c.start(run_sync=True)
+    try:
+        assert wait_for(lambda: slow.open == 1, 15), "C never started streaming from S"
+        assert wait_for(lambda: c.count("entries", H) == 1, 2 * INTERVAL_S + 5)
+
+        # H publishes while S is still streaming to C: it arrives within two intervals.
+        h.import_hash_list(_hashes(0x2, 1), Labels(entity="h"))
+        published = time.monotonic()
+        assert wait_for(lambda: c.count("entries", H) == 2, 2 * INTERVAL_S)
+        arrived = time.monotonic() - published
+        assert slow.open == 1 and slow.cancelled == 0, "S's stream should still be going on"
+        assert arrived <= 2 * INTERVAL_S
+
+        # At its deadline S's round is cancelled: the stream too, and status says why.
+        assert wait_for(lambda: slow.cancelled >= 1, DEADLINE_S + 5)
+        assert wait_for(lambda: _peer_status(c, S)["state"] == "slow", 5)
+        status = _peer_status(c, S)
+        assert status["reason"] == f"too slow: round exceeded {DEADLINE_S:g} s"
+        assert status["consecutive_failures"] == 1
+        assert isinstance(status["next_attempt_ms"], int)
+        assert status["last_error"] == f"too slow: round exceeded {DEADLINE_S:g} s"
+        assert _peer_status(c, H)["state"] == "healthy"
+        text = hashfed(c.home, "status").stdout
+        assert f"Peer {S} is slow: too slow: round exceeded 8 s; next round" in " ".join(
+            text.split()
+        )
+        assert c.count("entries", H) == 2
+    finally:
+        c.stop()
+        assert a.served is not None
+        a.served.run(slow.stop())
+
+
+def test_a_stream_below_the_minimum_rate_is_cut_before_the_deadline(
+    net: tuple[Member, Member, Member, Member],
+) -> None:
+    a, c, _h, s = net
+    trust(c, a)
+    c.add_peer(s.card())
+    trust(a, s)
+    a.import_hash_list(_hashes(0xA, 30), Labels(entity="a"))
+    configure(
+        c,
+        sync_interval_s=INTERVAL_S,
+        sync_round_deadline_s=120.0,
+        sync_min_entries_per_s=2.0,
+        sync_rate_window_s=2.0,
+        sync_backoff_max_s=60.0,
+    )
+    a.start()
+    slow = _start_slow(a, c, s)
+    c.start(run_sync=True)
+    try:
+        assert wait_for(lambda: slow.started == 1, 15)
+        began = time.monotonic()
+        assert wait_for(lambda: slow.cancelled == 1, 10)
+        assert time.monotonic() - began < 10  # long before the 120 s deadline
+        assert wait_for(lambda: _peer_status(c, S)["state"] == "slow", 5)
+        reason = str(_peer_status(c, S)["reason"])
+        assert reason == (
+            f"too slow: 0 entries of {A} in the last 2 s (at least 2 per second expected)"
+        )
+    finally:
+        c.stop()
+        assert a.served is not None
+        a.served.run(slow.stop())
