@@ -9,18 +9,41 @@ which is what the attacker of issue 9 did. Everything it sends is genuine, so no
 can be rejected; it can only be too slow.
 
 It counts what happened to its streams (:attr:`started`, :attr:`open`, :attr:`cancelled`,
-:attr:`sent`), so a test can tell that a client gave up on it, and when.
+:attr:`sent`), so a test can tell that a client gave up on it, and when. :func:`configure` and
+:func:`wait_for` help the scheduling tests set a node's sync bounds and wait on its progress.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+import tomllib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import grpc
+import tomli_w
 
 from node._proto.hashfed.v1 import federation_pb2, federation_pb2_grpc
+from tests.integration.fednet import Member
+
+
+def configure(member: Member, **values: float) -> None:
+    """Set config keys of a member that is not serving (read when it starts)."""
+    path = member.home / "config.toml"
+    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    doc.update(values)
+    path.write_text(tomli_w.dumps(doc), encoding="utf-8")
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    """Whether ``condition`` held within ``seconds`` (checked every 50 ms)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
 
 
 class SlowPeer(federation_pb2_grpc.FederationServiceServicer):  # type: ignore[misc]

@@ -8,38 +8,19 @@ Real nodes over real mutual TLS: C peers with an honest member H and with S, a r
 from __future__ import annotations
 
 import time
-import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import tomli_w
 
 from node.log.entry import Labels
 from tests.integration.cli import hashfed, hashfed_json
 from tests.integration.fednet import Member, peer, trust
-from tests.integration.slow_peer import SlowPeer
+from tests.integration.slow_peer import SlowPeer, configure, wait_for
 
 A, C, H, S = "node-a.example", "node-c.example", "honest.example", "slow.example"
 INTERVAL_S = 1.5
 DEADLINE_S = 8.0
-
-
-def configure(member: Member, **values: float) -> None:
-    """Set config keys of a member that is not serving (read when it starts)."""
-    path = member.home / "config.toml"
-    doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    doc.update(values)
-    path.write_text(tomli_w.dumps(doc), encoding="utf-8")
-
-
-def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def _hashes(tag: int, count: int) -> list[str]:
