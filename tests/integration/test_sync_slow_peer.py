@@ -7,6 +7,8 @@ Real nodes over real mutual TLS: C peers with an honest member H and with S, a r
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 
 from node.log.entry import Labels
 from tests.integration.cli import hashfed, hashfed_json
-from tests.integration.fednet import Member, peer, trust
+from tests.integration.fednet import Member, cli_subprocess, peer, trust
 from tests.integration.slow_peer import SlowPeer, configure, wait_for
 
 A, C, H, S = "node-a.example", "node-c.example", "honest.example", "slow.example"
@@ -144,3 +146,51 @@ def test_a_stream_below_the_minimum_rate_is_cut_before_the_deadline(
         c.stop()
         assert a.served is not None
         a.served.run(slow.stop())
+
+
+def test_hashfed_sync_runs_every_peer_at_once_each_within_its_deadline(
+    net: tuple[Member, Member, Member, Member],
+) -> None:
+    """``hashfed sync`` (a real process) beside serving peers: the honest round and the slow
+    one overlap in time, the slow one ends at its deadline, exit code 9 says it failed."""
+    a, c, h, s = net
+    trust(c, a)
+    peer(c, h)
+    c.add_peer(s.card())
+    trust(a, s)
+    a.import_hash_list(_hashes(0xA, 30), Labels(entity="a"))
+    h.import_hash_list(_hashes(0x1, 3), Labels(entity="h"))
+    configure(c, sync_round_deadline_s=4.0, sync_min_entries_per_s=0)
+    a.start()
+    h.start()
+    slow = _start_slow(a, c, s)
+    try:
+        child = cli_subprocess(
+            c.home, "sync", "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            stdout, stderr = child.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            pytest.fail("hashfed sync was still running after 60 s (a 4 s deadline per round)")
+    finally:
+        assert a.served is not None
+        a.served.run(slow.stop())
+    assert child.returncode == 9, stderr
+    peers = {p["peer"]: p for p in json.loads(stdout)["peers"]}
+    assert peers[H]["ok"] and peers[H]["received"] == 3
+    assert peers[S]["error"] == "too slow: round exceeded 4 s"
+    assert "too slow: round exceeded 4 s" in stderr
+    assert slow.cancelled == 1
+    assert c.count("entries", H) == 3
+
+    rounds = {
+        name: (end - took * 1000, end)
+        for name, end, took in c.query("SELECT peer, last_round_ms, last_round_s FROM peer_health")
+    }
+    (h_start, h_end), (s_start, s_end) = rounds[H], rounds[S]
+    assert h_start < s_end and s_start < h_end, rounds  # at the same time, not one by one
+    assert 4.0 <= (s_end - s_start) / 1000 < 4.0 + 2.0
+    status = {p["name"]: p for p in hashfed_json(c.home, "status")["peers"]}
+    assert (status[H]["state"], status[S]["state"]) == ("healthy", "slow")
