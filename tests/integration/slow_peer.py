@@ -3,10 +3,11 @@
 :class:`SlowPeer` serves with its own member identity (a real home made by ``Node.init``: keys,
 certificate, the address in its card) and admits exactly the client certificates it is told to
 pin. Every call is proxied, over real mTLS with that identity, to an honest node that serves
-it. ``StreamEntries`` is where it is slow: it sends the first ``first_entries`` entries at once,
-then one entry every ``gap_s`` seconds, just under the client's idle timeout (60 s) by default,
-which is what the attacker of issue 9 did. Everything it sends is genuine, so nothing it does
-can be rejected; it can only be too slow.
+it. ``StreamEntries`` is where it is slow: it relays the upstream's first ``first_batches``
+batches at once, then one batch every ``gap_s`` seconds, just under the client's idle timeout
+(60 s) by default, which is what the attacker of issue 9 did (a batch holds at most 1,000
+entries, so a log of a few thousand gives a stream that lasts minutes). Everything it sends is
+genuine and relayed unchanged, so nothing it does can be rejected; it can only be too slow.
 
 It counts what happened to its streams (:attr:`started`, :attr:`open`, :attr:`cancelled`,
 :attr:`sent`), so a test can tell that a client gave up on it, and when. :func:`configure` and
@@ -56,7 +57,7 @@ class SlowPeer(federation_pb2_grpc.FederationServiceServicer):  # type: ignore[m
         upstream_origin: str,
         upstream_certificate: bytes,
         pinned_clients: list[bytes],
-        first_entries: int = 5,
+        first_batches: int = 1,
         gap_s: float = 55.0,
     ) -> None:
         self.origin = origin
@@ -64,7 +65,7 @@ class SlowPeer(federation_pb2_grpc.FederationServiceServicer):  # type: ignore[m
         self._cert = (home / "keys" / "tls.crt").read_bytes()
         self._upstream = (upstream_address, upstream_origin, upstream_certificate)
         self._pinned = b"".join(pinned_clients)
-        self.first_entries = first_entries
+        self.first_batches = first_batches
         self.gap_s = gap_s
         self.started = 0
         """Streams begun."""
@@ -128,24 +129,18 @@ class SlowPeer(federation_pb2_grpc.FederationServiceServicer):  # type: ignore[m
     async def StreamEntries(  # noqa: N802
         self, request: federation_pb2.StreamEntriesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[federation_pb2.EntryBatch]:
-        entries: list[bytes] = []
-        async for batch in self._stub.StreamEntries(request):
-            entries.extend(batch.entries)
-        position = int(request.start_index)
+        # The upstream's messages are relayed unchanged (whatever they carry besides the
+        # entries), only late: all is genuine, nothing can be rejected, it is just slow.
+        batches = [batch async for batch in self._stub.StreamEntries(request)]
         self.started += 1
         self.open += 1
         finished = False
         try:
-            head, tail = entries[: self.first_entries], entries[self.first_entries :]
-            if head:
-                yield federation_pb2.EntryBatch(start_index=position, entries=head)
-                position += len(head)
-                self.sent += len(head)
-            for body in tail:
-                await asyncio.sleep(self.gap_s)
-                yield federation_pb2.EntryBatch(start_index=position, entries=[body])
-                position += 1
-                self.sent += 1
+            for i, batch in enumerate(batches):
+                if i >= self.first_batches:
+                    await asyncio.sleep(self.gap_s)
+                yield batch
+                self.sent += len(batch.entries)
             finished = True
         finally:
             # A client that cancels the call cancels this generator (CancelledError or

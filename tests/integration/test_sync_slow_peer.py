@@ -1,7 +1,7 @@
 """A slow peer delays nobody else's entries, is cut at its round's deadline, and shows in status.
 
 Real nodes over real mutual TLS: C peers with an honest member H and with S, a real gRPC server
-(:class:`~tests.integration.slow_peer.SlowPeer`) that relays A's genuine log one entry every
+(:class:`~tests.integration.slow_peer.SlowPeer`) that relays A's genuine log one batch every
 55 s, under the client's 60 s idle timeout. C syncs in its background loop (``hashfed serve``).
 """
 
@@ -21,6 +21,8 @@ from tests.integration.fednet import Member, cli_subprocess, peer, trust
 from tests.integration.slow_peer import SlowPeer, configure, wait_for
 
 A, C, H, S = "node-a.example", "node-c.example", "honest.example", "slow.example"
+A_ENTRIES = 3_000
+"""Three batches: S sends the first at once, the next one 55 s later."""
 INTERVAL_S = 1.5
 DEADLINE_S = 8.0
 
@@ -46,7 +48,7 @@ def _start_slow(a: Member, c: Member, s: Member) -> SlowPeer:
         upstream_origin=A,
         upstream_certificate=(a.home / "keys" / "tls.crt").read_bytes(),
         pinned_clients=[(c.home / "keys" / "tls.crt").read_bytes()],
-        first_entries=5,
+        first_batches=1,
         gap_s=55.0,
     )
     assert a.served is not None
@@ -67,7 +69,7 @@ def test_a_slow_peer_never_delays_an_honest_peers_entry(
     peer(c, h)
     c.add_peer(s.card())
     trust(a, s)  # A serves S as it would any member
-    a.import_hash_list(_hashes(0xA, 30), Labels(entity="a"))
+    a.import_hash_list(_hashes(0xA, A_ENTRIES), Labels(entity="a"))
     h.import_hash_list(_hashes(0x1, 1), Labels(entity="h"))
     # The rate rule is off here: this test is about the deadline alone.
     configure(
@@ -120,7 +122,7 @@ def test_a_stream_below_the_minimum_rate_is_cut_before_the_deadline(
     trust(c, a)
     c.add_peer(s.card())
     trust(a, s)
-    a.import_hash_list(_hashes(0xA, 30), Labels(entity="a"))
+    a.import_hash_list(_hashes(0xA, A_ENTRIES), Labels(entity="a"))
     configure(
         c,
         sync_interval_s=INTERVAL_S,
@@ -158,7 +160,7 @@ def test_hashfed_sync_runs_every_peer_at_once_each_within_its_deadline(
     peer(c, h)
     c.add_peer(s.card())
     trust(a, s)
-    a.import_hash_list(_hashes(0xA, 30), Labels(entity="a"))
+    a.import_hash_list(_hashes(0xA, A_ENTRIES), Labels(entity="a"))
     h.import_hash_list(_hashes(0x1, 3), Labels(entity="h"))
     configure(c, sync_round_deadline_s=4.0, sync_min_entries_per_s=0)
     a.start()
