@@ -12,9 +12,9 @@ gossip under two bounds:
   store write is one transaction on the node thread, which a cancelled coroutine never
   interrupts). The peer is marked ``slow``: "too slow: round exceeded N s";
 * **minimum rate** (``sync_min_entries_per_s`` over ``sync_rate_window_s``): a stream that
-  delivers fewer entries than that over the window (or fewer than it still owes) is cut the
-  same way, without waiting for the deadline. Measured on the engine's progress reports, so
-  only while entries are being streamed, never while they are verified or imported.
+  delivers fewer entries than that over the window is cut the same way, without waiting for
+  the deadline. Measured on the engine's progress reports, so only while entries are being
+  streamed, never while they are verified or imported.
 
 The outcome of every round is kept in the store (``peer_health``) and shown by ``hashfed
 status``; the statistics' last error says it too.
@@ -27,6 +27,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from node.core import Node
@@ -56,16 +57,6 @@ def _limits(node: Node) -> Limits:
     return Limits.from_config(node.config)
 
 
-async def sync_and_witness(
-    runner: NodeRunner, peer: str, progress: ProgressFn | None = None
-) -> PeerSyncReport:
-    """Sync ``peer``, then cosign what we verified and collect its cosignatures."""
-    report = await sync_peer(runner, peer, progress)
-    if report.error is None:
-        await gather_cosignatures(runner, peer, [o.origin for o in report.origins])
-    return report
-
-
 class _RateWatch:
     """The progress callback of one round: remembers how fast entries arrive.
 
@@ -74,27 +65,36 @@ class _RateWatch:
     ``received == total``.
     """
 
-    def __init__(self, limits: Limits, forward: ProgressFn | None) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        forward: ProgressFn | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limits = limits
         self.forward = forward
+        self._clock = clock
         self._origin: str | None = None
         self._samples: deque[tuple[float, int]] = deque()
         self._streaming = False
-        self._total = 0
 
     def __call__(self, p: SyncProgress) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if p.origin != self._origin:
             self._origin = p.origin
             self._samples.clear()
         self._samples.append((now, p.received))
         self._streaming = p.received < p.total
-        self._total = p.total
         if self.forward is not None:
             self.forward(p)
 
-    def too_slow(self, now: float) -> str | None:
+    def streams_over(self) -> None:
+        """No more entries in this round (the cosignature gossip follows): nothing to time."""
+        self._streaming = False
+
+    def too_slow(self) -> str | None:
         """Why the stream in hand is too slow, or None."""
+        now = self._clock()
         rate, window = self.limits.min_rate, self.limits.rate_window_s
         if rate <= 0 or not self._streaming or not self._samples:
             return None
@@ -105,8 +105,7 @@ class _RateWatch:
             self._samples.popleft()
         at_start = self._samples[0][1]
         received = self._samples[-1][1] - at_start
-        expected = min(rate * window, self._total - at_start)
-        if received >= expected:
+        if received >= rate * window:
             return None
         return (
             f"too slow: {received} entries of {self._origin} in the last {window:g} s "
@@ -141,7 +140,16 @@ async def sync_round(
     loop = asyncio.get_running_loop()
     started = loop.time()
     watch = _RateWatch(limits, progress)
-    task = asyncio.ensure_future(sync_and_witness(runner, peer, watch))
+
+    async def work() -> PeerSyncReport:
+        report = await sync_peer(runner, peer, watch)
+        # A stream that broke off leaves the watch "streaming"; the gossip is not a stream.
+        watch.streams_over()
+        if report.error is None:
+            await gather_cosignatures(runner, peer, [o.origin for o in report.origins])
+        return report
+
+    task = asyncio.ensure_future(work())
     slow: str | None = None
     try:
         while not task.done():
@@ -151,7 +159,7 @@ async def sync_round(
                 break
             tick = min(left, WATCH_TICK_S, limits.rate_window_s / 4)
             await asyncio.wait({task}, timeout=tick)
-            if not task.done() and (slow := watch.too_slow(time.monotonic())) is not None:
+            if not task.done() and (slow := watch.too_slow()) is not None:
                 break
     finally:
         if not task.done():
