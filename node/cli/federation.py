@@ -340,7 +340,7 @@ def _trouble(peer: dict[str, object]) -> Text | None:
 
 def _due(ms: object) -> str:
     if not isinstance(ms, int):
-        return "first round at start"
+        return "not scheduled yet"
     seconds = ms / 1000 - time.time()
     stamp = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%H:%M:%SZ")
     return f"{stamp} (in {seconds:.0f} s)" if seconds > 0 else f"{stamp} (due)"

@@ -5,12 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import pytest
-
-from node.errors import InvalidInputError
 from node.home import Config
-from node.store.federation import PeerHealthRow
-from node.store.store import Store
 from node.sync.engine import OriginSyncReport, PeerSyncReport
 from node.sync.health import (
     MIN_DEADLINE_S,
@@ -100,56 +95,3 @@ def test_the_deadline_defaults_to_twice_the_interval_but_at_least_a_minute(
     assert round_deadline_s(_config(tmp_path, "sync_round_deadline_s = 4")) == 4
     limits = Limits.from_config(_config(tmp_path, "sync_interval_s = 900"))
     assert limits.backoff_max_s == 900  # never tried more often than a healthy peer
-
-
-def test_scheduling_keys_round_trip(tmp_path: Path) -> None:
-    config = _config(
-        tmp_path,
-        "sync_round_deadline_s = 5\nsync_backoff_max_s = 30\n"
-        "sync_min_entries_per_s = 0\nsync_rate_window_s = 2\n",
-    )
-    again = Config.from_toml(config.to_toml(), tmp_path / "c.toml")
-    assert again == config
-    assert (again.sync_round_deadline_s, again.sync_backoff_max_s) == (5.0, 30.0)
-    assert (again.sync_min_entries_per_s, again.sync_rate_window_s) == (0.0, 2.0)
-    assert again.extra == {}
-
-
-@pytest.mark.parametrize(
-    ("line", "words"),
-    [
-        ("sync_round_deadline_s = 0", "sync_round_deadline_s is 0; expected a positive number"),
-        ("sync_backoff_max_s = -1", "sync_backoff_max_s is -1; expected a positive number"),
-        ('sync_rate_window_s = "30"', "sync_rate_window_s is '30'; expected a positive number"),
-        ("sync_min_entries_per_s = -2", "expected a number >= 0 (entries per second)"),
-        ("sync_round_deadline_s = inf", "sync_round_deadline_s is inf"),
-        ("sync_backoff_max_s = true", "sync_backoff_max_s is True"),
-    ],
-)
-def test_bad_scheduling_keys_are_refused_with_what_was_expected(
-    tmp_path: Path, line: str, words: str
-) -> None:
-    with pytest.raises(InvalidInputError, match=words.replace("(", r"\(").replace(")", r"\)")):
-        _config(tmp_path, line)
-
-
-def test_peer_health_is_kept_in_a_strict_table_and_forgotten_with_the_peer(
-    tmp_path: Path,
-) -> None:
-    store = Store(tmp_path / "db.sqlite", create=True)
-    assert "006_peer_health" in store.migrations()
-    sql = store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'peer_health'").fetchone()
-    assert sql[0].rstrip().endswith("STRICT")
-    row = PeerHealthRow("p.example", "lying", "20 entries rejected", 2, 9_000, 8_000, 1.5)
-    with store.transaction():
-        store.put_peer("p.example", "127.0.0.1:1")
-        store.put_peer_health(row)
-    assert store.peer_health() == {"p.example": row}
-    newer = PeerHealthRow("p.example", "healthy", None, 0, 20_000, 19_000, 0.2)
-    with store.transaction():
-        store.put_peer_health(newer)
-    assert store.peer_health() == {"p.example": newer}
-    with store.transaction():
-        store.delete_peer("p.example")
-    assert store.peer_health() == {}
-    store.close()
