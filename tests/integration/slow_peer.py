@@ -75,6 +75,8 @@ class SlowPeer(federation_pb2_grpc.FederationServiceServicer):  # type: ignore[m
         """Streams the client cancelled before the end."""
         self.sent = 0
         """Entries sent, over all streams."""
+        self.requests: list[tuple[int, int]] = []
+        """``[start, end)`` of every StreamEntries call, in order."""
         self._server: grpc.aio.Server | None = None
         self._channel: grpc.aio.Channel | None = None
 
@@ -131,6 +133,7 @@ class SlowPeer(federation_pb2_grpc.FederationServiceServicer):  # type: ignore[m
     ) -> AsyncIterator[federation_pb2.EntryBatch]:
         # The upstream's messages are relayed unchanged (whatever they carry besides the
         # entries), only late: all is genuine, nothing can be rejected, it is just slow.
+        self.requests.append((int(request.start_index), int(request.end_index)))
         batches = [batch async for batch in self._stub.StreamEntries(request)]
         self.started += 1
         self.open += 1

@@ -39,7 +39,7 @@ def net(tmp_path: Path) -> Iterator[tuple[Member, Member, Member, Member]]:
         member.stop()
 
 
-def _start_slow(a: Member, c: Member, s: Member) -> SlowPeer:
+def _start_slow(a: Member, c: Member, s: Member, first_batches: int = 1) -> SlowPeer:
     """S's node: relays A's log (A serves S as a member) to C (S pins C), at a trickle."""
     slow = SlowPeer(
         s.home,
@@ -48,7 +48,7 @@ def _start_slow(a: Member, c: Member, s: Member) -> SlowPeer:
         upstream_origin=A,
         upstream_certificate=(a.home / "keys" / "tls.crt").read_bytes(),
         pinned_clients=[(c.home / "keys" / "tls.crt").read_bytes()],
-        first_batches=1,
+        first_batches=first_batches,
         gap_s=55.0,
     )
     assert a.served is not None
@@ -196,3 +196,39 @@ def test_hashfed_sync_runs_every_peer_at_once_each_within_its_deadline(
     assert 4.0 <= (s_end - s_start) / 1000 < 4.0 + 2.0
     status = {p["name"]: p for p in hashfed_json(c.home, "status")["peers"]}
     assert (status[H]["state"], status[S]["state"]) == ("healthy", "slow")
+
+
+def test_a_cancelled_round_keeps_what_arrived_and_the_next_round_goes_on_from_there(
+    net: tuple[Member, Member, Member, Member],
+) -> None:
+    """S sends 9,000 of A's 10,000 entries at once, then stalls; the round is cut at 3 s."""
+    a, c, _h, s = net
+    trust(c, a)
+    c.add_peer(s.card())
+    trust(a, s)
+    a.import_hash_list(_hashes(0xA, 10_000), Labels(entity="a"))
+    configure(
+        c,
+        sync_interval_s=1.0,
+        sync_round_deadline_s=3.0,
+        sync_min_entries_per_s=0,
+        sync_backoff_max_s=1.0,
+    )
+    a.start()
+    slow = _start_slow(a, c, s, first_batches=9)
+    c.start(run_sync=True)
+    try:
+        assert wait_for(lambda: slow.cancelled >= 1, 15)
+        assert wait_for(lambda: len(slow.requests) >= 2, 10)
+    finally:
+        c.stop()
+        assert a.served is not None
+        a.served.run(slow.stop())
+    # What arrived stayed (staged, or stored once verified), and the next round asked only for
+    # what came after it: at least the 8,192-entry group staged while the stream went on.
+    kept = c.count("entries", A) + c.count("staged_entries", A)
+    first, second = slow.requests[:2]
+    assert first == (0, 10_000)
+    assert second[0] >= 8_192 and second[1] == 10_000, slow.requests
+    assert kept >= second[0]
+    assert _peer_status(c, S)["state"] == "slow"
