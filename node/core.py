@@ -70,7 +70,7 @@ from node.results import (
     Witnessing,
 )
 from node.store.audit import AuditorRow, AuditReadRow, OperatorLogRow
-from node.store.federation import EvidenceRow, MemberRow, PeerRow, now_ms
+from node.store.federation import EvidenceRow, MemberRow, PeerHealthRow, PeerRow, now_ms
 from node.store.store import Store, StoredCheckpoint
 from node.tls import certificate_fingerprint, generate_tls_identity
 from node.verified_import import import_verified
@@ -1017,11 +1017,21 @@ class Node:
                 peer, received=received, rejected=rejected, error=error, reason=reason
             )
 
+    def peer_health(self) -> dict[str, PeerHealthRow]:
+        """How each peer's latest sync round ended and when its next one is due."""
+        return self.store.peer_health()
+
+    def record_peer_health(self, row: PeerHealthRow) -> None:
+        with self.store.transaction():
+            self.store.put_peer_health(row)
+
     def status(self) -> dict[str, object]:
-        """Per peer: last sync, last error, entries received and rejected (with reasons).
+        """Per peer: last sync, last error, entries received and rejected (with reasons),
+        health (state, reason, failures in a row, next attempt).
         Per origin: size, age of its newest checkpoint. Evidence count."""
         now = time.time_ns() // 1_000_000
         stats = self.store.peer_stats()
+        health = self.store.peer_health()
         peers = []
         for peer in self.store.peers():
             s = stats.get(peer.name)
@@ -1035,6 +1045,7 @@ class Node:
                     "received": s.received if s else 0,
                     "rejected": s.rejected if s else 0,
                     "rejected_reasons": s.reasons if s else {},
+                    **_health_fields(health.get(peer.name)),
                 }
             )
         halted = self.store.halted_origins()
@@ -1064,6 +1075,18 @@ class Node:
             },
             "auditors": [a.name for a in self.store.auditors()],
         }
+
+
+def _health_fields(h: PeerHealthRow | None) -> dict[str, object]:
+    """A peer's health in ``status`` (``node.sync.health``); "untried" before its first round."""
+    return {
+        "state": h.state if h else "untried",
+        "reason": h.reason if h else None,
+        "consecutive_failures": h.consecutive_failures if h else 0,
+        "next_attempt_ms": h.next_attempt_ms if h else None,
+        "last_round_ms": h.last_round_ms if h else None,
+        "last_round_s": h.last_round_s if h else None,
+    }
 
 
 _DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"

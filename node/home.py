@@ -12,6 +12,7 @@ Layout (documented in README.md)::
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import tomllib
@@ -53,6 +54,14 @@ class Config:
     # cosign it (only those named in `witnesses`, when that list is not empty).
     witness_min: int = DEFAULT_WITNESS_MIN
     witnesses: tuple[str, ...] = ()
+    # Scheduling peers (docs/protocol.md §9.7): each round with a peer ends after at most
+    # `sync_round_deadline_s` (None: 2 x sync_interval_s, at least 60 s); failures back off up
+    # to `sync_backoff_max_s` (never below the interval); a stream delivering fewer than
+    # `sync_min_entries_per_s` entries over `sync_rate_window_s` is cut (0 turns that off).
+    sync_round_deadline_s: float | None = None
+    sync_backoff_max_s: float = 600.0
+    sync_min_entries_per_s: float = 10.0
+    sync_rate_window_s: float = 30.0
     extra: dict[str, object] = field(default_factory=dict)
 
     def to_toml(self) -> str:
@@ -69,6 +78,11 @@ class Config:
         doc["role"] = self.role
         doc["witness_min"] = self.witness_min
         doc["witnesses"] = list(self.witnesses)
+        if self.sync_round_deadline_s is not None:
+            doc["sync_round_deadline_s"] = self.sync_round_deadline_s
+        doc["sync_backoff_max_s"] = self.sync_backoff_max_s
+        doc["sync_min_entries_per_s"] = self.sync_min_entries_per_s
+        doc["sync_rate_window_s"] = self.sync_rate_window_s
         doc.update(self.extra)
         return tomli_w.dumps(doc)
 
@@ -96,6 +110,7 @@ class Config:
             "role",
             "witness_min",
             "witnesses",
+            *SCHEDULING_KEYS,
         }
         max_pixels = doc.get("max_pixels")
         if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels <= 0):
@@ -112,6 +127,7 @@ class Config:
         witnesses = doc.get("witnesses", [])
         if not isinstance(witnesses, list) or not all(isinstance(w, str) for w in witnesses):
             raise InvalidInputError(f"{source}: witnesses must be a list of member names")
+        deadline, backoff_max, min_rate, rate_window = _scheduling(doc, source)
         return cls(
             origin=origin,
             role=role,
@@ -122,8 +138,49 @@ class Config:
             max_pixels=max_pixels,
             local_token=str(doc.get("local_token", "")),
             sync_interval_s=float(interval),
+            sync_round_deadline_s=deadline,
+            sync_backoff_max_s=backoff_max,
+            sync_min_entries_per_s=min_rate,
+            sync_rate_window_s=rate_window,
             extra={k: v for k, v in doc.items() if k not in known},
         )
+
+
+SCHEDULING_KEYS = (
+    "sync_round_deadline_s",
+    "sync_backoff_max_s",
+    "sync_min_entries_per_s",
+    "sync_rate_window_s",
+)
+
+
+def _scheduling(doc: dict[str, object], source: Path) -> tuple[float | None, float, float, float]:
+    """The peer scheduling keys, checked (see :class:`Config`)."""
+
+    def number(key: str, default: float, *, zero_ok: bool = False, unit: str = "seconds") -> float:
+        value = doc.get(key, default)
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+            or value < 0
+            or (value == 0 and not zero_ok)
+        ):
+            expected = "a number >= 0" if zero_ok else "a positive number"
+            raise InvalidInputError(f"{source}: {key} is {value!r}; expected {expected} ({unit})")
+        return float(value)
+
+    deadline = None
+    if "sync_round_deadline_s" in doc:
+        deadline = number("sync_round_deadline_s", 0.0)
+    backoff_max = number("sync_backoff_max_s", Config.sync_backoff_max_s)
+    min_rate = number(
+        "sync_min_entries_per_s",
+        Config.sync_min_entries_per_s,
+        zero_ok=True,
+        unit="entries per second",
+    )
+    return deadline, backoff_max, min_rate, number("sync_rate_window_s", Config.sync_rate_window_s)
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,12 @@ def import_verified(
                 f"import from {origin} is stopped: evidence of equivocation is recorded"
             )
         latest = store.latest_checkpoint(origin)
+        if latest is not None and latest.size > first:
+            # Another sync (another peer streaming the same origin at once) imported first.
+            raise ProofError(
+                f"our log of {origin} is at size {latest.size}, not {first}: it changed "
+                "during the sync; nothing imported"
+            )
         frontier = Frontier.empty()
         if latest is not None:
             frontier = Frontier.from_bytes(latest.size, latest.frontier)

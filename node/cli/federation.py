@@ -250,17 +250,27 @@ def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(report)
         return
-    peers = Table("peer", "last successful sync", "last error", "received", "rejected (reasons)")
+    peers = Table(
+        "peer",
+        "state",
+        "next round",
+        "last successful sync",
+        "last error",
+        "received",
+        "rejected (reasons)",
+    )
     for p in report["peers"]:  # type: ignore[attr-defined]
         reasons = ", ".join(f"{n} {r}" for r, n in p["rejected_reasons"].items())
         peers.add_row(
+            shown(p["name"]),
+            _state(p),
             *row(
-                p["name"],
+                _due(p.get("next_attempt_ms")),
                 _ago(p["last_success_ms"]),
                 f"{p['last_error']} ({_ago(p['last_error_ms'])})" if p["last_error"] else "",
                 str(p["received"]),
                 f"{p['rejected']}" + (f" ({reasons})" if reasons else ""),
-            )
+            ),
         )
     origins = Table(
         "origin", "size", "witnessed size", "newest cosigned", "newest checkpoint", "import"
@@ -283,6 +293,9 @@ def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     title = Text("Node ") if role != "auditor" else Text("Auditor ")
     out.print(title + Text(shown(report["origin"]), style="bold"))
     out.print(peers)
+    for p in report["peers"]:  # type: ignore[attr-defined]
+        if (trouble := _trouble(p)) is not None:
+            out.print(Text(f"Peer {shown(p['name'])} is ") + trouble)
     out.print(origins)
     policy = report.get("witness_policy")
     if isinstance(policy, dict):
@@ -299,6 +312,38 @@ def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     out.print(Text(f"Evidence items: {evidence}", style="bold red" if evidence else "green"))
     if evidence:
         out.print("See `hashfed evidence list`; `hashfed member reset ORIGIN` resumes an origin.")
+
+
+_STATE_STYLE = {"healthy": "green", "untried": "", "backing-off": "yellow"}
+
+
+def _state(peer: dict[str, object]) -> Text:
+    state = str(peer.get("state") or "untried")
+    return Text(state, style=_STATE_STYLE.get(state, "bold red"))
+
+
+def _trouble(peer: dict[str, object]) -> Text | None:
+    """A line for a peer that is not healthy, with the reason in words, e.g. "slow: too slow:
+    round exceeded 8 s (2 rounds in a row); next round 12:00:05Z (in 9 s)"."""
+    state = str(peer.get("state") or "untried")
+    if state in ("healthy", "untried"):
+        return None
+    failures = peer.get("consecutive_failures")
+    in_a_row = (
+        f" ({failures} rounds in a row)" if isinstance(failures, int) and failures > 1 else ""
+    )
+    return _state(peer) + Text(
+        f": {shown(peer.get('reason') or 'no reason recorded')}{in_a_row}; next round "
+        f"{_due(peer.get('next_attempt_ms'))}"
+    )
+
+
+def _due(ms: object) -> str:
+    if not isinstance(ms, int):
+        return "not scheduled yet"
+    seconds = ms / 1000 - time.time()
+    stamp = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%H:%M:%SZ")
+    return f"{stamp} (in {seconds:.0f} s)" if seconds > 0 else f"{stamp} (due)"
 
 
 def _cosigned(size: object, cosigners: list[str]) -> str:

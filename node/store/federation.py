@@ -76,6 +76,20 @@ class PeerStatsRow:
     reasons: dict[str, int]
 
 
+@dataclass(frozen=True)
+class PeerHealthRow:
+    """How the latest sync round with a peer ended and when the next one is due
+    (``node.sync.health``; migration 006)."""
+
+    peer: str
+    state: str
+    reason: str | None
+    consecutive_failures: int
+    next_attempt_ms: int | None
+    last_round_ms: int
+    last_round_s: float
+
+
 class FederationTables:
     """Members, peers, staging, evidence and peer statistics (migration 002)."""
 
@@ -144,6 +158,8 @@ class FederationTables:
         )
 
     def delete_peer(self, name: str) -> bool:
+        # A peer added again starts with a clean schedule, not its old back-off.
+        self.db.execute("DELETE FROM peer_health WHERE peer = ?", [name])
         return self.db.execute("DELETE FROM peers WHERE name = ?", [name]).rowcount > 0
 
     def peers(self) -> list[PeerRow]:
@@ -308,3 +324,28 @@ class FederationTables:
         return {
             r[0]: PeerStatsRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows
         }
+
+    def put_peer_health(self, row: PeerHealthRow) -> None:
+        self.db.execute(
+            "INSERT INTO peer_health VALUES (?,?,?,?,?,?,?) ON CONFLICT(peer) DO UPDATE SET "
+            "state = excluded.state, reason = excluded.reason, "
+            "consecutive_failures = excluded.consecutive_failures, "
+            "next_attempt_ms = excluded.next_attempt_ms, last_round_ms = excluded.last_round_ms, "
+            "last_round_s = excluded.last_round_s",
+            [
+                row.peer,
+                row.state,
+                row.reason,
+                row.consecutive_failures,
+                row.next_attempt_ms,
+                row.last_round_ms,
+                float(row.last_round_s),
+            ],
+        )
+
+    def peer_health(self) -> dict[str, PeerHealthRow]:
+        rows = self.db.execute(
+            "SELECT peer, state, reason, consecutive_failures, next_attempt_ms, last_round_ms, "
+            "last_round_s FROM peer_health"
+        ).fetchall()
+        return {r[0]: PeerHealthRow(*r) for r in rows}

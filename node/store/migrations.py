@@ -285,9 +285,30 @@ def _m004_staged_groups(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m006_peer_health(db: sqlite_utils.Database) -> None:
+    # One row per peer: how its latest sync round ended and when the next is due, so status
+    # shows a slow or lying peer and a restarted node keeps backing off from it.
+    db.create_table(
+        "peer_health",
+        {
+            "peer": str,
+            "state": str,
+            "reason": str,
+            "consecutive_failures": int,
+            "next_attempt_ms": int,
+            "last_round_ms": int,
+            "last_round_s": float,
+        },
+        pk="peer",
+        not_null={"state", "consecutive_failures", "last_round_ms", "last_round_s"},
+        strict=True,
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("001_initial", _m001_initial),
     ("002_federation", _m002_federation),
     ("003_witness_audit", _m003_witness_audit),
     ("004_staged_groups", _m004_staged_groups),
+    ("006_peer_health", _m006_peer_health),
 )

@@ -1,0 +1,97 @@
+"""The per-peer schedule: how a round's report becomes a state, and how long a peer waits."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from node.home import Config
+from node.sync.engine import OriginSyncReport, PeerSyncReport
+from node.sync.health import (
+    MIN_DEADLINE_S,
+    Limits,
+    Outcome,
+    PeerState,
+    backoff_s,
+    judge_report,
+    next_health,
+    round_deadline_s,
+)
+
+LIMITS = Limits(interval_s=10.0, deadline_s=60.0, backoff_max_s=600.0, min_rate=0, rate_window_s=30)
+
+
+def test_failures_double_the_wait_up_to_the_cap_and_lies_wait_four_times_longer() -> None:
+    rng = random.Random(7)
+    failures = [backoff_s(LIMITS, k, lie=False, rng=rng) for k in range(1, 9)]
+    lies = [backoff_s(LIMITS, k, lie=True, rng=rng) for k in range(1, 7)]
+    for k, wait in enumerate(failures, start=1):
+        assert 0.75 * min(600, 10 * 2**k) <= wait <= min(600, 10 * 2**k)
+    for k, wait in enumerate(lies, start=1):
+        assert 0.75 * min(600, 10 * 2 ** (k + 2)) <= wait <= min(600, 10 * 2 ** (k + 2))
+    # Jitter only shortens, so each wait is longer than the one before until the cap.
+    assert failures[:5] == sorted(failures[:5])
+    assert lies[:3] == sorted(lies[:3])
+    assert max(failures + lies) <= LIMITS.backoff_max_s
+    assert backoff_s(LIMITS, 10_000, lie=True, rng=rng) <= LIMITS.backoff_max_s  # no overflow
+
+
+def test_jitter_spreads_peers_that_fail_together() -> None:
+    rng = random.Random(1)
+    waits = {round(backoff_s(LIMITS, 3, lie=False, rng=rng), 3) for _ in range(20)}
+    assert len(waits) > 10
+
+
+def _report(*origins: OriginSyncReport, error: str | None = None) -> PeerSyncReport:
+    return PeerSyncReport("p.example", "127.0.0.1:1", list(origins), error)
+
+
+def test_reports_become_states_with_their_reasons() -> None:
+    assert judge_report(_report(OriginSyncReport("a", "imported", imported=3))) == Outcome(
+        PeerState.HEALTHY
+    )
+    assert judge_report(_report(error="p.example is not reachable")) == Outcome(
+        PeerState.UNREACHABLE, "p.example is not reachable"
+    )
+    lie = OriginSyncReport("a", "rejected", rejected=20, reason="entries do not reproduce")
+    good = OriginSyncReport("b", "imported", imported=1)
+    assert judge_report(_report(good, lie)) == Outcome(
+        PeerState.LYING, "20 entries rejected: a: entries do not reproduce"
+    )
+    broken = OriginSyncReport("a", "failed", reason="stream ended early")
+    outcome = judge_report(_report(broken))
+    assert outcome.state is PeerState.BACKING_OFF
+    assert outcome.reason == "p.example: a: stream ended early"
+
+
+def test_a_clean_round_resets_the_count_and_waits_one_interval() -> None:
+    rng = random.Random(3)
+    row = None
+    for expected in (1, 2, 3):
+        row, wait = next_health(
+            "p", row, Outcome(PeerState.SLOW, "too slow"), LIMITS, now_ms=1_000, duration_s=2.5
+        )
+        assert row.consecutive_failures == expected
+        assert row.state == "slow" and row.reason == "too slow"
+        assert row.next_attempt_ms == 1_000 + int(wait * 1000)
+    row, wait = next_health(
+        "p", row, Outcome(PeerState.HEALTHY), LIMITS, now_ms=5_000, duration_s=0.1, rng=rng
+    )
+    assert (row.state, row.reason, row.consecutive_failures) == ("healthy", None, 0)
+    assert wait == LIMITS.interval_s
+    assert row.next_attempt_ms == 15_000
+    assert (row.last_round_ms, row.last_round_s) == (5_000, 0.1)
+
+
+def _config(tmp_path: Path, text: str) -> Config:
+    return Config.from_toml(f'version = 1\norigin = "a.example"\n{text}', tmp_path / "c.toml")
+
+
+def test_the_deadline_defaults_to_twice_the_interval_but_at_least_a_minute(
+    tmp_path: Path,
+) -> None:
+    assert round_deadline_s(_config(tmp_path, "sync_interval_s = 10")) == MIN_DEADLINE_S
+    assert round_deadline_s(_config(tmp_path, "sync_interval_s = 300")) == 600
+    assert round_deadline_s(_config(tmp_path, "sync_round_deadline_s = 4")) == 4
+    limits = Limits.from_config(_config(tmp_path, "sync_interval_s = 900"))
+    assert limits.backoff_max_s == 900  # never tried more often than a healthy peer
