@@ -26,6 +26,8 @@ ENV_HOME = "HASHFED_HOME"
 CONFIG_VERSION = 1
 ROLES = ("member", "auditor")
 DEFAULT_WITNESS_MIN = 2
+DEFAULT_STARTUP_CHECK_ENTRIES = 10_000
+DEFAULT_STARTUP_CHECK_SECONDS = 5.0
 
 
 def resolve_home(explicit: Path | None) -> Path:
@@ -52,6 +54,10 @@ class Config:
     # cosign it (only those named in `witnesses`, when that list is not empty).
     witness_min: int = DEFAULT_WITNESS_MIN
     witnesses: tuple[str, ...] = ()
+    # `hashfed serve` checks the newest this-many entries of each origin (and every
+    # checkpoint's root) before it listens, for at most that many seconds (node.integrity).
+    startup_check_entries: int = DEFAULT_STARTUP_CHECK_ENTRIES
+    startup_check_seconds: float = DEFAULT_STARTUP_CHECK_SECONDS
     extra: dict[str, object] = field(default_factory=dict)
 
     def to_toml(self) -> str:
@@ -68,6 +74,8 @@ class Config:
         doc["role"] = self.role
         doc["witness_min"] = self.witness_min
         doc["witnesses"] = list(self.witnesses)
+        doc["startup_check_entries"] = self.startup_check_entries
+        doc["startup_check_seconds"] = self.startup_check_seconds
         doc.update(self.extra)
         return tomli_w.dumps(doc)
 
@@ -95,6 +103,8 @@ class Config:
             "role",
             "witness_min",
             "witnesses",
+            "startup_check_entries",
+            "startup_check_seconds",
         }
         max_pixels = doc.get("max_pixels")
         if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels <= 0):
@@ -111,7 +121,26 @@ class Config:
         witnesses = doc.get("witnesses", [])
         if not isinstance(witnesses, list) or not all(isinstance(w, str) for w in witnesses):
             raise InvalidInputError(f"{source}: witnesses must be a list of member names")
+        check_entries = doc.get("startup_check_entries", DEFAULT_STARTUP_CHECK_ENTRIES)
+        if (
+            not isinstance(check_entries, int)
+            or isinstance(check_entries, bool)
+            or (check_entries < 0)
+        ):
+            raise InvalidInputError(
+                f"{source}: startup_check_entries must be an integer >= 0 (0 turns the "
+                "start-up check off)"
+            )
+        check_seconds = doc.get("startup_check_seconds", DEFAULT_STARTUP_CHECK_SECONDS)
+        if (
+            not isinstance(check_seconds, int | float)
+            or isinstance(check_seconds, bool)
+            or (check_seconds <= 0)
+        ):
+            raise InvalidInputError(f"{source}: startup_check_seconds must be a positive number")
         return cls(
+            startup_check_entries=check_entries,
+            startup_check_seconds=float(check_seconds),
             origin=origin,
             role=role,
             witness_min=witness_min,

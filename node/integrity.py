@@ -660,7 +660,9 @@ def record(home: Path, report: CheckReport) -> bool:
 
 
 def record_damage(home: Path, damage: Damage, scope: str) -> None:
-    """Persist one finding made outside a check (a bundle refused, a damaged match)."""
+    """Persist one finding made outside a check (a bundle refused, a damaged match), once."""
+    if damage.key() in {d.key() for d in known_damage(home)}:
+        return
     log.error("damaged entry found (%s): %s", scope, damage.line())
     record(home, CheckReport(scope=scope, damage=[damage]))
 

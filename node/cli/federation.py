@@ -282,6 +282,7 @@ def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
         )
     title = Text("Node ") if role != "auditor" else Text("Auditor ")
     out.print(title + Text(shown(report["origin"]), style="bold"))
+    _print_store(report.get("store"))
     out.print(peers)
     out.print(origins)
     policy = report.get("witness_policy")
@@ -299,6 +300,19 @@ def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     out.print(Text(f"Evidence items: {evidence}", style="bold red" if evidence else "green"))
     if evidence:
         out.print("See `hashfed evidence list`; `hashfed member reset ORIGIN` resumes an origin.")
+
+
+def _print_store(store: object) -> None:
+    """The store section: ok, or each reason it is not (node.integrity.store_health)."""
+    if not isinstance(store, dict):
+        return
+    if store.get("ok"):
+        out.print(Text("Store: ok", style="green") + Text(f" ({shown(store.get('path'))})"))
+        return
+    out.print(Text("Store: UNHEALTHY", style="bold red") + Text(f" ({shown(store.get('path'))})"))
+    for reason in store.get("reasons") or []:
+        out.print(Text("  " + shown(reason)))
+    out.print("  `hashfed check` lists every damaged entry; a clean full check clears this.")
 
 
 def _cosigned(size: object, cosigners: list[str]) -> str:
