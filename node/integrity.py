@@ -211,7 +211,14 @@ def check_origins(
                 checker.run()
         except StoreError as exc:  # a damaged page: report it, check the other origins
             result.complete = False
-            checker.found("database", f"reading its log failed: {exc}")
+            cause = exc.__cause__ or exc
+            checker.found(
+                "database",
+                f"reading its log from entry {checker.position} on failed: {cause}",
+                index=checker.position,
+            )
+            report.damage.extend(checker.damage)
+            continue
         report.damage.extend(checker.damage)
         if not result.complete:
             report.stopped = (
@@ -266,7 +273,7 @@ def _database_damage(store: Store, own_origin: str | None) -> list[Damage]:
     try:
         lines = store.quick_check()
     except StoreError as exc:
-        lines = [str(exc)]
+        lines = [str(exc.__cause__ or exc)]
     if not lines:
         return []
     return [
@@ -307,6 +314,7 @@ class _OriginChecker:
         self.unresolved: list[int] = []  # entries whose body and leaf disagree, not yet judged
         self.roots_usable = True  # False once the fold cannot be trusted any more
         self.last_good = 0  # size of the newest checkpoint whose root the leaves gave
+        self.position = 0  # next entry to read
 
     def found(self, kind: str, detail: str, **where: int | None) -> None:
         self.damage.append(Damage(self.origin, kind, detail, self.repair, **where))
@@ -322,7 +330,7 @@ class _OriginChecker:
         while pending is not None and pending[0] == 0:
             self._at_checkpoint(*pending, newest=size == 0)
             pending = next(checkpoints, None)
-        position = 0
+        position = self.position = 0
         while position < max(end, size):
             if self._late():
                 self.result.complete = False
@@ -349,7 +357,7 @@ class _OriginChecker:
                 if pending is not None and pending[0] == position + done:
                     self._at_checkpoint(*pending, newest=pending[0] == size)
                     pending = next(checkpoints, None)
-            position += len(rows)
+            position = self.position = position + len(rows)
             if len(rows) < limit and position < size:
                 self._missing(position, size)
                 break

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -35,6 +36,9 @@ SQLITE_CORRUPT = 11
 SQLITE_FULL = 13
 SQLITE_CANTOPEN = 14
 SQLITE_NOTADB = 26
+
+# Less free space than this where SQLite failed to create or grow a file: call it full.
+FULL_BELOW_BYTES = 64 * 1024
 
 # Words in the message, for errors raised without a result code.
 _BY_TEXT = (
@@ -67,11 +71,15 @@ def fault_code(exc: sqlite3.Error) -> int | None:
     return None
 
 
-def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
+def store_error(path: Path, exc: sqlite3.Error, doing: str = "") -> StoreError:
     """One line: what failed (SQLite's own words), where (the database), what to do."""
     code = fault_code(exc)
-    what = str(exc) or type(exc).__name__
+    what = (f"{doing}: " if doing else "") + (str(exc) or type(exc).__name__)
     folder = path.parent
+    if code in (SQLITE_IOERR, SQLITE_CANTOPEN, None):
+        # SQLite reports a full or read-only disk met while creating its -wal/-shm files as a
+        # plain I/O or open error; the file system says which it was.
+        code = _cause_on_disk(folder) or code
     if code == SQLITE_FULL:
         advice = (
             f"the disk holding {folder} is full, nothing was written; free space there and retry"
@@ -98,6 +106,18 @@ def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
     else:
         advice = "the database cannot be used as it is; run `hashfed check`"
     return StoreError(f"database {path}: {what}: {advice}")
+
+
+def _cause_on_disk(folder: Path) -> int | None:
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return None
+    if stat.f_flag & os.ST_RDONLY:
+        return SQLITE_READONLY
+    if stat.f_bavail * stat.f_frsize < FULL_BELOW_BYTES:
+        return SQLITE_FULL
+    return None
 
 
 class _HasPath(Protocol):

@@ -121,7 +121,7 @@ class Store(FederationTables, AuditTables, IntegrityReads):
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open database {path}: {exc}") from exc
+            raise store_error(path, exc, "cannot open it") from exc
         self.db = sqlite_utils.Database(conn)
         self._migrate()
 
