@@ -18,11 +18,14 @@ import pytest
 from tests.conftest import ROOT
 
 
-def hashfed_process(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def hashfed_process(
+    home: Path, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """``hashfed ARGS --home HOME`` in its own process."""
     return subprocess.run(
         [sys.executable, "-m", "node.cli.main", *args, "--home", str(home)],
         cwd=ROOT,
+        check=False,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -38,12 +41,12 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def _mount(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["mount", *args], capture_output=True, text=True)
+    return subprocess.run(["mount", *args], check=False, capture_output=True, text=True)
 
 
 def _umount(where: Path) -> None:
-    if subprocess.run(["umount", str(where)], capture_output=True).returncode != 0:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+    if subprocess.run(["umount", str(where)], check=False, capture_output=True).returncode:
+        subprocess.run(["umount", "-l", str(where)], check=False, capture_output=True)
 
 
 @contextlib.contextmanager
@@ -79,16 +82,22 @@ def read_only_view(folder: Path, where: Path) -> Iterator[Path]:
 def fill(folder: Path, leave: int = 0) -> Path:
     """Fill the file system holding ``folder`` until at most ``leave`` bytes are free."""
     filler = folder / "filler"
-    free = shutil.disk_usage(folder).free - leave
     with open(filler, "wb") as f:
-        if free > 0:
-            os.posix_fallocate(f.fileno(), 0, free)
-        try:  # whatever block rounding left
-            while leave == 0:
-                f.write(b"\0" * 4096)
-                f.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC, exc
+        size = 0
+        step = 1 << 20
+        while step >= 4096:
+            want = shutil.disk_usage(folder).free - leave
+            if want < step:
+                step //= 2
+                continue
+            try:
+                os.posix_fallocate(f.fileno(), size, step)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+                step //= 2
+                continue
+            size += step
+    assert shutil.disk_usage(folder).free <= max(leave, 0) + 8192
     return filler
 
 

@@ -29,9 +29,7 @@ def _md5(i: int) -> ComputedSignal:
 
 def _publish(node: Node, count: int, per_checkpoint: int = 1, start: int = 0) -> None:
     for first in range(start, start + count, per_checkpoint):
-        lines = [
-            f"md5 {i:032x}" for i in range(first, min(first + per_checkpoint, start + count))
-        ]
+        lines = [f"md5 {i:032x}" for i in range(first, min(first + per_checkpoint, start + count))]
         node.import_hash_list(lines, Labels(entity="E", tags=("t",)))
 
 
