@@ -309,8 +309,7 @@ class _OriginChecker:
         # Two folds: the stored leaves, and the leaves recomputed from the bodies. They are the
         # same object until a body and its leaf disagree; the next checkpoint then tells which
         # one the origin signed.
-        self.stored = Frontier.empty()
-        self.recomputed = Frontier.empty()
+        self.stored = self.recomputed = Frontier.empty()
         self.unresolved: list[int] = []  # entries whose body and leaf disagree, not yet judged
         self.roots_usable = True  # False once the fold cannot be trusted any more
         self.last_good = 0  # size of the newest checkpoint whose root the leaves gave
@@ -521,41 +520,47 @@ class _OriginChecker:
         bodies = [b or b"" for _, _, b, _ in rows]
         leaves = [leaf for _, leaf, _, _ in rows]
         entries, signals, _ = rows_of(self.origin, first, bodies, leaves, slow)
-        want: dict[int, list[tuple[str, bytes, int | None]]] = {}
-        for idx, signal_type, value, quality in signals:
-            want.setdefault(idx, []).append((signal_type, bytes(value), quality))
-        have: dict[int, list[tuple[str, bytes, int | None]]] = {}
-        marks: dict[int, set[bool]] = {}
-        for idx, signal_type, value, quality, retracted in self.store.signals_between(
-            self.origin, first, stop
-        ):
-            have.setdefault(idx, []).append((signal_type, value, quality))
-            marks.setdefault(idx, set()).add(retracted)
+        skip = undecodable | changed
+        stored_rows = self.store.signals_between(self.origin, first, stop)
         retracted_targets = self.store.retracted_between(self.origin, first, stop)
-        for (idx, leaf, _, stored_kind), (_, _, _, kind, _), recomputed in zip(
-            rows, entries, fixed, strict=True
-        ):
-            if idx in undecodable or leaf != recomputed:
+        # One comparison per chunk; only a chunk that differs is looked at entry by entry.
+        kinds_differ = [r[3] for r in rows if r[0] not in skip] != [
+            e[3] for e in entries if e[0] not in skip
+        ]
+        expected = sorted(s for s in signals if s[0] not in skip)
+        stored = sorted((i, t, v, q) for i, t, v, q, _ in stored_rows if i not in skip)
+        marked = {i for i, _, _, _, r in stored_rows if r and i not in skip}
+        should = {i for i, *_ in stored_rows if i in retracted_targets and i not in skip}
+        if not kinds_differ and expected == stored and marked == should:
+            return
+        want: dict[int, list[tuple[str, bytes, int | None]]] = {}
+        for idx, signal_type, value, quality in expected:
+            want.setdefault(idx, []).append((signal_type, value, quality))
+        have: dict[int, list[tuple[str, bytes, int | None]]] = {}
+        for idx, signal_type, value, quality in stored:
+            have.setdefault(idx, []).append((signal_type, value, quality))
+        for (idx, _, _, stored_kind), (_, _, _, kind, _) in zip(rows, entries, strict=True):
+            if idx in skip:
                 continue
             if kind != stored_kind:
                 self.found(
                     "signals", f"its stored kind is {stored_kind}, its body is a {kind}", index=idx
                 )
-            expected, stored = sorted(want.get(idx, [])), sorted(have.get(idx, []))
-            if expected != stored:
+            if want.get(idx, []) != have.get(idx, []):
                 self.found(
                     "signals",
-                    f"its signal rows ({_signals_text(stored)}) differ from the signals in its "
-                    f"body ({_signals_text(expected)}); matching uses the rows",
+                    f"its signal rows ({_signals_text(have.get(idx, []))}) differ from the "
+                    f"signals in its body ({_signals_text(want.get(idx, []))}); matching uses "
+                    "the rows",
                     index=idx,
                 )
-            if idx in marks and marks[idx] != {idx in retracted_targets}:
+            if (idx in marked) != (idx in should):
                 self.found(
                     "signals",
                     "its signal rows are marked "
-                    + ("live" if idx in retracted_targets else "retracted")
+                    + ("live" if idx in should else "retracted")
                     + ", but this origin "
-                    + ("retracted it" if idx in retracted_targets else "never retracted it"),
+                    + ("retracted it" if idx in should else "never retracted it"),
                     index=idx,
                 )
 

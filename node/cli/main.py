@@ -1,9 +1,10 @@
 """The ``hashfed`` command line.
 
 Exit codes (also in README.md): 0 ok; 1 no match (``match --exit-code``); 2 usage error;
-3 other hashfed error; 4 invalid input (nothing stored); 5 verification failed; 6 not found;
-7 node identity missing or already present, or an auditor identity asked to publish;
-8 database unusable; 9 sync or peer test failed.
+3 other hashfed error; 4 invalid input (nothing stored); 5 verification failed (also: damage
+found by ``check``, a damaged entry refused); 6 not found; 7 node identity missing or already
+present, or an auditor identity asked to publish; 8 database unusable (also: disk full,
+read-only, damaged page); 9 sync or peer test failed.
 """
 
 from __future__ import annotations

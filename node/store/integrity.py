@@ -36,9 +36,7 @@ class IntegrityReads:
             "ORDER BY idx LIMIT ?",
             [origin, start, limit],
         ).fetchall()
-        return [
-            (int(i), bytes(leaf), None if b is None else bytes(b), str(k)) for i, leaf, b, k in rows
-        ]
+        return rows  # STRICT columns: already int, bytes, bytes, str
 
     def entry_count(self, origin: str) -> tuple[int, int]:
         """(number of entries, highest index + 1) stored for ``origin``."""
@@ -49,14 +47,14 @@ class IntegrityReads:
 
     def signals_between(
         self, origin: str, start: int, stop: int
-    ) -> list[tuple[int, str, bytes, int | None, bool]]:
+    ) -> list[tuple[int, str, bytes, int | None, int]]:
         """(idx, type, value, quality, retracted) of the signal rows of entries [start, stop)."""
         rows = self.db.execute(
             "SELECT idx, type, value, quality, retracted FROM signals "
             "WHERE origin = ? AND idx >= ? AND idx < ?",
             [origin, start, stop],
         ).fetchall()
-        return [(int(i), str(t), bytes(v), q, bool(r)) for i, t, v, q, r in rows]
+        return rows  # STRICT columns; retracted is 0 or 1
 
     def retracted_between(self, origin: str, start: int, stop: int) -> set[int]:
         """Targets in [start, stop) of RETRACTs that came after them (which mark their rows)."""
