@@ -251,3 +251,17 @@ def test_a_damaged_leaf_is_refused_in_a_bundle_too(logged: Path) -> None:
         node.bundle(OWN, 7)
     with Node.open(logged) as node, pytest.raises(DamageError, match="does not verify"):
         node.bundle(OWN, 6)  # its proof includes the damaged leaf 7
+
+
+def test_a_damaged_matched_entry_is_recorded_and_refused_when_unreadable(logged: Path) -> None:
+    query = [parse_signal(f"md5:{12:032x}")]
+    _flip(logged, OWN, 12, position=-1)  # its last tag letter: still parses
+    with Node.open(logged) as node:
+        (result,) = node.match_signals(query)
+        assert [m.entry_index for m in result.matches] == [12]
+        store = node.status()["store"]
+        assert store["ok"] is False  # type: ignore[index]
+        assert [(d["kind"], d["index"]) for d in store["damage"]] == [("body", 12)]  # type: ignore[index]
+    _sql(logged, "UPDATE entries SET body = ? WHERE idx = 13", b"\xff\xff\xff")
+    with Node.open(logged) as node, pytest.raises(DamageError, match="entry 13"):
+        node.match_signals([parse_signal(f"md5:{13:032x}")])
