@@ -66,6 +66,8 @@ ENTRY_CHUNK = 2_000  # entries read at once: at most 2,000 x 64 KiB bodies in me
 LEAF_CHUNK = 50_000  # leaves only (32 bytes each), for the part whose bodies are not checked
 CHECKPOINT_CHUNK = 1_000
 LOW_DISK_BYTES = 8 * 1024 * 1024
+# Findings about one entry, which `hashfed check --repair` can fetch again from a peer.
+ENTRY_KINDS = frozenset({"body", "leaf", "entry", "signals"})
 
 
 @dataclass(frozen=True)
@@ -151,16 +153,23 @@ class Scope:
     deadline: float | None = None  # time.monotonic() value at which to stop
 
 
-def repair_advice(origin: str, own_origin: str | None) -> str:
+def repair_advice(origin: str, own_origin: str | None, kind: str = "body") -> str:
+    if kind not in ENTRY_KINDS:
+        if origin == own_origin:
+            return (
+                "rebuild this node's own log from a peer that holds it: `hashfed recover "
+                "--peer NAME`"
+            )
+        return (
+            f"restore hashfed.db from a backup, or copy {origin}'s log again from a peer into "
+            "a fresh node home (`hashfed init`, `hashfed peer add`, `hashfed sync`)"
+        )
     if origin == own_origin:
         return (
-            "rebuild this node's own log from a peer that holds it: `hashfed recover --peer NAME`"
+            "rebuild this node's own log from a peer that holds it: `hashfed recover --peer "
+            "NAME` (or fetch just the damaged entries: `hashfed check --repair --peer NAME`)"
         )
-    return (
-        f"every peer relaying {origin} holds its signed entries: restore hashfed.db from a "
-        f"backup, or copy {origin}'s log again from a peer into a fresh node home "
-        "(`hashfed init`, `hashfed peer add`, `hashfed sync --peer NAME`)"
-    )
+    return f"fetch it again from a peer that relays {origin}: `hashfed check --repair --peer NAME`"
 
 
 # -- the check ---------------------------------------------------------------------------------
@@ -304,7 +313,7 @@ class _OriginChecker:
         self.key = key
         self.scope = scope
         self.result = result
-        self.repair = repair_advice(origin, own_origin)
+        self.own_origin = own_origin
         self.damage: list[Damage] = []
         # Two folds: the stored leaves, and the leaves recomputed from the bodies. They are the
         # same object until a body and its leaf disagree; the next checkpoint then tells which
@@ -316,7 +325,8 @@ class _OriginChecker:
         self.position = 0  # next entry to read
 
     def found(self, kind: str, detail: str, **where: int | None) -> None:
-        self.damage.append(Damage(self.origin, kind, detail, self.repair, **where))
+        repair = repair_advice(self.origin, self.own_origin, kind)
+        self.damage.append(Damage(self.origin, kind, detail, repair, **where))
 
     def run(self) -> list[Damage]:
         latest = self.store.latest_checkpoint(self.origin)

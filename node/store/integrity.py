@@ -3,6 +3,7 @@ in bounded chunks so that a check of millions of entries holds only one chunk at
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import sqlite_utils
@@ -71,3 +72,35 @@ class IntegrityReads:
         rows = self.db.execute(f"PRAGMA quick_check({QUICK_CHECK_LINES})").fetchall()
         lines = [str(r[0]) for r in rows]
         return [] if lines == ["ok"] else lines
+
+    def replace_entry(
+        self,
+        origin: str,
+        idx: int,
+        body: bytes,
+        leaf: bytes,
+        kind: str,
+        signals: Sequence[tuple[str, bytes, int | None]],
+    ) -> bool:
+        """Put back one entry's body, leaf and kind, and its signal values where its stored
+        signal rows have the same types (their row numbers, on which the match index relies,
+        and their retraction marks stay). False, and nothing changed, when the rows cannot
+        take the values in place. Call inside a transaction."""
+        stored = self.db.execute(
+            "SELECT type, row FROM signals WHERE origin = ? AND idx = ? ORDER BY type, row",
+            [origin, idx],
+        ).fetchall()
+        if sorted(t for t, _ in stored) != sorted(t for t, _, _ in signals):
+            return False
+        self.db.execute(
+            "UPDATE entries SET body = ?, leaf = ?, kind = ? WHERE origin = ? AND idx = ?",
+            [body, leaf, kind, origin, idx],
+        )
+        for (signal_type, row), (_, value, quality) in zip(
+            stored, sorted(signals, key=lambda s: s[0]), strict=True
+        ):
+            self.db.execute(
+                "UPDATE signals SET value = ?, quality = ? WHERE type = ? AND row = ?",
+                [value, quality, signal_type, row],
+            )
+        return True
