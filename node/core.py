@@ -767,6 +767,11 @@ class Node:
             raise InvalidInputError(f"entry {entry_index} is not in a tree of size {tree_size}")
         body, _ = self.store.entry(origin, entry_index)
         proof = self._tree(origin, tree_size).inclusion_proof(entry_index, tree_size)
+        # As for bundles: a damaged entry is refused by name, never sent with a proof.
+        bundle = Bundle(origin, entry_index, body, tuple(proof), checkpoint.note)
+        if (damage := integrity.bundle_damage(self.store, bundle, self.origin)) is not None:
+            integrity.record_damage(self.paths.root, damage, "bundle")
+            raise integrity.refuse(damage)
         return body, proof, checkpoint.note
 
     def consistency(self, origin: str, old_size: int, new_size: int) -> list[bytes]:

@@ -265,3 +265,17 @@ def test_a_damaged_matched_entry_is_recorded_and_refused_when_unreadable(logged:
     _sql(logged, "UPDATE entries SET body = ? WHERE idx = 13", b"\xff\xff\xff")
     with Node.open(logged) as node, pytest.raises(DamageError, match="entry 13"):
         node.match_signals([parse_signal(f"md5:{13:032x}")])
+
+
+def test_a_repair_accepts_only_an_entry_proven_by_the_origins_signed_root(logged: Path) -> None:
+    from node.errors import VerificationError
+    from node.repair import _proven
+
+    with Node.open(logged) as node:
+        body, path, note = node.inclusion(OWN, 12, 30)
+        assert _proven(node, OWN, 12, body, path, note) == body
+        altered = body[:-1] + bytes([body[-1] ^ 0x01])
+        with pytest.raises(VerificationError, match="the peer's copy does not verify"):
+            _proven(node, OWN, 12, altered, path, note)
+        with pytest.raises(VerificationError, match="does not verify"):
+            _proven(node, OWN, 11, body, path, note)  # right bytes, claimed at another index
