@@ -474,7 +474,7 @@ class Node:
         if leaf_hash(body) != leaf:
             damage = integrity.Damage(
                 origin,
-                "body",
+                "entry",
                 "its stored body does not hash to its stored leaf (found while matching)",
                 integrity.repair_advice(origin, self.origin),
                 idx,
@@ -546,7 +546,11 @@ class Node:
         body, _ = self.store.entry(origin, entry_index)
         proof = self._tree(origin, size).inclusion_proof(entry_index, size)
         bundle = Bundle(origin, entry_index, body, tuple(proof), self.witness.note(checkpoint))
-        # Never hand out a bundle that scripts/verify_bundle.py would reject (node.integrity).
+        return self._undamaged(bundle)
+
+    def _undamaged(self, bundle: Bundle) -> Bundle:
+        """``bundle``, if it verifies as scripts/verify_bundle.py would check it; else the
+        damage is recorded (``status``) and refused by name (node.integrity)."""
         if (damage := integrity.bundle_damage(self.store, bundle, self.origin)) is not None:
             integrity.record_damage(self.paths.root, damage, "bundle")
             raise integrity.refuse(damage)
@@ -768,10 +772,7 @@ class Node:
         body, _ = self.store.entry(origin, entry_index)
         proof = self._tree(origin, tree_size).inclusion_proof(entry_index, tree_size)
         # As for bundles: a damaged entry is refused by name, never sent with a proof.
-        bundle = Bundle(origin, entry_index, body, tuple(proof), checkpoint.note)
-        if (damage := integrity.bundle_damage(self.store, bundle, self.origin)) is not None:
-            integrity.record_damage(self.paths.root, damage, "bundle")
-            raise integrity.refuse(damage)
+        self._undamaged(Bundle(origin, entry_index, body, tuple(proof), checkpoint.note))
         return body, proof, checkpoint.note
 
     def consistency(self, origin: str, old_size: int, new_size: int) -> list[bytes]:

@@ -122,21 +122,13 @@ class Config:
         if not isinstance(witnesses, list) or not all(isinstance(w, str) for w in witnesses):
             raise InvalidInputError(f"{source}: witnesses must be a list of member names")
         check_entries = doc.get("startup_check_entries", DEFAULT_STARTUP_CHECK_ENTRIES)
-        if (
-            not isinstance(check_entries, int)
-            or isinstance(check_entries, bool)
-            or (check_entries < 0)
-        ):
+        if type(check_entries) is not int or check_entries < 0:
             raise InvalidInputError(
                 f"{source}: startup_check_entries must be an integer >= 0 (0 turns the "
                 "start-up check off)"
             )
         check_seconds = doc.get("startup_check_seconds", DEFAULT_STARTUP_CHECK_SECONDS)
-        if (
-            not isinstance(check_seconds, int | float)
-            or isinstance(check_seconds, bool)
-            or (check_seconds <= 0)
-        ):
+        if type(check_seconds) not in (int, float) or check_seconds <= 0:
             raise InvalidInputError(f"{source}: startup_check_seconds must be a positive number")
         return cls(
             startup_check_entries=check_entries,

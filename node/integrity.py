@@ -592,7 +592,7 @@ def bundle_damage(store: Store, bundle: Bundle, own_origin: str | None) -> Damag
     _, leaf = store.entry(origin, idx)
     if leaf_hash(bundle.entry) != leaf:
         return Damage(
-            origin, "body", "its stored body does not hash to its stored leaf", repair, idx
+            origin, "entry", "its stored body does not hash to its stored leaf", repair, idx
         )
     try:
         bundle.verify(VerifierKey.parse(store.origin(origin).verifier_key))

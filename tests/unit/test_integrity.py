@@ -240,7 +240,7 @@ def test_a_bundle_of_a_damaged_entry_is_refused_and_recorded(logged: Path) -> No
         node.bundle(OWN, 11)  # its neighbours are still served
         store = node.status()["store"]
         assert store["ok"] is False  # type: ignore[index]
-        assert [(d["kind"], d["index"]) for d in store["damage"]] == [("body", 12)]  # type: ignore[index]
+        assert [(d["kind"], d["index"]) for d in store["damage"]] == [("entry", 12)]  # type: ignore[index]
 
 
 def test_a_damaged_leaf_is_refused_in_a_bundle_too(logged: Path) -> None:
@@ -261,7 +261,7 @@ def test_a_damaged_matched_entry_is_recorded_and_refused_when_unreadable(logged:
         assert [m.entry_index for m in result.matches] == [12]
         store = node.status()["store"]
         assert store["ok"] is False  # type: ignore[index]
-        assert [(d["kind"], d["index"]) for d in store["damage"]] == [("body", 12)]  # type: ignore[index]
+        assert [(d["kind"], d["index"]) for d in store["damage"]] == [("entry", 12)]  # type: ignore[index]
     _sql(logged, "UPDATE entries SET body = ? WHERE idx = 13", b"\xff\xff\xff")
     with Node.open(logged) as node, pytest.raises(DamageError, match="entry 13"):
         node.match_signals([parse_signal(f"md5:{13:032x}")])
