@@ -683,10 +683,13 @@ def record(home: Path, report: CheckReport) -> bool:
 
 
 def record_damage(home: Path, damage: Damage, scope: str) -> None:
-    """Persist one finding made outside a check (a bundle refused, a damaged match), once."""
-    if damage.key() in {d.key() for d in known_damage(home)}:
+    """Persist one finding made outside a check (a bundle refused, a damaged match), once
+    per place (a check may already have named it, with a finer kind)."""
+    where = (damage.origin, damage.index, damage.checkpoint_size)
+    if where in {(d.origin, d.index, d.checkpoint_size) for d in known_damage(home)}:
         return
-    log.error("damaged entry found (%s): %s", scope, damage.line())
+    # INFO: the caller raises or reports it as well; a CLI prints exactly one line.
+    log.info("damaged entry found (%s): %s", scope, damage.line())
     record(home, CheckReport(scope=scope, damage=[damage]))
 
 
