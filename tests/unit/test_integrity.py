@@ -279,3 +279,35 @@ def test_a_repair_accepts_only_an_entry_proven_by_the_origins_signed_root(logged
             _proven(node, OWN, 12, altered, path, note)
         with pytest.raises(VerificationError, match="does not verify"):
             _proven(node, OWN, 11, body, path, note)  # right bytes, claimed at another index
+
+
+def test_the_start_up_check_settings_are_validated(tmp_path: Path) -> None:
+    from node.errors import InvalidInputError
+    from node.home import Config
+
+    source = tmp_path / "config.toml"
+    base = 'version = 1\norigin = "acme.example"\n'
+    config = Config.from_toml(base, source)
+    assert (config.startup_check_entries, config.startup_check_seconds) == (10_000, 5.0)
+    again = Config.from_toml(config.to_toml(), source)
+    assert (again.startup_check_entries, again.startup_check_seconds) == (10_000, 5.0)
+    off = Config.from_toml(base + "startup_check_entries = 0\nstartup_check_seconds = 2\n", source)
+    assert (off.startup_check_entries, off.startup_check_seconds) == (0, 2.0)
+    for bad in (
+        "startup_check_entries = -1",
+        "startup_check_entries = true",
+        'startup_check_entries = "many"',
+        "startup_check_seconds = 0",
+        "startup_check_seconds = -3.5",
+    ):
+        with pytest.raises(InvalidInputError, match="startup_check_"):
+            Config.from_toml(base + bad + "\n", source)
+
+
+def test_a_disabled_start_up_check_reads_nothing(logged: Path) -> None:
+    _flip(logged, OWN, 29)
+    with Node.open(logged) as node:
+        assert integrity.startup_check(node.store, node.paths.root, OWN, 0, 5.0) is None
+        found = integrity.startup_check(node.store, node.paths.root, OWN, 3, 5.0)
+        assert found is not None and _found(found) == [(OWN, "body", 29, None)]
+        assert node.status()["store"]["ok"] is False  # type: ignore[index]
