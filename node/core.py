@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from node import integrity
 from node.audit_export import (
     OriginExport,
     entry_records,
@@ -31,6 +32,7 @@ from node.errors import (
     IdentityError,
     InvalidInputError,
     LowQualityError,
+    MalformedError,
     NotFoundError,
 )
 from node.hashing import (
@@ -404,7 +406,7 @@ class Node:
             matches = []
             for (origin, idx), distances in by_entry.items():
                 if (origin, idx) not in entries:
-                    body, leaf = self.store.entry(origin, idx)
+                    body, leaf = self._matched_entry(origin, idx)
                     statement = decode_entry(body).statement
                     assert isinstance(statement, Add)  # only ADDs carry signals
                     if origin not in coverings:
@@ -453,7 +455,7 @@ class Node:
         return QueryResult(query, tuple(matches))
 
     def _describe(self, query: str, origin: str, idx: int, found: list[SignalDistance]) -> Match:
-        body, leaf = self.store.entry(origin, idx)
+        body, leaf = self._matched_entry(origin, idx)
         statement = decode_entry(body).statement
         assert isinstance(statement, Add)  # only ADDs carry signals
         return Match(
@@ -466,6 +468,27 @@ class Node:
             opinions=self.opinion_summary(origin, idx, leaf),
             witnessing=self.witness.status(origin, idx),
         )
+
+    def _matched_entry(self, origin: str, idx: int) -> tuple[bytes, bytes]:
+        """(body, leaf) of a matched entry. A body that no longer hashes to its leaf is
+        recorded (``hashfed status`` then reports the store unhealthy and why), and refused
+        with a DamageError naming it when it does not even parse; the match itself comes from
+        the signal rows, which the check compares separately."""
+        body, leaf = self.store.entry(origin, idx)
+        if leaf_hash(body) != leaf:
+            damage = integrity.Damage(
+                origin,
+                "entry",
+                "its stored body does not hash to its stored leaf (found while matching)",
+                integrity.repair_advice(origin, self.origin),
+                idx,
+            )
+            integrity.record_damage(self.paths.root, damage, "match")
+            try:
+                decode_entry(body)
+            except MalformedError:
+                raise integrity.refuse(damage) from None
+        return body, leaf
 
     def opinion_summary(self, origin: str, idx: int, leaf: bytes) -> OpinionSummary:
         counts = {v: 0 for v in Verdict}
@@ -529,7 +552,16 @@ class Node:
         assert checkpoint is not None  # witnessed sizes are sizes of stored checkpoints
         body, _ = self.store.entry(origin, entry_index)
         proof = self._tree(origin, size).inclusion_proof(entry_index, size)
-        return Bundle(origin, entry_index, body, tuple(proof), self.witness.note(checkpoint))
+        bundle = Bundle(origin, entry_index, body, tuple(proof), self.witness.note(checkpoint))
+        return self._undamaged(bundle)
+
+    def _undamaged(self, bundle: Bundle) -> Bundle:
+        """``bundle``, if it verifies as scripts/verify_bundle.py would check it; else the
+        damage is recorded (``status``) and refused by name (node.integrity)."""
+        if (damage := integrity.bundle_damage(self.store, bundle, self.origin)) is not None:
+            integrity.record_damage(self.paths.root, damage, "bundle")
+            raise integrity.refuse(damage)
+        return bundle
 
     def witness_status(self, origin: str, entry_index: int) -> Witnessing:
         """Whether ``entry_index`` of ``origin`` is covered by a witnessed checkpoint."""
@@ -766,6 +798,8 @@ class Node:
             raise InvalidInputError(f"entry {entry_index} is not in a tree of size {tree_size}")
         body, _ = self.store.entry(origin, entry_index)
         proof = self._tree(origin, tree_size).inclusion_proof(entry_index, tree_size)
+        # As for bundles: a damaged entry is refused by name, never sent with a proof.
+        self._undamaged(Bundle(origin, entry_index, body, tuple(proof), checkpoint.note))
         return body, proof, checkpoint.note
 
     def consistency(self, origin: str, old_size: int, new_size: int) -> list[bytes]:
@@ -1074,6 +1108,7 @@ class Node:
                 "witnesses": list(self.config.witnesses) or "any trusted member",
             },
             "auditors": [a.name for a in self.store.auditors()],
+            "store": integrity.store_health(self.paths.root, self.paths.database),
         }
 
 

@@ -69,6 +69,13 @@ class EquivocationError(VerificationError):
     """An origin signed two checkpoints that cannot both be true; its import is stopped."""
 
 
+class DamageError(VerificationError):
+    """Stored data no longer matches what its origin signed: an entry body, a leaf hash, a
+    checkpoint or a row derived from an entry changed on disk. Found by ``hashfed check``, the
+    start-up check, or before a bundle leaves the node; the message names the entry and how to
+    repair it."""
+
+
 class NotFoundError(HashfedError):
     """An origin, entry or checkpoint that this node does not hold."""
 

@@ -28,6 +28,8 @@ ENV_HOME = "HASHFED_HOME"
 CONFIG_VERSION = 1
 ROLES = ("member", "auditor")
 DEFAULT_WITNESS_MIN = 2
+DEFAULT_STARTUP_CHECK_ENTRIES = 10_000
+DEFAULT_STARTUP_CHECK_SECONDS = 5.0
 
 
 def resolve_home(explicit: Path | None) -> Path:
@@ -62,6 +64,10 @@ class Config:
     sync_backoff_max_s: float = 600.0
     sync_min_entries_per_s: float = 10.0
     sync_rate_window_s: float = 30.0
+    # `hashfed serve` checks the newest this-many entries of each origin (and every
+    # checkpoint's root) before it listens, for at most that many seconds (node.integrity).
+    startup_check_entries: int = DEFAULT_STARTUP_CHECK_ENTRIES
+    startup_check_seconds: float = DEFAULT_STARTUP_CHECK_SECONDS
     extra: dict[str, object] = field(default_factory=dict)
 
     def to_toml(self) -> str:
@@ -83,6 +89,8 @@ class Config:
         doc["sync_backoff_max_s"] = self.sync_backoff_max_s
         doc["sync_min_entries_per_s"] = self.sync_min_entries_per_s
         doc["sync_rate_window_s"] = self.sync_rate_window_s
+        doc["startup_check_entries"] = self.startup_check_entries
+        doc["startup_check_seconds"] = self.startup_check_seconds
         doc.update(self.extra)
         return tomli_w.dumps(doc)
 
@@ -111,6 +119,8 @@ class Config:
             "witness_min",
             "witnesses",
             *SCHEDULING_KEYS,
+            "startup_check_entries",
+            "startup_check_seconds",
         }
         max_pixels = doc.get("max_pixels")
         if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels <= 0):
@@ -128,7 +138,18 @@ class Config:
         if not isinstance(witnesses, list) or not all(isinstance(w, str) for w in witnesses):
             raise InvalidInputError(f"{source}: witnesses must be a list of member names")
         deadline, backoff_max, min_rate, rate_window = _scheduling(doc, source)
+        check_entries = doc.get("startup_check_entries", DEFAULT_STARTUP_CHECK_ENTRIES)
+        if type(check_entries) is not int or check_entries < 0:
+            raise InvalidInputError(
+                f"{source}: startup_check_entries must be an integer >= 0 (0 turns the "
+                "start-up check off)"
+            )
+        check_seconds = doc.get("startup_check_seconds", DEFAULT_STARTUP_CHECK_SECONDS)
+        if type(check_seconds) not in (int, float) or check_seconds <= 0:
+            raise InvalidInputError(f"{source}: startup_check_seconds must be a positive number")
         return cls(
+            startup_check_entries=check_entries,
+            startup_check_seconds=float(check_seconds),
             origin=origin,
             role=role,
             witness_min=witness_min,

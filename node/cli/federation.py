@@ -292,6 +292,7 @@ def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
         )
     title = Text("Node ") if role != "auditor" else Text("Auditor ")
     out.print(title + Text(shown(report["origin"]), style="bold"))
+    _print_store(report.get("store"))
     out.print(peers)
     for p in report["peers"]:  # type: ignore[attr-defined]
         if (trouble := _trouble(p)) is not None:
@@ -344,6 +345,19 @@ def _due(ms: object) -> str:
     seconds = ms / 1000 - time.time()
     stamp = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%H:%M:%SZ")
     return f"{stamp} (in {seconds:.0f} s)" if seconds > 0 else f"{stamp} (due)"
+
+
+def _print_store(store: object) -> None:
+    """The store section: ok, or each reason it is not (node.integrity.store_health)."""
+    if not isinstance(store, dict):
+        return
+    if store.get("ok"):
+        out.print(Text("Store: ok", style="green") + Text(f" ({shown(store.get('path'))})"))
+        return
+    out.print(Text("Store: UNHEALTHY", style="bold red") + Text(f" ({shown(store.get('path'))})"))
+    for reason in store.get("reasons") or []:
+        out.print(Text("  " + shown(reason)))
+    out.print("  `hashfed check` lists every damaged entry; a clean full check clears this.")
 
 
 def _cosigned(size: object, cosigners: list[str]) -> str:

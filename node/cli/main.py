@@ -1,9 +1,10 @@
 """The ``hashfed`` command line.
 
 Exit codes (also in README.md): 0 ok; 1 no match (``match --exit-code``); 2 usage error;
-3 other hashfed error; 4 invalid input (nothing stored); 5 verification failed; 6 not found;
-7 node identity missing or already present, or an auditor identity asked to publish;
-8 database unusable; 9 sync or peer test failed.
+3 other hashfed error; 4 invalid input (nothing stored); 5 verification failed (also: damage
+found by ``check``, a damaged entry refused); 6 not found; 7 node identity missing or already
+present, or an auditor identity asked to publish; 8 database unusable (also: disk full,
+read-only, damaged page); 9 sync or peer test failed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from node.cli import audit as audit_cli
+from node.cli import check as check_cli
 from node.cli import federation
 from node.cli import index_cmd as index_cli
 from node.cli import serve as serve_cli
@@ -427,6 +429,7 @@ serve_cli.register(app)
 index_cli.register(app)
 audit_cli.register(app)
 tls_cli.register(app)
+check_cli.register(app)
 
 
 def run() -> None:

@@ -39,6 +39,7 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from node import integrity
 from node._proto.hashfed.v1 import federation_pb2_grpc, local_pb2_grpc
 from node.core import Node
 from node.errors import HashfedError, IdentityError, InvalidInputError
@@ -217,6 +218,16 @@ def _shared_certificates(node: Node) -> dict[str, list[str]]:
     return {f: names for f, names in holders.items() if len(names) > 1}
 
 
+def _startup_check(node: Node) -> None:
+    integrity.startup_check(
+        node.store,
+        node.paths.root,
+        node.origin,
+        node.config.startup_check_entries,
+        node.config.startup_check_seconds,
+    )
+
+
 def _freshen(node: Node) -> list[bytes]:
     node.index.refresh()
     return node.pinned_certificates()
@@ -302,6 +313,9 @@ async def _serve(
     runner: NodeRunner, peer_address: str | None, local_address: str | None, run_sync: bool
 ) -> RunningNode:
     snap = await runner.call(_snapshot, runner.node)
+    # Bounded (config startup_check_entries / _seconds); damage is logged and recorded for
+    # `status`, and the node still serves: damaged entries are refused one by one.
+    await runner.call(_startup_check, runner.node)
     peer_bind = peer_address or snap.peer_address
     local_bind = local_address or snap.local_address
     peer_host, _ = split_host_port(peer_bind)

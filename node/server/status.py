@@ -6,6 +6,10 @@ error (node.errors)    status code             why
 InvalidInputError      INVALID_ARGUMENT        bad signal, media, label, index, threshold:
                                                the request itself is wrong; nothing stored
 NotFoundError          NOT_FOUND               no such origin, entry or checkpoint here
+DamageError            DATA_LOSS               a stored entry, leaf or checkpoint no longer
+                                               matches what its origin signed (``hashfed
+                                               check`` names it); the node refuses to serve
+                                               it rather than hand out what fails to verify
 VerificationError      INVALID_ARGUMENT        bytes, a signature or a proof that do not
                                                verify (including ``MalformedError``: text that
                                                does not even parse). Retrying the same request
@@ -13,7 +17,9 @@ VerificationError      INVALID_ARGUMENT        bytes, a signature or a proof tha
                                                problem, so not FAILED_PRECONDITION
 IdentityError          FAILED_PRECONDITION     the node's identity is missing or inconsistent:
                                                an operator must fix the home first
-StoreError             UNAVAILABLE             database locked or unusable; may pass on retry
+StoreError             UNAVAILABLE             database locked or unusable (disk full,
+                                               read-only, damaged page); may pass on retry
+                                               once the operator fixed it
 any other HashfedError INTERNAL                  a deliberate error with no closer class
 anything else          INTERNAL                a bug: the details say only "internal error",
                                                the traceback goes to the node's log
@@ -32,6 +38,7 @@ from typing import NoReturn
 import grpc
 
 from node.errors import (
+    DamageError,
     HashfedError,
     IdentityError,
     InvalidInputError,
@@ -47,6 +54,7 @@ log = logging.getLogger("hashfed.server")
 _CODES: tuple[tuple[type[HashfedError], grpc.StatusCode], ...] = (
     (InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
+    (DamageError, grpc.StatusCode.DATA_LOSS),  # before VerificationError, its base class
     (VerificationError, grpc.StatusCode.INVALID_ARGUMENT),
     (IdentityError, grpc.StatusCode.FAILED_PRECONDITION),
     (StoreError, grpc.StatusCode.UNAVAILABLE),

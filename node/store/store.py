@@ -20,7 +20,9 @@ import sqlite_utils
 
 from node.errors import NotFoundError, StoreError
 from node.store.audit import AuditTables
+from node.store.faults import guard_store_errors, store_error
 from node.store.federation import FederationTables, now_ms
+from node.store.integrity import IntegrityReads
 from node.store.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
@@ -97,7 +99,7 @@ class OriginRow:
     is_self: bool
 
 
-class Store(FederationTables, AuditTables):
+class Store(FederationTables, AuditTables, IntegrityReads):
     def __init__(self, path: Path, *, create: bool = False) -> None:
         """Open the database; only ``create=True`` (``hashfed init``) may make a new file.
 
@@ -119,7 +121,7 @@ class Store(FederationTables, AuditTables):
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open database {path}: {exc}") from exc
+            raise store_error(path, exc, "cannot open it") from exc
         self.db = sqlite_utils.Database(conn)
         self._migrate()
 
@@ -168,7 +170,7 @@ class Store(FederationTables, AuditTables):
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise StoreError(f"database {self.path} is busy: {exc}") from exc
+            raise store_error(self.path, exc) from exc
         try:
             with self.db.atomic():
                 yield
@@ -176,7 +178,14 @@ class Store(FederationTables, AuditTables):
             if self.db.conn.in_transaction:
                 self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.DatabaseError:
+            # A COMMIT that fails (disk full) may leave the transaction open: end it, so the
+            # connection is usable again and nothing half-written stays pending.
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
 
     # -- origins -------------------------------------------------------------------------------
 
@@ -576,3 +585,8 @@ class Store(FederationTables, AuditTables):
             )
             out.extend((int(r), str(o), int(i), bytes(v)) for r, o, i, v in found)
         return out
+
+
+# Every Store method, its mixins' included, turns storage faults into StoreError
+# (node.store.faults).
+guard_store_errors(Store)

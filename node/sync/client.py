@@ -188,6 +188,22 @@ class PeerClient:
             if not call.done():
                 call.cancel()
 
+    async def inclusion_proof(
+        self, origin: str, index: int, tree_size: int = 0
+    ) -> tuple[bytes, list[bytes], str]:
+        """(entry bytes, audit path, signed checkpoint note) of entry ``index`` of ``origin``
+        in the tree of ``tree_size`` (0: the peer's newest). Not checked here."""
+        try:
+            proof = await self._stub.GetInclusionProof(
+                federation_pb2.GetInclusionProofRequest(
+                    origin=origin, entry_index=index, tree_size=tree_size
+                ),
+                timeout=CALL_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise await self.explain(exc, f"GetInclusionProof({origin}, {index})") from None
+        return bytes(proof.entry), [bytes(h) for h in proof.hashes], str(proof.checkpoint)
+
     async def list_checkpoints(
         self, origin: str, min_size: int, *, cosigned_only: bool, max_notes: int
     ) -> list[str] | None:

@@ -23,6 +23,7 @@ from node.server.status import status_for
         (errors.MalformedError, grpc.StatusCode.INVALID_ARGUMENT),
         (errors.SignatureError, grpc.StatusCode.INVALID_ARGUMENT),
         (errors.ProofError, grpc.StatusCode.INVALID_ARGUMENT),
+        (errors.DamageError, grpc.StatusCode.DATA_LOSS),
         (errors.IdentityError, grpc.StatusCode.FAILED_PRECONDITION),
         (errors.StoreError, grpc.StatusCode.UNAVAILABLE),
         (errors.HashfedError, grpc.StatusCode.INTERNAL),
