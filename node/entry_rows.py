@@ -17,9 +17,20 @@ from collections.abc import Callable, Sequence
 from google.protobuf.message import DecodeError
 
 from node._proto.hashfed.v1 import entry_pb2 as pb
+from node.errors import NotFoundError
 from node.hashing import signal_types
-from node.log.entry import MAX_ENTRY_BYTES, Add, Retract, Statement
-from node.store.store import EntryRow, OpinionRow, SignalRow
+from node.log.entry import (
+    INDEX_LIMIT,
+    MAX_ENTRY_BYTES,
+    Add,
+    Entry,
+    Opinion,
+    Retract,
+    Statement,
+    Verdict,
+    unknown_field_numbers,
+)
+from node.store.store import EntryRow, OpinionRow, SignalRow, Store
 
 # (idx, leaf, body, kind, create_ms) and (idx, type, value, quality): what Store.append_chunk
 # inserts.
@@ -80,7 +91,12 @@ def rows_of(
 
 
 def entry_row(idx: int, body: bytes, leaf: bytes, statement: Statement, now: int) -> EntryRow:
-    """The store rows of one decoded entry."""
+    """The store rows of one decoded entry.
+
+    A reference that cannot name a stored entry (a RETRACT of an index at or after its own, or
+    beyond 2^63; an OPINION on an index beyond 2^63) gives no derived row: the entry itself is
+    stored as signed, and :func:`ignored_because` says why it had no effect.
+    """
     kind = type(statement).__name__.upper()
     signals: tuple[SignalRow, ...] = ()
     retracts = None
@@ -90,8 +106,9 @@ def entry_row(idx: int, body: bytes, leaf: bytes, statement: Statement, now: int
             SignalRow(c.signal.type, c.signal.value, c.quality) for c in statement.signals
         )
     elif isinstance(statement, Retract):
-        retracts = statement.entry_index
-    else:
+        if statement.entry_index < min(idx, INDEX_LIMIT):
+            retracts = statement.entry_index
+    elif statement.target.entry_index < INDEX_LIMIT:
         t = statement.target
         opinion = OpinionRow(
             t.origin,
@@ -101,3 +118,70 @@ def entry_row(idx: int, body: bytes, leaf: bytes, statement: Statement, now: int
             statement.agrees_with_labels,
         )
     return EntryRow(idx, leaf, body, kind, now, signals, retracts, opinion)
+
+
+def ignored_because(store: Store, origin: str, idx: int, entry: Entry, body: bytes) -> str | None:
+    """Why a stored entry has no effect here, or only part of one (for ``hashfed log``); None
+    when it applies as it says.
+
+    Every entry is stored as signed (its bytes are in the Merkle tree); what it asks for is
+    applied only where it can be (docs/protocol.md §2, reader rules). The reasons come from the
+    stored rows, so they say what import did: an opinion on an entry this node does not hold
+    yet counts once that entry arrives.
+    """
+    st = entry.statement
+    reason: str | None = None
+    if isinstance(st, Retract):
+        reason = _retract_ignored(store, origin, idx, st.entry_index)
+    elif isinstance(st, Opinion):
+        reason = _opinion_ignored(store, st)
+    elif st.unusable:
+        types = ", ".join(sorted({t for t, _ in st.unusable}))
+        reason = f"ignored: signals this version cannot use ({types})"
+    unknown = unknown_field_numbers(body)
+    if unknown:
+        kept = f"kept as signed: fields this version does not know ({', '.join(map(str, unknown))})"
+        reason = kept if reason is None else f"{reason}; {kept}"
+    return reason
+
+
+def _retract_ignored(store: Store, origin: str, idx: int, target: int) -> str | None:
+    if target >= INDEX_LIMIT:
+        return f"ignored: retracts index {target}, beyond the log"
+    if target >= idx:
+        return f"ignored: retracts index {target}, not an earlier entry"
+    kinds = [row.kind for row in store.entries(origin, target, target + 1)]
+    if kinds != ["ADD"]:
+        what = f"an {kinds[0]}" if kinds and kinds[0][0] in "AEIOU" else f"a {kinds[0]}"
+        return f"ignored: retracts entry {target}, {what}, not an ADD"
+    by = store.retraction_of(origin, target)
+    if by is not None and by != idx:
+        return f"ignored: entry {target} is already retracted by entry {by}"
+    return None
+
+
+def _opinion_ignored(store: Store, opinion: Opinion) -> str | None:
+    t = opinion.target
+    if t.entry_index >= INDEX_LIMIT:
+        return f"ignored: opinion on {t.origin} index {t.entry_index}, beyond any log"
+    if opinion.verdict is Verdict.UNSPECIFIED:
+        return "ignored: a verdict this version does not know"
+    try:
+        store.origin(t.origin)
+    except NotFoundError:
+        return f"no effect: opinion on {t.origin}, an origin this node does not know"
+    try:
+        _, leaf = store.entry(t.origin, t.entry_index)
+    except NotFoundError:
+        return (
+            f"no effect: opinion on {t.origin} entry {t.entry_index}, which this node does not hold"
+        )
+    if leaf != t.leaf_hash:
+        return (
+            f"ignored: opinion on {t.origin} entry {t.entry_index} names other bytes "
+            f"(leaf hash {t.leaf_hash.hex()[:16]}…, the entry's is {leaf.hex()[:16]}…)"
+        )
+    (row,) = store.entries(t.origin, t.entry_index, t.entry_index + 1)
+    if row.kind != "ADD":
+        return f"ignored: opinion on {t.origin} entry {t.entry_index}, not an ADD"
+    return None

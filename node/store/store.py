@@ -19,6 +19,7 @@ from pathlib import Path
 import sqlite_utils
 
 from node.errors import NotFoundError, StoreError
+from node.log.entry import INDEX_LIMIT
 from node.store.audit import AuditTables
 from node.store.federation import FederationTables, now_ms
 from node.store.migrations import MIGRATIONS
@@ -289,20 +290,25 @@ class Store(FederationTables, AuditTables):
             [IndexedSignal(t, row, value) for t, row, value, *_ in signal_rows] if indexed else []
         )
         for e in special:
-            if e.retracts is not None:
-                conn.execute(
-                    # OR IGNORE: a second RETRACT of one target (a buggy origin) must not
-                    # make its whole log unimportable.
-                    "INSERT OR IGNORE INTO retractions (origin, target_idx, idx) VALUES (?,?,?)",
-                    [origin, e.retracts, e.idx],
-                )
-                hit = conn.execute(
-                    "UPDATE signals SET retracted = 1 WHERE origin = ? AND idx = ? "
-                    "RETURNING type, row",
-                    [origin, e.retracts],
-                ).fetchall()
-                retracted.extend((t, r) for t, r in hit)
-            if e.opinion is not None:
+            # A signed entry is stored whatever it refers to; only an effect that can apply is
+            # recorded (reader rules, protocol.md §2): a RETRACT of an earlier ADD not yet
+            # retracted, an OPINION on an index a log can have. Anything else would either
+            # overflow SQLite's integers or make the origin's whole log unimportable.
+            if e.retracts is not None and 0 <= e.retracts < min(e.idx, INDEX_LIMIT):
+                added_row = conn.execute(
+                    "INSERT OR IGNORE INTO retractions (origin, target_idx, idx) "
+                    "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM entries "
+                    "WHERE origin = ? AND idx = ? AND kind = 'ADD')",
+                    [origin, e.retracts, e.idx, origin, e.retracts],
+                ).rowcount
+                if added_row:
+                    hit = conn.execute(
+                        "UPDATE signals SET retracted = 1 WHERE origin = ? AND idx = ? "
+                        "RETURNING type, row",
+                        [origin, e.retracts],
+                    ).fetchall()
+                    retracted.extend((t, r) for t, r in hit)
+            if e.opinion is not None and 0 <= e.opinion.target_idx < INDEX_LIMIT:
                 o = e.opinion
                 conn.execute(
                     "INSERT INTO opinions VALUES (?,?,?,?,?,?,?)",
@@ -360,9 +366,15 @@ class Store(FederationTables, AuditTables):
 
     def entry(self, origin: str, idx: int) -> tuple[bytes, bytes]:
         """(body, leaf) of one entry."""
-        row = self.db.execute(
-            "SELECT body, leaf FROM entries WHERE origin = ? AND idx = ?", [origin, idx]
-        ).fetchone()
+        # An index beyond any log (a signed entry's reference, an operator's typo) is not in the
+        # store, and SQLite could not even compare it.
+        row = (
+            self.db.execute(
+                "SELECT body, leaf FROM entries WHERE origin = ? AND idx = ?", [origin, idx]
+            ).fetchone()
+            if 0 <= idx < INDEX_LIMIT
+            else None
+        )
         if row is None:
             raise NotFoundError(f"origin {origin!r} has no entry {idx} on this node")
         return bytes(row[0]), bytes(row[1])
@@ -391,6 +403,13 @@ class Store(FederationTables, AuditTables):
             "SELECT leaf FROM entries WHERE origin = ? AND idx < ? ORDER BY idx", [origin, size]
         ).fetchall()
         return [bytes(r[0]) for r in rows]
+
+    def retraction_of(self, origin: str, target_idx: int) -> int | None:
+        """The index of the RETRACT that took effect on entry ``target_idx``, if any."""
+        row = self.db.execute(
+            "SELECT idx FROM retractions WHERE origin = ? AND target_idx = ?", [origin, target_idx]
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     def is_retracted(self, origin: str, idx: int) -> bool:
         row = self.db.execute(

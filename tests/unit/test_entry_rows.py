@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from node._proto.hashfed.v1 import entry_pb2 as pb
-from node.entry_rows import entry_row, rows_of
+from node.entry_rows import entry_row, ignored_because, rows_of
 from node.errors import MalformedError
 from node.hashing import ComputedSignal, Signal
 from node.log.entry import (
@@ -18,9 +22,10 @@ from node.log.entry import (
     Verdict,
     decode_entry,
     encode_entry,
+    unknown_field_numbers,
 )
 from node.log.merkle import leaf_hash
-from node.store.store import EntryRow
+from node.store.store import EntryRow, Store
 
 ORIGIN = "a.example"
 
@@ -79,3 +84,134 @@ def test_malformed_entries_raise_as_the_full_decoder_does(body: bytes) -> None:
     with pytest.raises(MalformedError) as slow:
         _slow(0, body, leaf_hash(body))
     assert str(fast.value) == str(slow.value)
+
+
+# -- signed but odd entries: stored as signed, their effect ignored where it cannot apply -------
+
+INDICES = st.integers(min_value=0, max_value=2**64 - 1)
+
+
+def _retract(target: int) -> bytes:
+    msg = pb.Entry(origin=ORIGIN, create_time_unix_millis=1)
+    msg.retract.entry_index = target
+    return msg.SerializeToString()
+
+
+def _opinion(origin: str, target: int, leaf: bytes = bytes(32), verdict: int = 1) -> bytes:
+    msg = pb.Entry(origin=ORIGIN, create_time_unix_millis=1)
+    msg.opinion.target.origin = origin
+    msg.opinion.target.entry_index = target
+    msg.opinion.target.leaf_hash = leaf
+    msg.opinion.verdict = verdict  # type: ignore[assignment]
+    return msg.SerializeToString()
+
+
+@settings(max_examples=300, deadline=None)
+@given(idx=st.integers(min_value=0, max_value=2**63 - 1), target=INDICES)
+def test_a_retract_refers_only_to_an_earlier_index_of_the_log(idx: int, target: int) -> None:
+    body = _retract(target)
+    entries, signals, special = rows_of(ORIGIN, idx, [body], [leaf_hash(body)], _slow)
+    assert entries == [(idx, leaf_hash(body), body, "RETRACT", 1)]
+    assert signals == []
+    if target < idx:
+        assert [(e.idx, e.retracts) for e in special] == [(idx, target)]
+    else:
+        assert special == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(idx=st.integers(min_value=0, max_value=2**63 - 1), target=INDICES)
+def test_an_opinion_refers_only_to_an_index_a_log_can_have(idx: int, target: int) -> None:
+    body = _opinion("b.example", target)
+    entries, _, special = rows_of(ORIGIN, idx, [body], [leaf_hash(body)], _slow)
+    assert entries == [(idx, leaf_hash(body), body, "OPINION", 1)]
+    if target < 2**63:
+        assert [e.opinion.target_idx for e in special if e.opinion] == [target]
+    else:
+        assert special == []
+
+
+# Field 99 (varint 1) and field 98 (bytes "x"): a newer publisher's fields.
+UNKNOWN = b"\x98\x06\x01" + b"\x92\x06\x01x"
+
+
+def test_unknown_fields_are_kept_as_signed_and_never_change_the_rows() -> None:
+    plain = _raw_add([("md5", bytes(16), None)])
+    # The same ADD with the unknown fields inside its signal: Entry{origin, time, add{signal}}.
+    signal = _field(1, b"md5") + _field(2, bytes(16)) + UNKNOWN
+    nested = _field(1, ORIGIN.encode()) + b"\x10\x07" + _field(10, _field(1, signal))
+    odd = [plain + UNKNOWN, nested, _retract(0) + UNKNOWN]
+    for body in odd:
+        assert unknown_field_numbers(body) == (98, 99)
+    entries, signals, special = rows_of(ORIGIN, 1, odd, [leaf_hash(b) for b in odd], _slow)
+    assert [e[2] for e in entries] == odd
+    assert signals == [(1, "md5", bytes(16), None), (2, "md5", bytes(16), None)]
+    assert [(e.idx, e.retracts) for e in special] == [(3, 0)]
+    assert unknown_field_numbers(plain) == ()
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (short payloads only)."""
+    assert number < 16 and len(payload) < 128
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+def _stored(tmp_path: Path, bodies: list[bytes]) -> Store:
+    store = Store(tmp_path / "db.sqlite", create=True)
+    store.add_origin(ORIGIN, "key", is_self=False)
+    store.add_origin("b.example", "key", is_self=False)
+    leaves = [leaf_hash(b) for b in bodies]
+    with store.transaction():
+        entries, signals, special = rows_of(ORIGIN, 0, bodies, leaves, _slow)
+        store.append_chunk(ORIGIN, entries, signals, special)
+    return store
+
+
+def test_log_says_why_each_odd_entry_had_no_effect(tmp_path: Path) -> None:
+    add = _raw_add([("md5", bytes(16), None)])
+    bodies = [
+        add,  # 0
+        _retract(0),  # 1
+        _retract(0),  # 2: already retracted
+        _retract(1),  # 3: a RETRACT
+        _retract(2**63),  # 4
+        _retract(9),  # 5: a later index
+        _opinion("b.example", 2**64 - 1),  # 6
+        _opinion("c.example", 0),  # 7: unknown origin
+        _opinion("b.example", 0),  # 8: not held
+        _opinion(ORIGIN, 0, leaf=bytes(32)),  # 9: other bytes than entry 0's
+        _opinion(ORIGIN, 0, leaf=leaf_hash(add), verdict=7),  # 10: unknown verdict
+        _opinion(ORIGIN, 1, leaf=leaf_hash(_retract(0))),  # 11: a RETRACT
+        _opinion(ORIGIN, 0, leaf=leaf_hash(add)),  # 12: applies
+        _raw_add([("newtype", b"x", None), ("md5", bytes(16), None)]),  # 13
+        add + UNKNOWN,  # 14
+    ]
+    store = _stored(tmp_path, bodies)
+    reasons = [ignored_because(store, ORIGIN, i, decode_entry(b), b) for i, b in enumerate(bodies)]
+    assert reasons == [
+        None,
+        None,
+        "ignored: entry 0 is already retracted by entry 1",
+        "ignored: retracts entry 1, a RETRACT, not an ADD",
+        "ignored: retracts index 9223372036854775808, beyond the log",
+        "ignored: retracts index 9, not an earlier entry",
+        "ignored: opinion on b.example index 18446744073709551615, beyond any log",
+        "no effect: opinion on c.example, an origin this node does not know",
+        "no effect: opinion on b.example entry 0, which this node does not hold",
+        "ignored: opinion on a.example entry 0 names other bytes (leaf hash 0000000000000000…, "
+        f"the entry's is {leaf_hash(add).hex()[:16]}…)",
+        "ignored: a verdict this version does not know",
+        "ignored: opinion on a.example entry 1, not an ADD",
+        None,
+        "ignored: signals this version cannot use (newtype)",
+        "kept as signed: fields this version does not know (98, 99)",
+    ]
+    assert store.db.execute("SELECT target_idx, idx FROM retractions").fetchall() == [(0, 1)]
+    assert store.db.execute("SELECT idx FROM opinions ORDER BY idx").fetchall() == [
+        (7,),
+        (8,),
+        (9,),
+        (10,),
+        (11,),
+        (12,),
+    ]
