@@ -13,6 +13,7 @@ the same rows: ``tests/unit/test_entry_rows.py`` checks them against each other.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 from google.protobuf.message import DecodeError
 
@@ -50,6 +51,14 @@ def rows_of(
 
     Returns the entry rows, the signal rows in log order, and the rows ``slow`` built for
     entries with effects beyond their own rows (retractions, opinions), in log order.
+
+    A bulk-published log is mostly ADDs that differ only in their signal values (one creation
+    time, the same labels and note for a whole import). Once an ADD has been read, its bytes
+    outside the signal values are kept as a *shape*; a later entry of the same length whose
+    bytes equal the shape's outside those values parses exactly as that ADD with other values
+    (each value is the payload of a length-delimited field whose length is in the equal part,
+    and a value's content is never interpreted), so its rows are the shape's with the values
+    sliced from its bytes: a few byte comparisons instead of a protobuf parse.
     """
     sizes = {t.name: t.size for t in signal_types()}
     msg = pb.Entry()
@@ -59,8 +68,26 @@ def rows_of(
     signals: list[SignalTuple] = []
     special: list[EntryRow] = []
     add_entry, add_signal = entries.append, signals.append
+    shapes: dict[int, _Shape] = {}
+    # Learning a shape costs a few protobuf parses' worth; in a log of one-off entries (each
+    # its own creation time) it rarely pays, so after a miss the next attempt waits longer.
+    learn_at, backoff = first_idx, 1
     idx = first_idx
     for body, leaf in zip(bodies, leaves, strict=True):
+        shape = shapes.get(len(body))
+        if shape is not None:
+            head, tail, middle, create_ms, values = shape
+            if (
+                body.startswith(head)
+                and body.endswith(tail)
+                and (not middle or all(body[a:b] == part for a, b, part in middle))
+            ):
+                add_entry((idx, leaf, body, "ADD", create_ms))
+                for a, b, signal_type, quality in values:
+                    add_signal((idx, signal_type, body[a:b], quality))
+                backoff = 1
+                idx += 1
+                continue
         fast = len(body) <= MAX_ENTRY_BYTES
         if fast:
             try:
@@ -76,9 +103,15 @@ def rows_of(
                     break
                 found.append((idx, s.type, value, s.quality if s.HasField("quality") else None))
             if fast:
-                add_entry((idx, leaf, body, "ADD", msg.create_time_unix_millis))
+                create_ms = msg.create_time_unix_millis
+                add_entry((idx, leaf, body, "ADD", create_ms))
                 for f in found:
                     add_signal(f)
+                if idx >= learn_at and found:
+                    learned = _shape_of(body, create_ms, found)
+                    if learned is not None:
+                        shapes[len(body)] = learned
+                    learn_at, backoff = idx + backoff, min(2 * backoff, 64)
                 idx += 1
                 continue
         row = slow(idx, body, leaf)
@@ -88,6 +121,128 @@ def rows_of(
             special.append(row)
         idx += 1
     return entries, signals, special
+
+
+# An ADD's bytes outside its signal values: (head, tail, middle parts as (start, stop, bytes),
+# creation time, and per signal (value start, value stop, type, quality)).
+_Shape = tuple[
+    bytes,
+    bytes,
+    tuple[tuple[int, int, bytes], ...],
+    int,
+    tuple[tuple[int, int, str, int | None], ...],
+]
+
+
+def _shape_of(body: bytes, create_ms: int, found: Sequence[SignalTuple]) -> _Shape | None:
+    """The shape of an ADD that protobuf read as ``found``, or None when its wire layout is
+    not the plain one (each field once, in known numbers and wire types; repeated signals
+    only), where the value positions would be less than certain."""
+    try:
+        spans = _value_spans(body)
+    except IndexError:
+        return None
+    if spans is None or len(spans) != len(found):
+        return None
+    values = []
+    for (type_at, value_at), (_, signal_type, value, quality) in zip(spans, found, strict=True):
+        if body[type_at[0] : type_at[1]] != signal_type.encode() or (
+            body[value_at[0] : value_at[1]] != value
+        ):
+            return None
+        values.append((value_at[0], value_at[1], signal_type, quality))
+    head = body[: values[0][0]]
+    tail = body[values[-1][1] :]
+    middle = tuple(
+        (stop, start, body[stop:start]) for (_, stop, _, _), (start, _, _, _) in pairwise(values)
+    )
+    return head, tail, middle, create_ms, tuple(values)
+
+
+Span = tuple[int, int]
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]  # IndexError past the end: not a shape
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+        if shift >= 64:
+            raise IndexError("varint too long")
+
+
+def _value_spans(body: bytes) -> list[tuple[Span, Span]] | None:
+    """(type span, value span) of each signal of an ``Entry`` with the plain ADD layout."""
+    pos, seen, spans = 0, set(), None
+    while pos < len(body):
+        key, pos = _varint(body, pos)
+        number, wire = key >> 3, key & 7
+        if number in seen:
+            return None
+        seen.add(number)
+        if number == 2 and wire == 0:
+            _, pos = _varint(body, pos)
+        elif number in (1, 10) and wire == 2:
+            length, pos = _varint(body, pos)
+            stop = pos + length
+            if stop > len(body):
+                return None
+            if number == 10:
+                spans = _add_spans(body, pos, stop)
+                if spans is None:
+                    return None
+            pos = stop
+        else:
+            return None
+    return spans if pos == len(body) and 1 in seen else None
+
+
+def _add_spans(body: bytes, pos: int, end: int) -> list[tuple[Span, Span]] | None:
+    spans, seen = [], set()
+    while pos < end:
+        key, pos = _varint(body, pos)
+        number, wire = key >> 3, key & 7
+        if wire != 2 or number not in (1, 2, 3) or (number != 1 and number in seen):
+            return None
+        seen.add(number)
+        length, pos = _varint(body, pos)
+        stop = pos + length
+        if stop > end:
+            return None
+        if number == 1:
+            span = _signal_spans(body, pos, stop)
+            if span is None:
+                return None
+            spans.append(span)
+        pos = stop
+    return spans if pos == end else None
+
+
+def _signal_spans(body: bytes, pos: int, end: int) -> tuple[Span, Span] | None:
+    found: dict[int, Span] = {}
+    while pos < end:
+        key, pos = _varint(body, pos)
+        number, wire = key >> 3, key & 7
+        if number in found:
+            return None
+        if number == 3 and wire == 0:
+            _, pos = _varint(body, pos)
+            found[3] = (0, 0)
+            continue
+        if number not in (1, 2) or wire != 2:
+            return None
+        length, pos = _varint(body, pos)
+        if pos + length > end:
+            return None
+        found[number] = (pos, pos + length)
+        pos += length
+    if pos != end or 1 not in found or 2 not in found:
+        return None
+    return found[1], found[2]
 
 
 def entry_row(idx: int, body: bytes, leaf: bytes, statement: Statement, now: int) -> EntryRow:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from node._proto.hashfed.v1 import entry_pb2 as pb
-from node.entry_rows import entry_row, ignored_because, rows_of
+from node.entry_rows import _shape_of, entry_row, ignored_because, rows_of
 from node.errors import MalformedError
 from node.hashing import ComputedSignal, Signal
 from node.log.entry import (
@@ -215,3 +215,131 @@ def test_log_says_why_each_odd_entry_had_no_effect(tmp_path: Path) -> None:
         (11,),
         (12,),
     ]
+
+
+# -- the fast reader equals the straightforward one on arbitrary valid and odd entries -----------
+
+
+def _straightforward(
+    first: int, bodies: list[bytes], leaves: list[bytes]
+) -> tuple[list[object], list[object], list[EntryRow]]:
+    """decode_entry + entry_row for each entry, nothing else."""
+    full = [
+        _slow(first + i, b, leaf) for i, (b, leaf) in enumerate(zip(bodies, leaves, strict=True))
+    ]
+    return (
+        [(e.idx, e.leaf, e.body, e.kind, e.create_ms) for e in full],
+        [(e.idx, s.type, s.value, s.quality) for e in full for s in e.signals],
+        [e for e in full if e.retracts is not None or e.opinion is not None],
+    )
+
+
+SIGNAL_TYPES = st.sampled_from([("pdq", 32), ("md5", 16), ("phash", 8), ("sha256", 32), ("x", 4)])
+
+
+@st.composite
+def _shapes(draw: st.DrawFn) -> tuple[str, int, str, list[tuple[str, int, int | None]]]:
+    """An ADD's parts other than its signal values: origin, time, labels, signal types."""
+    origin = draw(st.sampled_from([ORIGIN, ORIGIN, ORIGIN, "other.example"]))
+    create = draw(st.sampled_from([0, 1, 1_700_000_000_000, -5]))
+    entity = draw(st.sampled_from(["", "e", "Example Front"]))
+    sigs = draw(
+        st.lists(
+            st.tuples(
+                SIGNAL_TYPES,
+                st.sampled_from([0, 0, 0, 1, -1]),  # a wrong length now and then
+                st.none() | st.integers(min_value=0, max_value=2**32 - 1),
+            ),
+            max_size=3,
+        )
+    )
+    return origin, create, entity, [(t, size + off, q) for (t, size), off, q in sigs]
+
+
+def _encode_shape(
+    shape: tuple[str, int, str, list[tuple[str, int, int | None]]], values: list[bytes]
+) -> bytes:
+    origin, create, entity, sigs = shape
+    msg = pb.Entry(origin=origin, create_time_unix_millis=create)
+    msg.add.SetInParent()
+    msg.add.labels.entity = entity
+    for (t, _, q), v in zip(sigs, values, strict=True):
+        s = msg.add.signals.add(type=t, value=v)
+        if q is not None:
+            s.quality = q
+    return msg.SerializeToString()
+
+
+@st.composite
+def _logs(draw: st.DrawFn) -> list[bytes]:
+    shapes = draw(st.lists(_shapes(), min_size=1, max_size=3))
+    bodies: list[bytes] = []
+    for _ in range(draw(st.integers(min_value=1, max_value=40))):
+        kind = draw(st.sampled_from(["add"] * 4 + ["flip"] * 2 + ["retract", "opinion", "unknown"]))
+        shape = draw(st.sampled_from(shapes))
+        values = [draw(st.binary(min_size=n, max_size=n)) for _, n, _ in shape[3]]
+        body = _encode_shape(shape, values)
+        if kind == "flip" and body:
+            # Anywhere, or near the end: after the values, where only a byte comparison tells
+            # the bytes apart from the shape's.
+            near_end = st.integers(min_value=max(0, len(body) - 8), max_value=len(body) - 1)
+            at = draw(st.integers(min_value=0, max_value=len(body) - 1) | near_end)
+            flipped = bytearray(body)
+            flipped[at] ^= draw(st.integers(min_value=1, max_value=255))
+            body = bytes(flipped)
+        elif kind == "retract":
+            body = _retract(draw(INDICES))
+        elif kind == "opinion":
+            body = _opinion("b.example", draw(INDICES))
+        elif kind == "unknown":
+            body += UNKNOWN
+        bodies.append(body)
+    return bodies
+
+
+@settings(max_examples=400, deadline=None)
+@given(bodies=_logs(), first=st.sampled_from([0, 7, 2**40]))
+def test_fast_rows_equal_the_straightforward_rows(bodies: list[bytes], first: int) -> None:
+    leaves = [leaf_hash(b) for b in bodies]
+    try:
+        expected = _straightforward(first, bodies, leaves)
+    except MalformedError as exc:
+        with pytest.raises(MalformedError) as fast:
+            rows_of(ORIGIN, first, bodies, leaves, _slow)
+        assert str(fast.value) == str(exc)
+        return
+    assert rows_of(ORIGIN, first, bodies, leaves, _slow) == expected
+
+
+def test_bulk_entries_differing_only_in_values_take_the_shape_and_flips_do_not() -> None:
+    """The shape path reads 1,000 ADDs of one import as the decoder does; a changed byte
+    outside the values (the quality, the creation time) is never taken as the shape."""
+    labels = Labels("e", "image", ("glorification",))
+    bodies = [
+        encode_entry(
+            Entry(
+                ORIGIN, 9, Add((ComputedSignal(Signal("pdq", bytes([i % 256]) * 32), 90),), labels)
+            )
+        )
+        for i in range(1_000)
+    ]
+    first = bodies[0]
+    value_at = first.index(bytes(32))
+    assert _shape_of(first, 9, [(0, "pdq", bytes(32), 90)]) == (
+        first[:value_at],
+        first[value_at + 32 :],
+        (),
+        9,
+        ((value_at, value_at + 32, "pdq", 90),),
+    )
+    quality = bytearray(bodies[500])
+    quality[quality.index(b"\x18\x5a") + 1] = 91
+    bodies[500] = bytes(quality)
+    later = bytearray(bodies[600])
+    later[later.index(b"\x10\x09") + 1] = 10
+    bodies[600] = bytes(later)
+    leaves = [leaf_hash(b) for b in bodies]
+    entries, signals, special = rows_of(ORIGIN, 0, bodies, leaves, _slow)
+    assert (entries, signals, special) == _straightforward(0, bodies, leaves)
+    assert signals[500][3] == 91 and entries[600][4] == 10
+    assert {s[3] for s in signals} == {90, 91}
