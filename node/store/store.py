@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import count, repeat
+from itertools import chain, count, islice, repeat
 from operator import itemgetter
 from pathlib import Path
 
@@ -25,6 +25,28 @@ from node.store.federation import FederationTables, now_ms
 from node.store.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
+
+
+# Rows per INSERT statement in bulk appends. One multi-row statement binds the same values as
+# that many single-row ones but is stepped once: ~25% less CPU per row than executemany
+# (bench/rows.py). 100 rows of 7 columns stay far below SQLite's 32,766 parameters.
+ROWS_PER_INSERT = 100
+
+
+def _insert_rows(
+    conn: sqlite3.Connection, head: str, width: int, rows: int, values: Iterator[object]
+) -> None:
+    """Insert ``rows`` rows of ``width`` columns, given as one flat sequence of values, with
+    ``head`` (``INSERT INTO t (...) VALUES ``) and ROWS_PER_INSERT rows per statement."""
+    one = "(" + ",".join("?" * width) + ")"
+    full, rest = divmod(rows, ROWS_PER_INSERT)
+    if full:
+        many = head + ",".join([one] * ROWS_PER_INSERT)
+        step = ROWS_PER_INSERT * width
+        for _ in range(full):
+            conn.execute(many, list(islice(values, step)))
+    if rest:
+        conn.execute(head + ",".join([one] * rest), list(values))
 
 
 @dataclass(frozen=True)
@@ -266,9 +288,12 @@ class Store(FederationTables, AuditTables):
         next_row = self._next_rows({s[1] for s in signals})
         retracted: list[tuple[str, int]] = []
         conn = self.db.conn
-        conn.executemany(
-            "INSERT INTO entries (origin, idx, leaf, body, kind, create_ms) VALUES (?,?,?,?,?,?)",
-            [(origin, *e) for e in entries],
+        _insert_rows(
+            conn,
+            "INSERT INTO entries (origin, idx, leaf, body, kind, create_ms) VALUES ",
+            6,
+            len(entries),
+            chain.from_iterable((origin, *e) for e in entries),
         )
         signal_rows: list[tuple[str, int, bytes, int | None, str, int, int]] = []
         for signal_type, first in next_row.items():
@@ -285,7 +310,13 @@ class Store(FederationTables, AuditTables):
                     repeat(0),
                 )
             )
-        conn.executemany("INSERT INTO signals VALUES (?,?,?,?,?,?,?)", signal_rows)
+        _insert_rows(
+            conn,
+            "INSERT INTO signals VALUES ",
+            7,
+            len(signal_rows),
+            chain.from_iterable(signal_rows),
+        )
         added = (
             [IndexedSignal(t, row, value) for t, row, value, *_ in signal_rows] if indexed else []
         )

@@ -153,3 +153,26 @@ def test_an_index_beyond_any_log_is_not_found(tmp_path: Path, idx: int) -> None:
     store = Store(tmp_path / "db.sqlite", create=True)
     with pytest.raises(NotFoundError, match=f"no entry {idx}"):
         store.entry("a.example", idx)
+
+
+@pytest.mark.parametrize("n", [1, 99, 100, 101, 250])
+def test_bulk_rows_go_in_whole_and_in_order(tmp_path: Path, n: int) -> None:
+    """Rows are inserted many per statement: every count, full statements or not, stores
+    exactly the rows given."""
+    store = Store(tmp_path / "db.sqlite", create=True)
+    entries = [(i, bytes([i % 256]) * 32, b"body %d" % i, "ADD", i * 3) for i in range(n)]
+    signals = [(i, "md5", bytes([i % 256]) * 16, None) for i in range(n)]
+    signals += [(i, "pdq", bytes([i % 256]) * 32, i % 101) for i in range(0, n, 2)]
+    signals.sort(key=lambda s: s[0])
+    with store.transaction():
+        result = store.append_chunk("a.example", entries, signals, [])
+    stored = store.db.execute(
+        "SELECT idx, leaf, body, kind, create_ms FROM entries ORDER BY idx"
+    ).fetchall()
+    assert stored == entries
+    pdq = store.db.execute(
+        "SELECT row, idx, value, quality FROM signals WHERE type = 'pdq' ORDER BY row"
+    ).fetchall()
+    assert pdq == [(r, i, bytes([i % 256]) * 32, i % 101) for r, i in enumerate(range(0, n, 2))]
+    assert store.signal_rows("md5")[0] == [bytes([i % 256]) * 16 for i in range(n)]
+    assert len(result.added) == len(signals)
