@@ -28,21 +28,23 @@ BUSY_TIMEOUT_MS = 30_000
 
 
 # Rows per INSERT statement in bulk appends. One multi-row statement binds the same values as
-# that many single-row ones but is stepped once: ~25% less CPU per row than executemany
-# (bench/rows.py). 100 rows of 7 columns stay far below SQLite's 32,766 parameters.
-ROWS_PER_INSERT = 100
+# that many single-row ones but is stepped once: a third less CPU per row than executemany
+# (bench/rows.py; 500 rows ~9% less than 100). 500 divides the import chunk and a streamed batch
+# of 1,000, so the statement is prepared once; fewer where SQLite allows fewer parameters.
+ROWS_PER_INSERT = 500
 
 
 def _insert_rows(
     conn: sqlite3.Connection, head: str, width: int, rows: int, values: Iterator[object]
 ) -> None:
     """Insert ``rows`` rows of ``width`` columns, given as one flat sequence of values, with
-    ``head`` (``INSERT INTO t (...) VALUES ``) and ROWS_PER_INSERT rows per statement."""
+    ``head`` (``INSERT INTO t (...) VALUES ``), many rows per statement."""
+    per = max(1, min(ROWS_PER_INSERT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
     one = "(" + ",".join("?" * width) + ")"
-    full, rest = divmod(rows, ROWS_PER_INSERT)
+    full, rest = divmod(rows, per)
     if full:
-        many = head + ",".join([one] * ROWS_PER_INSERT)
-        step = ROWS_PER_INSERT * width
+        many = head + ",".join([one] * per)
+        step = per * width
         for _ in range(full):
             conn.execute(many, list(islice(values, step)))
     if rest:
