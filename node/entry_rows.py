@@ -83,7 +83,11 @@ def rows_of(
                 and (not middle or all(body[a:b] == part for a, b, part in middle))
             ):
                 add_entry((idx, leaf, body, "ADD", create_ms))
-                for a, b, signal_type, quality in values:
+                if middle:
+                    for a, b, signal_type, quality in values:
+                        add_signal((idx, signal_type, body[a:b], quality))
+                else:  # one signal, the common case: no loop
+                    a, b, signal_type, quality = values[0]
                     add_signal((idx, signal_type, body[a:b], quality))
                 backoff = 1
                 idx += 1
