@@ -4,10 +4,16 @@ A full sync decodes every entry of an origin's log. :func:`node.log.entry.decode
 the whole domain value (signals, labels, note) for each, which is most of the import time; the
 store needs only the kind, the creation time and the usable signals. :func:`rows_of` reads
 exactly those from the protobuf message for the common case, an ADD whose signals are all of
-known types and lengths, and hands every other entry (RETRACT, OPINION, an unusable signal,
-bytes that do not parse, another origin's name) to ``slow``, which decodes it in full and
-raises :class:`~node.errors.MalformedError` where :func:`decode_entry` would. Both paths give
-the same rows: ``tests/unit/test_entry_rows.py`` checks them against each other.
+known types and lengths (and, for ADDs that differ from one already read only in their signal
+values, from a byte comparison with that one), and hands every other entry (RETRACT, OPINION,
+an unusable signal, bytes that do not parse, another origin's name) to ``slow``, which decodes
+it in full and raises :class:`~node.errors.MalformedError` where :func:`decode_entry` would.
+All paths give the same rows: ``tests/unit/test_entry_rows.py`` checks them against each other
+on arbitrary valid and odd entries.
+
+A signed entry whose reference cannot apply (an index beyond the log, a RETRACT of a later
+entry) is still stored as signed; :func:`entry_row` gives it no derived row, and
+:func:`ignored_because` says why for ``hashfed log``.
 """
 
 from __future__ import annotations
@@ -310,8 +316,10 @@ def _retract_ignored(store: Store, origin: str, idx: int, target: int) -> str | 
     if target >= idx:
         return f"ignored: retracts index {target}, not an earlier entry"
     kinds = [row.kind for row in store.entries(origin, target, target + 1)]
+    if not kinds:
+        return f"ignored: retracts entry {target}, which this node does not hold"
     if kinds != ["ADD"]:
-        what = f"an {kinds[0]}" if kinds and kinds[0][0] in "AEIOU" else f"a {kinds[0]}"
+        what = f"an {kinds[0]}" if kinds[0][0] in "AEIOU" else f"a {kinds[0]}"
         return f"ignored: retracts entry {target}, {what}, not an ADD"
     by = store.retraction_of(origin, target)
     if by is not None and by != idx:
