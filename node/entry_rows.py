@@ -76,7 +76,8 @@ def rows_of(
     add_entry, add_signal = entries.append, signals.append
     shapes: dict[int, _Shape] = {}
     # Learning a shape costs a few protobuf parses' worth; in a log of one-off entries (each
-    # its own creation time) it rarely pays, so after a miss the next attempt waits longer.
+    # its own creation time) it never pays, so each attempt without a hit in between doubles
+    # the wait before the next.
     learn_at, backoff = first_idx, 1
     idx = first_idx
     for body, leaf in zip(bodies, leaves, strict=True):
@@ -98,6 +99,7 @@ def rows_of(
                 backoff = 1
                 idx += 1
                 continue
+            del shapes[len(body)]  # a shape that missed is not checked again until relearned
         fast = len(body) <= MAX_ENTRY_BYTES
         if fast:
             try:
@@ -121,7 +123,7 @@ def rows_of(
                     learned = _shape_of(body, create_ms, found)
                     if learned is not None:
                         shapes[len(body)] = learned
-                    learn_at, backoff = idx + backoff, min(2 * backoff, 64)
+                    learn_at, backoff = idx + backoff, min(2 * backoff, 1024)
                 idx += 1
                 continue
         row = slow(idx, body, leaf)
