@@ -27,7 +27,7 @@ from node.audit_export import (
 )
 from node.bulk import parse_hash_list
 from node.cards import CARD_FORMAT, MemberCard
-from node.entry_rows import entry_row
+from node.entry_rows import entry_row, ignored_because
 from node.errors import (
     IdentityError,
     InvalidInputError,
@@ -97,6 +97,8 @@ class LogLine:
     leaf_hash: bytes
     body: bytes
     entry: Entry
+    # Why the entry, stored as signed, has no effect here (node.entry_rows.ignored_because).
+    ignored: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -109,6 +111,7 @@ class LogLine:
             "leaf_hash": self.leaf_hash.hex(),
             "entry": base64.b64encode(self.body).decode(),
             "statement": _statement_dict(self.entry.statement),
+            "ignored": self.ignored,
         }
 
 
@@ -524,6 +527,7 @@ class Node:
                     row.leaf,
                     row.body,
                     entry,
+                    ignored_because(self.store, origin, row.idx, entry, row.body),
                 )
             )
         return lines

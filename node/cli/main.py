@@ -373,10 +373,16 @@ def log(
     if as_json:
         print_json([line.to_dict() for line in lines])
         return
-    table = Table("index", "kind", "summary", "retracted")
+    table = Table("index", "kind", "summary", "retracted", "effect")
     for line in lines:
         table.add_row(
-            *row(line.entry_index, line.kind, line.summary, "yes" if line.retracted else "")
+            *row(
+                line.entry_index,
+                line.kind,
+                line.summary,
+                "yes" if line.retracted else "",
+                line.ignored or "",
+            )
         )
     out.print(table)
 

@@ -12,7 +12,8 @@ import enum
 import unicodedata
 from dataclasses import dataclass, field
 
-from google.protobuf.message import DecodeError
+from google.protobuf import unknown_fields
+from google.protobuf.message import DecodeError, Message
 
 from node._proto.hashfed.v1 import entry_pb2 as pb
 from node.errors import InvalidInputError, MalformedError
@@ -23,6 +24,11 @@ MAX_ENTRY_BYTES = 64 * 1024
 MAX_LABEL_CHARS = 256
 MAX_LABEL_ITEMS = 64
 MAX_NOTE_CHARS = 4096
+# Log indices and tree sizes are below 2^63 (protocol.md §8). An entry's uint64 references
+# (RETRACT entry_index, OPINION target entry_index) decode to any value up to 2^64 - 1: a signed
+# entry keeps them, and whatever stores or applies them must check against this first (SQLite
+# integers are 64-bit signed).
+INDEX_LIMIT = 2**63
 
 
 class Verdict(enum.StrEnum):
@@ -74,7 +80,10 @@ class Add:
 
 @dataclass(frozen=True)
 class Retract:
-    """RETRACT: an earlier ADD of the same origin stops matching; the ADD stays in the log."""
+    """RETRACT: an earlier ADD of the same origin stops matching; the ADD stays in the log.
+
+    Decoded from another origin, ``entry_index`` may be anything up to 2^64 - 1 (see
+    :data:`INDEX_LIMIT`)."""
 
     entry_index: int
     reason: str = ""
@@ -82,7 +91,9 @@ class Retract:
 
 @dataclass(frozen=True)
 class EntryRef:
-    """One entry of any origin's log, pinned to its exact bytes by their leaf hash."""
+    """One entry of any origin's log, pinned to its exact bytes by their leaf hash.
+
+    Decoded, ``entry_index`` may be anything up to 2^64 - 1 (see :data:`INDEX_LIMIT`)."""
 
     origin: str
     entry_index: int
@@ -248,3 +259,29 @@ def _decode_opinion(opinion: pb.OpinionStatement) -> Opinion:
         opinion.target.origin, opinion.target.entry_index, bytes(opinion.target.leaf_hash)
     )
     return Opinion(target, verdict, opinion.agrees_with_labels)
+
+
+def unknown_field_numbers(data: bytes) -> tuple[int, ...]:
+    """Field numbers anywhere in an entry's bytes that this version does not know (a newer
+    publisher's fields), sorted; ``()`` for none or for bytes that do not parse.
+
+    Such fields are kept as signed (the bytes are never re-encoded) but never read.
+    """
+    msg = pb.Entry()
+    try:
+        msg.ParseFromString(data)
+    except DecodeError:
+        return ()
+    found: set[int] = set()
+    _collect_unknown(msg, found)
+    return tuple(sorted(found))
+
+
+def _collect_unknown(msg: Message, found: set[int]) -> None:
+    unknown = unknown_fields.UnknownFieldSet(msg)
+    found.update(unknown[i].field_number for i in range(len(unknown)))
+    for descriptor, value in msg.ListFields():
+        if descriptor.message_type is None:
+            continue
+        for child in value if descriptor.is_repeated else (value,):
+            _collect_unknown(child, found)

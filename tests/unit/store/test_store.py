@@ -9,7 +9,7 @@ import pytest
 
 from node.errors import NotFoundError, StoreError
 from node.store.migrations import MIGRATIONS
-from node.store.store import EntryRow, SignalRow, Store, StoredCheckpoint
+from node.store.store import EntryRow, OpinionRow, SignalRow, Store, StoredCheckpoint
 
 
 def _checkpoint(size: int) -> StoredCheckpoint:
@@ -114,3 +114,65 @@ def test_readers_do_not_wait_for_a_writer(tmp_path: Path) -> None:
         reader.close()
     finally:
         writer.db.execute("ROLLBACK")
+
+
+def test_effects_that_cannot_apply_store_the_entry_and_nothing_else(tmp_path: Path) -> None:
+    """RETRACTs and OPINIONs a signed log may carry but that cannot apply: each entry is stored,
+    no derived row is, and nothing overflows SQLite's 64-bit integers."""
+    store = Store(tmp_path / "db.sqlite", create=True)
+    md5 = SignalRow("md5", b"\x01" * 16, None)
+    target = OpinionRow("b.example", 2**64 - 1, b"t" * 32, "true_positive", True)
+    rows = [
+        EntryRow(0, b"a" * 32, b"0", "ADD", 0, (md5,)),
+        EntryRow(1, b"b" * 32, b"1", "RETRACT", 0, retracts=0),
+        EntryRow(2, b"c" * 32, b"2", "RETRACT", 0, retracts=0),  # already retracted
+        EntryRow(3, b"d" * 32, b"3", "RETRACT", 0, retracts=1),  # a RETRACT, not an ADD
+        EntryRow(4, b"e" * 32, b"4", "RETRACT", 0, retracts=2**63),
+        EntryRow(5, b"f" * 32, b"5", "RETRACT", 0, retracts=2**64 - 1),
+        EntryRow(6, b"g" * 32, b"6", "RETRACT", 0, retracts=6),  # itself
+        EntryRow(7, b"h" * 32, b"7", "OPINION", 0, opinion=target),
+    ]
+    with store.transaction():
+        result = store.append("a.example", rows, _checkpoint(8))
+    assert result.retracted == (("md5", 0),)
+    assert store.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 8
+    assert store.db.execute("SELECT target_idx, idx FROM retractions").fetchall() == [(0, 1)]
+    assert store.db.execute("SELECT COUNT(*) FROM opinions").fetchone()[0] == 0
+    assert store.retraction_of("a.example", 0) == 1
+    assert store.retraction_of("a.example", 1) is None
+    # A second chunk retracting the same ADD again changes nothing either.
+    with store.transaction():
+        again = store.append(
+            "a.example", [EntryRow(8, b"i" * 32, b"8", "RETRACT", 0, retracts=0)], _checkpoint(9)
+        )
+    assert again.retracted == ()
+
+
+@pytest.mark.parametrize("idx", [-1, 2**63, 2**64 - 1])
+def test_an_index_beyond_any_log_is_not_found(tmp_path: Path, idx: int) -> None:
+    store = Store(tmp_path / "db.sqlite", create=True)
+    with pytest.raises(NotFoundError, match=f"no entry {idx}"):
+        store.entry("a.example", idx)
+
+
+@pytest.mark.parametrize("n", [1, 499, 500, 501, 1_250])
+def test_bulk_rows_go_in_whole_and_in_order(tmp_path: Path, n: int) -> None:
+    """Rows are inserted many per statement: every count, full statements or not, stores
+    exactly the rows given."""
+    store = Store(tmp_path / "db.sqlite", create=True)
+    entries = [(i, bytes([i % 256]) * 32, b"body %d" % i, "ADD", i * 3) for i in range(n)]
+    signals = [(i, "md5", bytes([i % 256]) * 16, None) for i in range(n)]
+    signals += [(i, "pdq", bytes([i % 256]) * 32, i % 101) for i in range(0, n, 2)]
+    signals.sort(key=lambda s: s[0])
+    with store.transaction():
+        result = store.append_chunk("a.example", entries, signals, [])
+    stored = store.db.execute(
+        "SELECT idx, leaf, body, kind, create_ms FROM entries ORDER BY idx"
+    ).fetchall()
+    assert stored == entries
+    pdq = store.db.execute(
+        "SELECT row, idx, value, quality FROM signals WHERE type = 'pdq' ORDER BY row"
+    ).fetchall()
+    assert pdq == [(r, i, bytes([i % 256]) * 32, i % 101) for r, i in enumerate(range(0, n, 2))]
+    assert store.signal_rows("md5")[0] == [bytes([i % 256]) * 16 for i in range(n)]
+    assert len(result.added) == len(signals)
