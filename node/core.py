@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from node import own_log
 from node.audit_export import (
     OriginExport,
     entry_records,
@@ -60,6 +61,7 @@ from node.log.entry import (
 from node.log.keys import SignerKey, VerifierKey
 from node.log.merkle import Frontier, TreeLevels, leaf_hash
 from node.matching import MatchIndex, TypedHit
+from node.own_log import OwnLogState
 from node.results import (
     FileHashes,
     Match,
@@ -193,7 +195,11 @@ class Node:
                 f"key {signer.verifier()}; refusing to sign into another node's log"
             )
         cosigner = _load_cosigner(paths, config.origin, store)
-        return cls(paths, config, signer, cosigner, store)
+        node = cls(paths, config, signer, cosigner, store)
+        if not node.is_auditor:
+            # Never raises: read-only commands must work on a node that may not publish.
+            own_log.on_open(node)
+        return node
 
     def close(self) -> None:
         self.store.close()
@@ -316,6 +322,8 @@ class Node:
         leaves = [leaf_hash(body) for body in encoded]
         with self.store.transaction():
             latest = self.store.latest_checkpoint(self.origin)
+            # Refuses (SignedStateError) when the database is behind what this node signed.
+            head_before = own_log.guard(self, latest)
             frontier = (
                 Frontier.empty()
                 if latest is None
@@ -336,12 +344,18 @@ class Node:
                 self.origin, frontier.size, frontier.root(), signed.text(), frontier.to_bytes(), now
             )
             self.store.append(self.origin, rows, stored)
+        # After the commit, never before: the file may lag the database, never lead it.
+        own_log.advance(self.paths, head_before, stored.note)
         self._follow_store()
         published = tuple(
             Published(self.origin, row.idx, row.kind, source)
             for row, (source, _) in zip(rows, items, strict=True)
         )
         return PublishReport(published, frontier.size, frontier.root().hex())
+
+    def own_log_state(self) -> OwnLogState:
+        """The own log in the database against what this node signed (node/own_log.py)."""
+        return own_log.state(self)
 
     def _check_retractions(self, items: Sequence[tuple[str, Statement]], size: int) -> None:
         seen: set[int] = set()
@@ -1036,6 +1050,7 @@ class Node:
                 "witnesses": list(self.config.witnesses) or "any trusted member",
             },
             "auditors": [a.name for a in self.store.auditors()],
+            "own_log": None if self.is_auditor else self.own_log_state().to_dict(),
         }
 
 

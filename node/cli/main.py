@@ -20,6 +20,7 @@ from rich.text import Text
 from node.cli import audit as audit_cli
 from node.cli import federation
 from node.cli import index_cmd as index_cli
+from node.cli import recover as recover_cli
 from node.cli import serve as serve_cli
 from node.cli import sync as sync_cli
 from node.cli.common import (
@@ -425,6 +426,7 @@ sync_cli.register_peer_test(peer_app)
 serve_cli.register(app)
 index_cli.register(app)
 audit_cli.register(app)
+recover_cli.register(app)
 
 
 def run() -> None:
