@@ -70,6 +70,7 @@ from node.results import (
     PublishReport,
     QueryResult,
     SignalDistance,
+    Skipped,
     Witnessing,
 )
 from node.store.audit import AuditorRow, AuditReadRow, OperatorLogRow
@@ -169,6 +170,7 @@ class Node:
         store = Store(paths.database, create=True)
         with store.transaction():
             store.add_origin(origin, str(signer.verifier()), is_self=True)
+            store.index_own_signals(origin)
             store.set_witness_key(origin, str(cosigner.verifier()))
         # The config is written last: its presence is what marks a home as initialised.
         paths.config.write_text(config.to_toml(), encoding="utf-8")
@@ -330,6 +332,14 @@ class Node:
                 else Frontier.from_bytes(latest.size, latest.frontier)
             )
             self._check_retractions(items, frontier.size)
+            keep, skipped = self._already_published(items, latest is None, frontier.size)
+            if not keep:
+                assert latest is not None  # something to be a duplicate of
+                return PublishReport((), latest.size, latest.root.hex(), skipped)
+            if len(keep) < len(items):
+                items = [items[i] for i in keep]
+                encoded = [encoded[i] for i in keep]
+                leaves = [leaves[i] for i in keep]
             rows = [
                 entry_row(frontier.size + offset, body, leaf, statement, now)
                 for offset, (body, leaf, (_, statement)) in enumerate(
@@ -351,7 +361,47 @@ class Node:
             Published(self.origin, row.idx, row.kind, source)
             for row, (source, _) in zip(rows, items, strict=True)
         )
-        return PublishReport(published, frontier.size, frontier.root().hex())
+        return PublishReport(published, frontier.size, frontier.root().hex(), skipped)
+
+    def _already_published(
+        self, items: Sequence[tuple[str, Statement]], empty: bool, size: int
+    ) -> tuple[list[int], tuple[Skipped, ...]]:
+        """(positions of the items to append, the ADDs skipped as already published).
+
+        An ADD is skipped when this origin already publishes *every* one of its signals live
+        (an unretracted ADD of ours carrying the same type and value), in the log or earlier
+        in the same call. All, not any: an item sharing one hash with an earlier one but
+        bringing another (a new SHA-256 beside a known PDQ) still adds something that can
+        match, so it is published; skipping it would lose that hash. Labels and notes do not
+        make an item new: to change them, retract the ADD and publish again. Runs under the
+        write lock, so two imports of one list cannot both append it.
+        """
+        wanted = (
+            []
+            if empty
+            else [
+                (c.signal.type, c.signal.value)
+                for _, st in items
+                if isinstance(st, Add)
+                for c in st.signals
+            ]
+        )
+        live = self.store.live_own_signals(self.origin, wanted) if wanted else {}
+        keep: list[int] = []
+        skipped: list[Skipped] = []
+        for position, (source, statement) in enumerate(items):
+            if isinstance(statement, Add) and statement.signals:
+                keys = [(c.signal.type, c.signal.value) for c in statement.signals]
+                found = [live.get(k) for k in keys]
+                if all(f is not None for f in found):
+                    indexes = tuple(sorted({f for f in found if f is not None}))
+                    skipped.append(Skipped(self.origin, indexes, source))
+                    continue
+                at = size + len(keep)  # the index this entry gets
+                for k in keys:
+                    live.setdefault(k, at)
+            keep.append(position)
+        return keep, tuple(skipped)
 
     def own_log_state(self) -> OwnLogState:
         """The own log in the database against what this node signed (node/own_log.py)."""
