@@ -318,6 +318,13 @@ class Node:
         if not items:
             raise InvalidInputError("nothing to publish")
         now = time.time_ns() // 1_000_000
+        given = items
+        # What is already published is looked up first, without the lock, so a re-run import
+        # encodes nothing; under the lock it is looked up again only if the log moved since.
+        with self.store.transaction_read():
+            planned = self.store.latest_checkpoint(self.origin)
+            keep, skipped = self._already_published(given, planned)
+        items = [given[i] for i in keep]
         # Encoding and leaf hashing need no lock (an entry does not contain its own index), so
         # they happen before the write transaction, which other writers wait for.
         encoded = [encode_entry(Entry(self.origin, now, statement)) for _, statement in items]
@@ -326,20 +333,21 @@ class Node:
             latest = self.store.latest_checkpoint(self.origin)
             # Refuses (SignedStateError) when the database is behind what this node signed.
             head_before = own_log.guard(self, latest)
+            if _size(latest) != _size(planned):
+                # Another process appended meanwhile (a RETRACT too changes the size).
+                keep, skipped = self._already_published(given, latest)
+                items = [given[i] for i in keep]
+                encoded = [encode_entry(Entry(self.origin, now, st)) for _, st in items]
+                leaves = [leaf_hash(body) for body in encoded]
             frontier = (
                 Frontier.empty()
                 if latest is None
                 else Frontier.from_bytes(latest.size, latest.frontier)
             )
             self._check_retractions(items, frontier.size)
-            keep, skipped = self._already_published(items, latest is None, frontier.size)
-            if not keep:
+            if not items:
                 assert latest is not None  # something to be a duplicate of
                 return PublishReport((), latest.size, latest.root.hex(), skipped)
-            if len(keep) < len(items):
-                items = [items[i] for i in keep]
-                encoded = [encoded[i] for i in keep]
-                leaves = [leaves[i] for i in keep]
             rows = [
                 entry_row(frontier.size + offset, body, leaf, statement, now)
                 for offset, (body, leaf, (_, statement)) in enumerate(
@@ -364,7 +372,7 @@ class Node:
         return PublishReport(published, frontier.size, frontier.root().hex(), skipped)
 
     def _already_published(
-        self, items: Sequence[tuple[str, Statement]], empty: bool, size: int
+        self, items: Sequence[tuple[str, Statement]], latest: StoredCheckpoint | None
     ) -> tuple[list[int], tuple[Skipped, ...]]:
         """(positions of the items to append, the ADDs skipped as already published).
 
@@ -373,12 +381,14 @@ class Node:
         in the same call. All, not any: an item sharing one hash with an earlier one but
         bringing another (a new SHA-256 beside a known PDQ) still adds something that can
         match, so it is published; skipping it would lose that hash. Labels and notes do not
-        make an item new: to change them, retract the ADD and publish again. Runs under the
-        write lock, so two imports of one list cannot both append it.
+        make an item new: to change them, retract the ADD and publish again. The answer is used
+        only while the log is still at ``latest`` (checked under the write lock), so two
+        imports of one list cannot both append it.
         """
+        size = _size(latest)
         wanted = (
             []
-            if empty
+            if latest is None
             else [
                 (c.signal.type, c.signal.value)
                 for _, st in items
@@ -1127,6 +1137,10 @@ def _load_cosigner(paths: HomePaths, origin: str, store: Store) -> CosignerKey:
         with store.transaction():
             store.set_witness_key(origin, str(cosigner.verifier()))
     return cosigner
+
+
+def _size(checkpoint: StoredCheckpoint | None) -> int:
+    return 0 if checkpoint is None else checkpoint.size
 
 
 def _check_origin_name(origin: str) -> None:

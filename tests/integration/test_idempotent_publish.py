@@ -150,3 +150,20 @@ def test_an_item_is_a_duplicate_only_when_all_its_signals_are_live(home: Path) -
     # md5 ab.. is still live in entry 1 (entry 0 was retracted).
     assert [(s.source, s.entry_indexes) for s in report.skipped] == [("line 1", (1,))]
     assert [e.entry_index for e in report.entries] == [4]
+
+
+def test_two_imports_of_one_list_at_once_append_it_once(home: Path, tmp_path: Path) -> None:
+    source = tmp_path / "list.txt"
+    rng = random.Random(3)
+    lines = [f"md5 {rng.randbytes(16).hex()}" for _ in range(3000)]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    children = [_import(home, source) for _ in range(3)]
+    reports = []
+    for child in children:
+        said, _ = child.communicate(timeout=300)
+        assert child.returncode == 0
+        reports.append(json.loads(said))
+    # Exactly one of them appended the list; the others found it published under the lock.
+    assert sorted(len(r["entries"]) for r in reports) == [0, 0, 3000]
+    assert sorted(len(r["skipped"]) for r in reports) == [0, 3000, 3000]
+    assert _check(home) == 3000
