@@ -400,7 +400,16 @@ class Node:
         keep: list[int] = []
         skipped: list[Skipped] = []
         for position, (source, statement) in enumerate(items):
-            if isinstance(statement, Add) and statement.signals:
+            if isinstance(statement, Add) and len(statement.signals) == 1:
+                # A bulk import's line: the same rule, without the lists (200k of them).
+                only = statement.signals[0].signal
+                key = (only.type, only.value)
+                at = live.get(key)
+                if at is not None:
+                    skipped.append(Skipped(self.origin, (at,), source))
+                    continue
+                live[key] = size + len(keep)
+            elif isinstance(statement, Add) and statement.signals:
                 keys = [(c.signal.type, c.signal.value) for c in statement.signals]
                 found = [live.get(k) for k in keys]
                 if all(f is not None for f in found):
