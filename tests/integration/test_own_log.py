@@ -14,11 +14,14 @@ import os
 import shutil
 from pathlib import Path
 
+import grpc
 import pytest
 
+from node._proto.hashfed.v1 import local_pb2, local_pb2_grpc
 from node.core import Node
 from node.errors import SignedStateError
 from node.log.entry import Labels
+from node.server.background import BackgroundNode
 from node.sync.engine import OWN
 from tests.integration.cli import hashfed, hashfed_json
 from tests.integration.fednet import Member, peer
@@ -164,3 +167,59 @@ def test_lost_wal_and_old_database_are_refused_then_recovered_from_a_peer(
     for i, line in enumerate(lines):
         assert line["statement"]["signals"][0]["value"] == f"{i:032x}"
     assert not os.path.exists(a.home / "signed-head.tmp")
+
+
+def test_the_local_api_refuses_to_publish_behind_the_signed_state(
+    home: Path, tmp_path: Path
+) -> None:
+    with Node.open(home) as node:
+        node.import_hash_list([f"md5 {0:032x}"], Labels())
+    old = tmp_path / "old.db"
+    shutil.copyfile(home / "hashfed.db", old)
+    with Node.open(home) as node:
+        node.import_hash_list([f"md5 {1:032x}"], Labels())
+    shutil.copyfile(old, home / "hashfed.db")
+    with (
+        BackgroundNode(home, peer_address="127.0.0.1:0") as served,
+        grpc.insecure_channel(served.local_address) as channel,
+    ):
+        stub = local_pb2_grpc.LocalServiceStub(channel)
+        query = local_pb2.SignalQuery(type="md5", value="ab" * 16)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.PublishSignals(local_pb2.PublishSignalsRequest(signals=[query]))
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "would fork the log" in (refused.value.details() or "")
+        metadata = dict(refused.value.trailing_metadata() or ())
+        assert metadata["hashfed-error"] == "SignedStateError"
+        # Lookups go on.
+        found = stub.MatchSignal(
+            local_pb2.MatchSignalRequest(query=local_pb2.SignalQuery(type="md5", value="0" * 32))
+        )
+        assert [m.entry_index for m in found.matches] == [0]
+    with Node.open(home) as node:
+        assert node.checkpoint().size == 1
+
+
+def test_recover_refuses_a_peer_behind_what_this_node_signed(tmp_path: Path) -> None:
+    a = Member.create(tmp_path, "a.example")
+    b = Member.create(tmp_path, "b.example")
+    peer(a, b)
+    peer(b, a)
+    empty = tmp_path / "a-empty.db"
+    shutil.copyfile(a.home / "hashfed.db", empty)
+    _publish(a, 0, 3)
+    a.start()
+    b.start()
+    try:
+        assert b.sync_one(a.origin).ok  # B holds 3
+        a.stop()
+        _publish(a, 3, 2)  # signed 5; B never saw 3 and 4
+        _put_database(a, empty)
+        result = hashfed(a.home, "recover", "--peer", b.origin)
+        assert result.exit_code == 8
+        assert "only up to size 3" in result.stderr and "signed size 5" in result.stderr
+        assert _size(a) == 0  # nothing stored
+        _refuses(a, 0, 5)
+    finally:
+        a.stop()
+        b.stop()
