@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import grpc
@@ -222,4 +223,41 @@ def test_recover_refuses_a_peer_behind_what_this_node_signed(tmp_path: Path) -> 
         _refuses(a, 0, 5)
     finally:
         a.stop()
+        b.stop()
+
+
+def test_recover_stores_nothing_from_a_peer_whose_copy_was_altered(tmp_path: Path) -> None:
+    a = Member.create(tmp_path, "a.example")
+    b = Member.create(tmp_path, "b.example")
+    peer(a, b)
+    peer(b, a)
+    empty = tmp_path / "a-empty.db"
+    shutil.copyfile(a.home / "hashfed.db", empty)
+    _publish(a, 0, 4)
+    a.start()
+    b.start()
+    try:
+        assert b.sync_one(a.origin).ok
+    finally:
+        a.stop()
+        b.stop()
+    # B's stored copy of A's entry 2 changes by one byte (B serves what it stores).
+    db = sqlite3.connect(b.home / "hashfed.db")
+    row = db.execute("SELECT body FROM entries WHERE origin = ? AND idx = 2", [a.origin])
+    original = bytes(row.fetchone()[0])
+    # Still a well-formed entry of A's (another MD5), so only the signed root can tell.
+    altered = original.replace(bytes.fromhex(f"{2:032x}"), bytes.fromhex("11" * 16))
+    assert altered != original
+    db.execute("UPDATE entries SET body = ? WHERE origin = ? AND idx = 2", [altered, a.origin])
+    db.commit()
+    db.close()
+    _put_database(a, empty)
+    b.start()
+    try:
+        result = hashfed(a.home, "recover", "--peer", b.origin)
+        assert result.exit_code == 5, result.output
+        assert "nothing stored" in result.stderr
+        assert _size(a) == 0 and a.count("entries", a.origin) == 0
+        _refuses(a, 0, 4)
+    finally:
         b.stop()
