@@ -363,7 +363,7 @@ class Node:
             )
             self.store.append(self.origin, rows, stored)
         # After the commit, never before: the file may lag the database, never lead it.
-        own_log.advance(self.paths, head_before, stored.note)
+        own_log.after_publish(self.paths, head_before, stored.note)
         self._follow_store()
         published = tuple(
             Published(self.origin, row.idx, row.kind, source)

@@ -63,7 +63,7 @@ from node.home import HomePaths
 from node.log.checkpoint import SignedCheckpoint
 from node.log.keys import VerifierKey
 from node.log.merkle import Frontier, leaf_hash
-from node.store.store import StoredCheckpoint
+from node.store.store import BUSY_TIMEOUT_MS, StoredCheckpoint
 from node.verified_import import _slow_rows
 
 if TYPE_CHECKING:
@@ -148,6 +148,21 @@ def advance(paths: HomePaths, before: str | None, note: str) -> bool:
             return False
         _write_atomic(paths.signed_head, note)
         return True
+
+
+def after_publish(paths: HomePaths, before: str | None, note: str) -> None:
+    """:func:`advance` once a publish committed. A file that cannot be written (disk full, a
+    read-only folder) does not undo the publish: the file lags, which is safe, and the log
+    says so, since it then protects only up to the size it still holds."""
+    try:
+        advance(paths, before, note)
+    except OSError as exc:
+        log.error(
+            "published, but cannot update the signed-state file %s (%s); it protects this "
+            "node's log only up to the size it holds until it can be written",
+            paths.signed_head,
+            exc,
+        )
 
 
 def _replace(paths: HomePaths, note: str) -> None:
@@ -236,17 +251,19 @@ def on_open(node: Node) -> OwnLogState:
     problem = _problem(node, latest, head)
     if problem is not None:
         log.error("%s", problem)
-    elif (
-        latest is not None
-        and (head is None or head.checkpoint.size < latest.size)
-        and advance(node.paths, text, latest.note)
-        and head is None
-    ):
-        log.warning(
-            "wrote %s from the database (size %d): this home predates the signed-state file",
-            node.paths.signed_head,
-            latest.size,
-        )
+    elif latest is not None and (head is None or head.checkpoint.size < latest.size):
+        try:
+            written = advance(node.paths, text, latest.note)
+        except OSError as exc:
+            # A read-only home still serves reads; the next publish writes it (or says why).
+            log.warning("cannot write %s: %s", node.paths.signed_head, exc)
+            written = False
+        if written and head is None:
+            log.warning(
+                "wrote %s from the database (size %d): this home predates the signed-state file",
+                node.paths.signed_head,
+                latest.size,
+            )
     return state(node)
 
 
@@ -374,7 +391,7 @@ def _exclusive(node: Node) -> Iterator[None]:
         db.execute("COMMIT")
     finally:
         db.execute("PRAGMA locking_mode = NORMAL")
-        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("SELECT 1 FROM origins LIMIT 1").fetchall()  # gives the lock back
 
 
