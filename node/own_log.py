@@ -409,7 +409,13 @@ async def recover(node: Node, peer: str) -> RecoverReport:
     target = PeerTarget.load(node, peer)
     origin = node.origin
     with _exclusive(node):
-        text, head = read_head(node.paths, node.verifier)
+        try:
+            text, head = read_head(node.paths, node.verifier)
+        except SignedStateError as exc:
+            # What it held is lost either way; the peer's checkpoint, signed by our own key,
+            # is then the best lower bound there is.
+            log.warning("%s; recovering without it", exc)
+            text, head = _current_text(node.paths), None
         latest = node.store.latest_checkpoint(origin)
         have = 0 if latest is None else latest.size
         async with PeerClient(target) as client:

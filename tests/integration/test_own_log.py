@@ -261,3 +261,28 @@ def test_recover_stores_nothing_from_a_peer_whose_copy_was_altered(tmp_path: Pat
         _refuses(a, 0, 4)
     finally:
         b.stop()
+
+
+def test_recover_replaces_a_damaged_signed_state_file(tmp_path: Path) -> None:
+    a = Member.create(tmp_path, "a.example")
+    b = Member.create(tmp_path, "b.example")
+    peer(a, b)
+    peer(b, a)
+    empty = tmp_path / "a-empty.db"
+    shutil.copyfile(a.home / "hashfed.db", empty)
+    _publish(a, 0, 3)
+    a.start()
+    b.start()
+    try:
+        assert b.sync_one(a.origin).ok
+        a.stop()
+        _put_database(a, empty)
+        (a.home / "signed-head").write_text("not a note\n", encoding="utf-8")
+        status = hashfed_json(a.home, "status")["own_log"]
+        assert status["ok"] is False and "does not hold a checkpoint" in status["problem"]
+        assert hashfed(a.home, "add", "--signal", "md5:" + "e" * 32).exit_code == 8
+        _recover(a, b.origin, 0, 3)
+        _continue(a, b, 3)
+    finally:
+        a.stop()
+        b.stop()
