@@ -167,3 +167,19 @@ def test_two_imports_of_one_list_at_once_append_it_once(home: Path, tmp_path: Pa
     assert sorted(len(r["entries"]) for r in reports) == [0, 0, 3000]
     assert sorted(len(r["skipped"]) for r in reports) == [0, 3000, 3000]
     assert _check(home) == 3000
+
+
+def test_a_file_published_again_is_reported_with_its_entry(
+    home: Path, sample_files: dict[str, Path]
+) -> None:
+    files = sorted(sample_files.values())[:3]
+    first = hashfed_json(home, "add", *map(str, files))
+    assert [e["entry_index"] for e in first["entries"]] == [0, 1, 2]
+    # The same files again, with one new one: only the new one is appended.
+    extra = sample_files["unrelated"]
+    again = hashfed_json(home, "add", str(files[1]), str(extra), str(files[0]))
+    assert [(s["source"], s["entry_index"]) for s in again["skipped"]] == [
+        (str(files[1]), 1),
+        (str(files[0]), 0),
+    ]
+    assert [(e["source"], e["entry_index"]) for e in again["entries"]] == [(str(extra), 3)]
