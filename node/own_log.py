@@ -282,6 +282,16 @@ def guard(node: Node, latest: StoredCheckpoint | None) -> str | None:
 
 
 def check_offer(node: Node, note: str, peer: str) -> str | None:
+    """:func:`offered`, for the sync engine: never raises for our own problems (a busy
+    database), which must not end the sync of the peer's other origins; it logs them."""
+    try:
+        return offered(node, note, peer)
+    except HashfedError as exc:
+        log.warning("could not check %s's checkpoint of %s: %s", peer, node.origin, exc)
+        return f"could not check this node's own log against {peer}'s: {exc}"
+
+
+def offered(node: Node, note: str, peer: str) -> str | None:
     """A peer offers our own origin: refuse to publish from now on if it proves we signed more
     than the database holds, or another root at a size it holds. Returns the problem, or None.
 
