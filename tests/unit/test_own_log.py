@@ -122,3 +122,31 @@ def test_a_damaged_file_refuses_to_sign(home: Path) -> None:
         with pytest.raises(SignedStateError, match="does not hold a checkpoint signed by"):
             _add(node, 1)
         assert node.checkpoint().size == 1
+
+
+def test_a_peer_offering_another_root_at_our_size_stops_publishing(home: Path) -> None:
+    from node.log.checkpoint import Checkpoint
+    from node.log.keys import SignerKey
+    from node.own_log import check_offer
+
+    with Node.open(home) as node:
+        _add(node, 0)
+        _add(node, 1)
+        ours = node.checkpoint()
+        # What we hold, and less of it: nothing to say.
+        assert check_offer(node, ours.note, "b.example") is None
+        assert check_offer(node, node.store.checkpoint_at(node.origin, 1).note, "b") is None
+        # A note for our name that our key did not sign binds nobody.
+        stranger = SignerKey.generate(node.origin)
+        junk = SignedCheckpoint.sign(Checkpoint(node.origin, 9, bytes(32)), stranger).text()
+        assert check_offer(node, junk, "b.example") is None
+        _add(node, 2)
+        # Signed by our key, size 2, another root: this node's history forked.
+        forked = SignedCheckpoint.sign(Checkpoint(node.origin, 2, bytes(32)), node.signer)
+        problem = check_offer(node, forked.text(), "b.example")
+        assert problem is not None and "another root" in problem
+        assert not node.own_log_state().ok
+        with pytest.raises(SignedStateError):
+            _add(node, 3)
+    with Node.open(home) as node:  # remembered across restarts, in the file
+        assert not node.own_log_state().ok
