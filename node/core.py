@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from node import integrity
+from node import integrity, own_log
 from node.audit_export import (
     OriginExport,
     entry_records,
@@ -61,6 +61,7 @@ from node.log.entry import (
 from node.log.keys import SignerKey, VerifierKey
 from node.log.merkle import Frontier, TreeLevels, leaf_hash
 from node.matching import MatchIndex, TypedHit
+from node.own_log import OwnLogState
 from node.results import (
     FileHashes,
     Match,
@@ -69,6 +70,7 @@ from node.results import (
     PublishReport,
     QueryResult,
     SignalDistance,
+    Skipped,
     Witnessing,
 )
 from node.store.audit import AuditorRow, AuditReadRow, OperatorLogRow
@@ -171,6 +173,7 @@ class Node:
         store = Store(paths.database, create=True)
         with store.transaction():
             store.add_origin(origin, str(signer.verifier()), is_self=True)
+            store.index_own_signals(origin)
             store.set_witness_key(origin, str(cosigner.verifier()))
         # The config is written last: its presence is what marks a home as initialised.
         paths.config.write_text(config.to_toml(), encoding="utf-8")
@@ -201,7 +204,11 @@ class Node:
                 f"key {signer.verifier()}; refusing to sign into another node's log"
             )
         cosigner = _load_cosigner(paths, config.origin, store)
-        return cls(paths, config, signer, cosigner, store)
+        node = cls(paths, config, signer, cosigner, store)
+        if not node.is_auditor:
+            # Never raises: read-only commands must work on a node that may not publish.
+            own_log.on_open(node)
+        return node
 
     def close(self) -> None:
         self.store.close()
@@ -319,18 +326,36 @@ class Node:
         if not items:
             raise InvalidInputError("nothing to publish")
         now = time.time_ns() // 1_000_000
+        given = items
+        # What is already published is looked up first, without the lock, so a re-run import
+        # encodes nothing; under the lock it is looked up again only if the log moved since.
+        with self.store.transaction_read():
+            planned = self.store.latest_checkpoint(self.origin)
+            keep, skipped = self._already_published(given, planned)
+        items = [given[i] for i in keep]
         # Encoding and leaf hashing need no lock (an entry does not contain its own index), so
         # they happen before the write transaction, which other writers wait for.
         encoded = [encode_entry(Entry(self.origin, now, statement)) for _, statement in items]
         leaves = [leaf_hash(body) for body in encoded]
         with self.store.transaction():
             latest = self.store.latest_checkpoint(self.origin)
+            # Refuses (SignedStateError) when the database is behind what this node signed.
+            head_before = own_log.guard(self, latest)
+            if _size(latest) != _size(planned):
+                # Another process appended meanwhile (a RETRACT too changes the size).
+                keep, skipped = self._already_published(given, latest)
+                items = [given[i] for i in keep]
+                encoded = [encode_entry(Entry(self.origin, now, st)) for _, st in items]
+                leaves = [leaf_hash(body) for body in encoded]
             frontier = (
                 Frontier.empty()
                 if latest is None
                 else Frontier.from_bytes(latest.size, latest.frontier)
             )
             self._check_retractions(items, frontier.size)
+            if not items:
+                assert latest is not None  # something to be a duplicate of
+                return PublishReport((), latest.size, latest.root.hex(), skipped)
             rows = [
                 entry_row(frontier.size + offset, body, leaf, statement, now)
                 for offset, (body, leaf, (_, statement)) in enumerate(
@@ -345,12 +370,69 @@ class Node:
                 self.origin, frontier.size, frontier.root(), signed.text(), frontier.to_bytes(), now
             )
             self.store.append(self.origin, rows, stored)
+        # After the commit, never before: the file may lag the database, never lead it.
+        own_log.after_publish(self.paths, head_before, stored.note)
         self._follow_store()
         published = tuple(
             Published(self.origin, row.idx, row.kind, source)
             for row, (source, _) in zip(rows, items, strict=True)
         )
-        return PublishReport(published, frontier.size, frontier.root().hex())
+        return PublishReport(published, frontier.size, frontier.root().hex(), skipped)
+
+    def _already_published(
+        self, items: Sequence[tuple[str, Statement]], latest: StoredCheckpoint | None
+    ) -> tuple[list[int], tuple[Skipped, ...]]:
+        """(positions of the items to append, the ADDs skipped as already published).
+
+        An ADD is skipped when this origin already publishes *every* one of its signals live
+        (an unretracted ADD of ours carrying the same type and value), in the log or earlier
+        in the same call. All, not any: an item sharing one hash with an earlier one but
+        bringing another (a new SHA-256 beside a known PDQ) still adds something that can
+        match, so it is published; skipping it would lose that hash. Labels and notes do not
+        make an item new: to change them, retract the ADD and publish again. The answer is used
+        only while the log is still at ``latest`` (checked under the write lock), so two
+        imports of one list cannot both append it.
+        """
+        size = _size(latest)
+        wanted = (
+            []
+            if latest is None
+            else [
+                (c.signal.type, c.signal.value)
+                for _, st in items
+                if isinstance(st, Add)
+                for c in st.signals
+            ]
+        )
+        live = self.store.live_own_signals(self.origin, wanted) if wanted else {}
+        keep: list[int] = []
+        skipped: list[Skipped] = []
+        for position, (source, statement) in enumerate(items):
+            if isinstance(statement, Add) and len(statement.signals) == 1:
+                # A bulk import's line: the same rule, without the lists (200k of them).
+                only = statement.signals[0].signal
+                key = (only.type, only.value)
+                at = live.get(key)
+                if at is not None:
+                    skipped.append(Skipped(self.origin, (at,), source))
+                    continue
+                live[key] = size + len(keep)
+            elif isinstance(statement, Add) and statement.signals:
+                keys = [(c.signal.type, c.signal.value) for c in statement.signals]
+                found = [live.get(k) for k in keys]
+                if all(f is not None for f in found):
+                    indexes = tuple(sorted({f for f in found if f is not None}))
+                    skipped.append(Skipped(self.origin, indexes, source))
+                    continue
+                at = size + len(keep)  # the index this entry gets
+                for k in keys:
+                    live.setdefault(k, at)
+            keep.append(position)
+        return keep, tuple(skipped)
+
+    def own_log_state(self) -> OwnLogState:
+        """The own log in the database against what this node signed (node/own_log.py)."""
+        return own_log.state(self)
 
     def _check_retractions(self, items: Sequence[tuple[str, Statement]], size: int) -> None:
         seen: set[int] = set()
@@ -1113,6 +1195,7 @@ class Node:
             },
             "auditors": [a.name for a in self.store.auditors()],
             "store": integrity.store_health(self.paths.root, self.paths.database),
+            "own_log": None if self.is_auditor else self.own_log_state().to_dict(),
         }
 
 
@@ -1151,6 +1234,10 @@ def _load_cosigner(paths: HomePaths, origin: str, store: Store) -> CosignerKey:
         with store.transaction():
             store.set_witness_key(origin, str(cosigner.verifier()))
     return cosigner
+
+
+def _size(checkpoint: StoredCheckpoint | None) -> int:
+    return 0 if checkpoint is None else checkpoint.size
 
 
 def _check_origin_name(origin: str) -> None:

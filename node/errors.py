@@ -94,6 +94,12 @@ class StoreError(HashfedError):
     exit_code = 8
 
 
+class SignedStateError(StoreError):
+    """The database holds less than (or something other than) what this node has signed for its
+    own origin: signing now would fork its log. Publishing is refused until ``hashfed recover``
+    rebuilds the log from a peer (docs/protocol.md, "The signed-state file")."""
+
+
 class SyncError(HashfedError):
     """A peer could not be synced or tested: unreachable, a certificate refused by either side,
     or entries that do not reproduce their origin's signed root. The message says which."""

@@ -8,6 +8,8 @@ Layout (documented in README.md)::
     HOME/keys/tls.key       P-256 private key for mutual TLS (PEM), mode 0600
     HOME/keys/tls.crt       self-signed certificate pinned by peers (PEM)
     HOME/hashfed.db         SQLite store
+    HOME/signed-head        the newest checkpoint this node signed for its own origin (C2SP
+                            signed note), written after every publish (node/own_log.py)
 """
 
 from __future__ import annotations
@@ -235,6 +237,14 @@ class HomePaths:
     @property
     def database(self) -> Path:
         return self.root / "hashfed.db"
+
+    @property
+    def signed_head(self) -> Path:
+        return self.root / "signed-head"
+
+    @property
+    def signed_head_lock(self) -> Path:
+        return self.root / "signed-head.lock"
 
     def identity_files(self) -> list[Path]:
         return [

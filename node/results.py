@@ -40,14 +40,40 @@ class Published:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """An ADD not appended because this origin already publishes every one of its signals
+    live: ``entry_indexes`` are the live ADDs carrying them (``entry_index``, the first)."""
+
+    origin: str
+    entry_indexes: tuple[int, ...]
+    source: str
+
+    @property
+    def entry_index(self) -> int:
+        return self.entry_indexes[0]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "origin": self.origin,
+            "entry_index": self.entry_index,
+            "entry_indexes": list(self.entry_indexes),
+            "source": self.source,
+            "reason": "already published",
+        }
+
+
+@dataclass(frozen=True)
 class PublishReport:
     entries: tuple[Published, ...]
     checkpoint_size: int
     checkpoint_root_hex: str
+    # Already published live: not appended again (no new checkpoint when nothing else is new).
+    skipped: tuple[Skipped, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
             "entries": [e.to_dict() for e in self.entries],
+            "skipped": [s.to_dict() for s in self.skipped],
             "checkpoint": {"size": self.checkpoint_size, "root": self.checkpoint_root_hex},
         }
 

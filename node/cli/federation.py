@@ -309,6 +309,9 @@ def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     auditors = report.get("auditors")
     names = ", ".join(map(str, auditors)) if isinstance(auditors, list) else ""
     out.print("Auditors with read access: " + (shown(names) if names else "none"))
+    own = report.get("own_log")
+    if isinstance(own, dict) and own.get("problem"):
+        out.print(Text("PUBLISHING REFUSED: ", style="bold red") + Text(shown(own["problem"])))
     evidence = report["evidence"]
     out.print(Text(f"Evidence items: {evidence}", style="bold red" if evidence else "green"))
     if evidence:

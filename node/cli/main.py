@@ -22,6 +22,7 @@ from node.cli import audit as audit_cli
 from node.cli import check as check_cli
 from node.cli import federation
 from node.cli import index_cmd as index_cli
+from node.cli import recover as recover_cli
 from node.cli import serve as serve_cli
 from node.cli import sync as sync_cli
 from node.cli import tls_cmd as tls_cli
@@ -188,16 +189,36 @@ def _print_report(report: PublishReport, as_json: bool) -> None:
         first, last = report.entries[0], report.entries[-1]
         count = len(report.entries)
         out.print(f"Published {count} entries, indexes {first.entry_index}..{last.entry_index}")
-    else:
+    elif report.entries:
         table = Table("index", "kind", "source")
         for e in report.entries:
             table.add_row(*row(e.entry_index, e.kind, e.source))
         out.print(table)
+    if report.skipped:
+        _print_skipped(report)
+    if not report.entries:
+        out.print(
+            f"Nothing new published; checkpoint unchanged: size {report.checkpoint_size}, "
+            f"root {report.checkpoint_root_hex[:16]}…",
+            highlight=False,
+        )
+        return
     out.print(
         f"Signed checkpoint: size {report.checkpoint_size}, "
         f"root {report.checkpoint_root_hex[:16]}…",
         highlight=False,
     )
+
+
+def _print_skipped(report: PublishReport) -> None:
+    skipped = report.skipped
+    out.print(f"Skipped {len(skipped)} already published (this origin publishes them live):")
+    table = Table("source", "already at index")
+    for s in skipped[:BATCH_TABLE_ROWS]:
+        table.add_row(*row(s.source, ", ".join(map(str, s.entry_indexes))))
+    out.print(table)
+    if len(skipped) > BATCH_TABLE_ROWS:
+        out.print(f"… and {len(skipped) - BATCH_TABLE_ROWS} more (--json lists every one)")
 
 
 @app.command()
@@ -436,6 +457,7 @@ index_cli.register(app)
 audit_cli.register(app)
 tls_cli.register(app)
 check_cli.register(app)
+recover_cli.register(app)
 
 
 def run() -> None:

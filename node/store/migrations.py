@@ -305,10 +305,35 @@ def _m006_peer_health(db: sqlite_utils.Database) -> None:
     )
 
 
+def own_signal_index_sql(origin: str) -> str:
+    """A partial index of this node's own signals by value: publishing looks up whether a
+    signal is already published live (issue 9, idempotent publishing) without scanning.
+
+    Partial on purpose: every other origin's signals (most of the table, and every row a sync
+    inserts) are left out, so importing costs nothing more. SQLite uses a partial index only
+    when the query repeats its WHERE term, hence the literal: origin names are checked
+    lower-case DNS names, and the quote is doubled anyway.
+    """
+    literal = origin.replace("'", "''")
+    return (
+        "CREATE INDEX IF NOT EXISTS signals_own_by_value ON signals (type, value) "
+        f"WHERE origin = '{literal}'"
+    )
+
+
+def _m007_published_once(db: sqlite_utils.Database) -> None:
+    # A fresh database has no own origin yet: `hashfed init` creates the index right after
+    # adding it (Store.index_own_signals).
+    row = db.execute("SELECT name FROM origins WHERE is_self = 1").fetchone()
+    if row is not None:
+        db.execute(own_signal_index_sql(row[0]))
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("001_initial", _m001_initial),
     ("002_federation", _m002_federation),
     ("003_witness_audit", _m003_witness_audit),
     ("004_staged_groups", _m004_staged_groups),
     ("006_peer_health", _m006_peer_health),
+    ("007_published_once", _m007_published_once),
 )

@@ -24,7 +24,7 @@ from node.store.audit import AuditTables
 from node.store.faults import guard_store_errors, store_error
 from node.store.federation import FederationTables, now_ms
 from node.store.integrity import IntegrityReads
-from node.store.migrations import MIGRATIONS
+from node.store.migrations import MIGRATIONS, own_signal_index_sql
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -458,6 +458,36 @@ class Store(FederationTables, AuditTables, IntegrityReads):
             "SELECT 1 FROM retractions WHERE origin = ? AND target_idx = ?", [origin, idx]
         ).fetchone()
         return row is not None
+
+    # -- own signals already published (idempotent publishing) ---------------------------------
+
+    def index_own_signals(self, origin: str) -> None:
+        """Create the partial index :meth:`live_own_signals` uses (done once, by ``init``)."""
+        self.db.execute(own_signal_index_sql(origin))
+
+    def live_own_signals(
+        self, origin: str, wanted: Sequence[tuple[str, bytes]]
+    ) -> dict[tuple[str, bytes], int]:
+        """For each ``(type, value)`` that a live (unretracted) ADD of ``origin`` carries, the
+        smallest such entry index. ``origin`` must be this node's own (the indexed one)."""
+        by_type: dict[str, list[bytes]] = {}
+        for signal_type, value in wanted:
+            by_type.setdefault(signal_type, []).append(value)
+        literal = origin.replace("'", "''")
+        found: dict[tuple[str, bytes], int] = {}
+        for signal_type, values in by_type.items():
+            for start in range(0, len(values), 500):
+                chunk = values[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self.db.conn.execute(
+                    # The literal origin term lets SQLite use the partial index.
+                    f"SELECT value, MIN(idx) FROM signals WHERE origin = '{literal}' "
+                    f"AND type = ? AND value IN ({marks}) AND retracted = 0 GROUP BY value",
+                    [signal_type, *chunk],
+                )
+                for value, idx in rows:
+                    found[signal_type, bytes(value)] = int(idx)
+        return found
 
     # -- index support -------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import MAX_ENTRY_BYTES
 from node.log.keys import VerifierKey
 from node.log.merkle import leaf_hash
+from node.own_log import check_offer
 from node.server.runner import NodeRunner
 from node.store.store import StoredCheckpoint
 from node.sync.client import PeerClient, PeerError, PeerTarget
@@ -267,6 +268,8 @@ class _OriginSync:
         plan = await self.runner.call(_plan, self.node, self.origin)
         if plan.own:
             r.status = OWN
+            # A peer holding more of our own log than we do stops us signing (node/own_log.py).
+            r.reason = await self.runner.call(check_offer, self.node, self.note, self.peer)
             return r
         if plan.key is None:
             # Origins outside our trust set are not stored, not even staged.

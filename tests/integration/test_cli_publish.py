@@ -155,9 +155,12 @@ def test_bulk_import_formats_publish_under_one_checkpoint(home: Path, tmp_path: 
     tool = tmp_path / "pdq.csv"
     tool.write_text(f"{pdq},100,a.jpg\n{'0f' * 32},88,b.jpg\n")
     report = hashfed_json(home, "add", "--from", str(tool))
-    assert report["checkpoint"]["size"] == 6
+    # The first line's PDQ is published live already (entry 0): not appended again.
+    assert [s["entry_index"] for s in report["skipped"]] == [0]
+    assert report["skipped"][0]["source"] == "line 1"
+    assert report["checkpoint"]["size"] == 5
     checkpoints = Node.open(home).store.checkpoints("acme.example")
-    assert [c.size for c in checkpoints] == [3, 4, 6]
+    assert [c.size for c in checkpoints] == [3, 4, 5]
 
 
 def test_bundle_verifies_with_the_node_and_the_offline_script(home: Path, tmp_path: Path) -> None:

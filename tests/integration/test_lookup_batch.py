@@ -17,6 +17,7 @@ import pytest
 
 from node._proto.hashfed.v1 import local_pb2, local_pb2_grpc
 from node.core import Node
+from node.hashing import ComputedSignal, parse_signal
 from node.log.entry import Labels
 from node.server.background import BackgroundNode
 
@@ -38,16 +39,32 @@ def published(home: Path) -> list[tuple[str, bytes]]:
     with Node.open(home) as node:
         for round_ in range(3):
             lines = []
+            exact: list[list[ComputedSignal]] = []
             for name, size in TYPES.items():
                 centre = rng.randbytes(size)
                 for _ in range(12):
-                    perceptual = name in ("pdq", "phash", "dhash")
-                    value = _flip(centre, rng.randrange(0, 6), rng) if perceptual else centre
-                    stored.append((name, value))
-                    lines.append(f"{name} {value.hex()}")
+                    if name in ("pdq", "phash", "dhash"):
+                        value = _flip(centre, rng.randrange(0, 6), rng)
+                        lines.append(f"{name} {value.hex()}")
+                        stored.append((name, value))
+                        continue
+                    # One origin publishes a hash live once; items that share an exact hash
+                    # differ in another one (the same MD5 found beside different SHA-256s).
+                    other = "sha256" if name == "md5" else "md5"
+                    partner = rng.randbytes(TYPES[other])
+                    stored.extend([(name, centre), (other, partner)])
+                    exact.append(
+                        [
+                            ComputedSignal(parse_signal(f"{name}:{centre.hex()}"), None),
+                            ComputedSignal(parse_signal(f"{other}:{partner.hex()}"), None),
+                        ]
+                    )
             labels = Labels(entity=f"E{round_}", behaviours=("glorification",), tags=("t",))
             report = node.import_hash_list(lines, labels, note=f"round {round_}")
-            for entry in report.entries[::7]:
+            entries = list(report.entries)
+            for signals in exact:
+                entries.extend(node.publish_signals(signals, labels).entries)
+            for entry in entries[::7]:
                 node.retract(entry.entry_index)
     return stored
 

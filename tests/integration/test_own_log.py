@@ -1,0 +1,288 @@
+"""A node never signs a smaller or different history than it signed (issue 9, finding 1).
+
+Real nodes A and B over real mutual TLS. A publishes 15 entries and B syncs them. Then A's
+database loses committed transactions, as an operator would do it after a crash: (i) the WAL
+deleted, (ii) an older copy of hashfed.db restored, (iii) an older copy restored and the
+signed-state file deleted too. Each time A refuses to publish and says why (in (iii) because
+B offers A's larger checkpoint during A's sync); `hashfed recover --peer b.example` brings the
+log back from B; A publishes on, B syncs it, and B records no evidence against A.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import grpc
+import pytest
+
+from node._proto.hashfed.v1 import local_pb2, local_pb2_grpc
+from node.core import Node
+from node.errors import SignedStateError
+from node.log.entry import Labels
+from node.server.background import BackgroundNode
+from node.sync.engine import OWN
+from tests.integration.cli import hashfed, hashfed_json
+from tests.integration.fednet import Member, peer
+
+
+def _publish(member: Member, first: int, count: int) -> None:
+    for i in range(first, first + count):
+        member.import_hash_list([f"md5 {i:032x}"], Labels(entity="own-log-test"))
+
+
+def _put_database(member: Member, copy: Path) -> None:
+    """Replace the (stopped) member's database by ``copy`` and drop any WAL beside it."""
+    db = member.home / "hashfed.db"
+    shutil.copyfile(copy, db)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def _size(member: Member) -> int:
+    latest = member.latest(member.origin)
+    return 0 if latest is None else int(latest.size)
+
+
+def _refuses(member: Member, store_size: int, signed_size: int) -> None:
+    """Publishing is refused, by the facade and by the CLI (exit 8), with the reason."""
+    with pytest.raises(SignedStateError) as refused:
+        _publish(member, 999, 1)
+    assert f"up to size {store_size}" in str(refused.value)
+    assert f"size {signed_size}" in str(refused.value)
+    assert "hashfed recover --peer" in str(refused.value)
+    result = hashfed(member.home, "add", "--signal", "md5:" + "e" * 32)
+    assert result.exit_code == 8, result.output
+    assert "would fork the log" in result.stderr
+    # Read-only commands still work, and status says what is wrong.
+    status = hashfed_json(member.home, "status")
+    assert status["own_log"]["ok"] is False
+    assert status["own_log"]["store_size"] == store_size
+    assert status["own_log"]["signed_size"] == signed_size
+    assert "PUBLISHING REFUSED" in hashfed(member.home, "status").stdout
+    assert hashfed(member.home, "log").exit_code == 0
+    assert _size(member) == store_size
+
+
+def _recover(member: Member, peer_name: str, before: int, after: int) -> None:
+    report = hashfed_json(member.home, "recover", "--peer", peer_name)
+    assert report["size_before"] == before
+    assert report["size_after"] == after
+    assert report["fetched"] == after - before
+    assert report["signed_size"] == after
+    status = hashfed_json(member.home, "status")
+    assert status["own_log"] == {
+        "ok": True,
+        "store_size": after,
+        "signed_size": after,
+        "problem": None,
+    }
+
+
+def _continue(a: Member, b: Member, index: int) -> None:
+    """A publishes entry ``index`` (continuing the same history); B syncs it, no evidence."""
+    _publish(a, index, 1)
+    assert _size(a) == index + 1
+    a.start()
+    try:
+        report = b.sync_one(a.origin)
+        assert report.ok, report.problems()
+    finally:
+        a.stop()
+    assert b.do(lambda n: n.latest(a.origin).size) == index + 1
+    assert b.do(lambda n: n.evidence()) == []
+    assert b.do(lambda n: n.halted_origins()) == set()
+    # B holds exactly A's log: entry ``index`` is the one A just published.
+    body, _ = b.do(lambda n: n.store.entry(a.origin, index))
+    assert body == a.do(lambda n: n.store.entry(a.origin, index))[0]
+
+
+def test_lost_wal_and_old_database_are_refused_then_recovered_from_a_peer(
+    tmp_path: Path,
+) -> None:
+    a = Member.create(tmp_path, "a.example")
+    b = Member.create(tmp_path, "b.example")
+    peer(a, b)
+    peer(b, a)
+    empty = tmp_path / "a-empty.db"
+    shutil.copyfile(a.home / "hashfed.db", empty)  # closed: everything is in the main file
+
+    _publish(a, 0, 5)
+    a.start()
+    b.start()
+    try:
+        _publish(a, 5, 10)
+        # While A serves, its last commits live only in hashfed.db-wal (far below the
+        # autocheckpoint): the main file alone is what a deleted WAL leaves.
+        walless = tmp_path / "a-without-wal.db"
+        shutil.copyfile(a.home / "hashfed.db", walless)
+        assert b.sync_one(a.origin).ok
+        assert b.do(lambda n: n.latest(a.origin).size) == 15
+    finally:
+        a.stop()
+
+    try:
+        # (i) the WAL deleted: the database is back at 5, the signed state says 15.
+        _put_database(a, walless)
+        _refuses(a, 5, 15)
+        # recover refuses while another connection has the database open.
+        with Node.open(a.home) as other:
+            other.status()
+            busy = hashfed(a.home, "recover", "--peer", b.origin)
+            assert busy.exit_code == 8
+            assert "recover needs the database to itself" in busy.stderr
+        _recover(a, b.origin, 5, 15)
+        _continue(a, b, 15)
+
+        # (ii) an older copy restored: the empty database of before the first publish.
+        _put_database(a, empty)
+        _refuses(a, 0, 16)
+        _recover(a, b.origin, 0, 16)
+        _continue(a, b, 16)
+
+        # (iii) the old copy and no signed-state file: only B can tell. A's sync sees B's
+        # offer of its own origin at 17 before A signs anything.
+        _put_database(a, empty)
+        (a.home / "signed-head").unlink()
+        assert hashfed_json(a.home, "status")["own_log"]["ok"] is True  # nothing to know yet
+        a.start()
+        try:
+            (report,) = a.sync(b.origin)
+            own = next(o for o in report.origins if o.origin == a.origin)
+            assert own.status == OWN
+            assert own.reason is not None and "size 17" in own.reason
+            with pytest.raises(SignedStateError):
+                _publish(a, 999, 1)
+        finally:
+            a.stop()
+        _refuses(a, 0, 17)
+        _recover(a, b.origin, 0, 17)
+        _continue(a, b, 17)
+    finally:
+        b.stop()
+    # A's log is one history, 18 entries long, entry i carrying md5 i.
+    lines = hashfed_json(a.home, "log")
+    assert [line["entry_index"] for line in lines] == list(range(18))
+    for i, line in enumerate(lines):
+        assert line["statement"]["signals"][0]["value"] == f"{i:032x}"
+    assert not os.path.exists(a.home / "signed-head.tmp")
+
+
+def test_the_local_api_refuses_to_publish_behind_the_signed_state(
+    home: Path, tmp_path: Path
+) -> None:
+    with Node.open(home) as node:
+        node.import_hash_list([f"md5 {0:032x}"], Labels())
+    old = tmp_path / "old.db"
+    shutil.copyfile(home / "hashfed.db", old)
+    with Node.open(home) as node:
+        node.import_hash_list([f"md5 {1:032x}"], Labels())
+    shutil.copyfile(old, home / "hashfed.db")
+    with (
+        BackgroundNode(home, peer_address="127.0.0.1:0") as served,
+        grpc.insecure_channel(served.local_address) as channel,
+    ):
+        stub = local_pb2_grpc.LocalServiceStub(channel)
+        query = local_pb2.SignalQuery(type="md5", value="ab" * 16)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.PublishSignals(local_pb2.PublishSignalsRequest(signals=[query]))
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "would fork the log" in (refused.value.details() or "")
+        metadata = dict(refused.value.trailing_metadata() or ())
+        assert metadata["hashfed-error"] == "SignedStateError"
+        # Lookups go on.
+        found = stub.MatchSignal(
+            local_pb2.MatchSignalRequest(query=local_pb2.SignalQuery(type="md5", value="0" * 32))
+        )
+        assert [m.entry_index for m in found.matches] == [0]
+    with Node.open(home) as node:
+        assert node.checkpoint().size == 1
+
+
+def test_recover_refuses_a_peer_behind_what_this_node_signed(tmp_path: Path) -> None:
+    a = Member.create(tmp_path, "a.example")
+    b = Member.create(tmp_path, "b.example")
+    peer(a, b)
+    peer(b, a)
+    empty = tmp_path / "a-empty.db"
+    shutil.copyfile(a.home / "hashfed.db", empty)
+    _publish(a, 0, 3)
+    a.start()
+    b.start()
+    try:
+        assert b.sync_one(a.origin).ok  # B holds 3
+        a.stop()
+        _publish(a, 3, 2)  # signed 5; B never saw 3 and 4
+        _put_database(a, empty)
+        result = hashfed(a.home, "recover", "--peer", b.origin)
+        assert result.exit_code == 8
+        assert "only up to size 3" in result.stderr and "signed size 5" in result.stderr
+        assert _size(a) == 0  # nothing stored
+        _refuses(a, 0, 5)
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_recover_stores_nothing_from_a_peer_whose_copy_was_altered(tmp_path: Path) -> None:
+    a = Member.create(tmp_path, "a.example")
+    b = Member.create(tmp_path, "b.example")
+    peer(a, b)
+    peer(b, a)
+    empty = tmp_path / "a-empty.db"
+    shutil.copyfile(a.home / "hashfed.db", empty)
+    _publish(a, 0, 4)
+    a.start()
+    b.start()
+    try:
+        assert b.sync_one(a.origin).ok
+    finally:
+        a.stop()
+        b.stop()
+    # B's stored copy of A's entry 2 changes by one byte (B serves what it stores).
+    db = sqlite3.connect(b.home / "hashfed.db")
+    row = db.execute("SELECT body FROM entries WHERE origin = ? AND idx = 2", [a.origin])
+    original = bytes(row.fetchone()[0])
+    # Still a well-formed entry of A's (another MD5), so only the signed root can tell.
+    altered = original.replace(bytes.fromhex(f"{2:032x}"), bytes.fromhex("11" * 16))
+    assert altered != original
+    db.execute("UPDATE entries SET body = ? WHERE origin = ? AND idx = 2", [altered, a.origin])
+    db.commit()
+    db.close()
+    _put_database(a, empty)
+    b.start()
+    try:
+        result = hashfed(a.home, "recover", "--peer", b.origin)
+        assert result.exit_code == 5, result.output
+        assert "nothing stored" in result.stderr
+        assert _size(a) == 0 and a.count("entries", a.origin) == 0
+        _refuses(a, 0, 4)
+    finally:
+        b.stop()
+
+
+def test_recover_replaces_a_damaged_signed_state_file(tmp_path: Path) -> None:
+    a = Member.create(tmp_path, "a.example")
+    b = Member.create(tmp_path, "b.example")
+    peer(a, b)
+    peer(b, a)
+    empty = tmp_path / "a-empty.db"
+    shutil.copyfile(a.home / "hashfed.db", empty)
+    _publish(a, 0, 3)
+    a.start()
+    b.start()
+    try:
+        assert b.sync_one(a.origin).ok
+        a.stop()
+        _put_database(a, empty)
+        (a.home / "signed-head").write_text("not a note\n", encoding="utf-8")
+        status = hashfed_json(a.home, "status")["own_log"]
+        assert status["ok"] is False and "does not hold a checkpoint" in status["problem"]
+        assert hashfed(a.home, "add", "--signal", "md5:" + "e" * 32).exit_code == 8
+        _recover(a, b.origin, 0, 3)
+        _continue(a, b, 3)
+    finally:
+        a.stop()
+        b.stop()
