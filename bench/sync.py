@@ -80,7 +80,7 @@ async def child_floor(home: Path, size: int) -> dict[str, float]:
         started = time.perf_counter()
         async with PeerClient(target) as client:
             got = 0
-            async for _, bodies in client.stream_entries(ORIGIN, 0, size):
+            async for _, bodies, _proof in client.stream_entries(ORIGIN, 0, size):
                 got += len(bodies)
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu

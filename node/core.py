@@ -74,7 +74,14 @@ from node.store.audit import AuditorRow, AuditReadRow, OperatorLogRow
 from node.store.federation import EvidenceRow, MemberRow, PeerRow, now_ms
 from node.store.store import Store, StoredCheckpoint
 from node.tls import certificate_fingerprint, generate_tls_identity
-from node.verified_import import import_verified
+from node.verified_import import (
+    Held,
+    StoredGroup,
+    VerifiedGroup,
+    held,
+    import_verified,
+    store_verified,
+)
 from node.witnessing import AbsorbReport, Witness
 
 log = logging.getLogger("hashfed.node")
@@ -514,6 +521,15 @@ class Node:
         covers it, with its cosignatures, or else against the newest checkpoint."""
         latest = self.checkpoint(origin)
         if entry_index >= latest.size:
+            ahead = held(self.store, origin).size
+            if entry_index < ahead:
+                # Verified batch by batch, but no signed checkpoint of ours covers it: a bundle
+                # needs one, and inventing one is not ours to do.
+                raise NotFoundError(
+                    f"entry {entry_index} of {origin!r} is held (verified up to {ahead}), but no "
+                    f"signed checkpoint covers it yet (newest: size {latest.size}); a bundle is "
+                    "available once the sync reaches the checkpoint it was proven against"
+                )
             raise NotFoundError(
                 f"origin {origin!r} has no entry {entry_index} (log size {latest.size})"
             )
@@ -641,7 +657,6 @@ class Node:
                 )
             )
             self.store.delete_peer(origin)
-            self.store.discard_staged(origin)  # unverified rows of an origin we no longer want
         self._follow_store()
 
     def members(self) -> list[MemberRow]:
@@ -925,18 +940,32 @@ class Node:
             return stored.root
         return self._tree(origin, size).root(size)
 
-    def stage(self, origin: str, peer: str, start: int, bodies: Sequence[bytes]) -> None:
-        with self.store.transaction():
-            self.store.stage(origin, peer, start, bodies)
+    def held(self, origin: str) -> Held:
+        """What we hold of ``origin``: size and frontier (up to its verified head), the newest
+        stored checkpoint and the head."""
+        return held(self.store, origin)
 
-    def staged(self, origin: str, peer: str) -> list[bytes]:
-        """Unverified bodies already received from ``peer``, continuing our verified log."""
-        latest = self.store.latest_checkpoint(origin)
-        return self.store.staged(origin, peer, 0 if latest is None else latest.size)
+    def store_verified(self, group: VerifiedGroup, target: SignedCheckpoint) -> StoredGroup:
+        """Store entries of another origin already proven into its signed ``target`` tree (see
+        :func:`node.verified_import.store_verified`); cosign ``target`` once it is reached."""
+        if group.origin == self.origin:
+            raise InvalidInputError("a node never imports its own origin from others")
+        stored = store_verified(self.store, group, target, self._index)
+        self._follow_store()
+        if stored.checkpoint:
+            self.cosign_latest(group.origin)
+        return stored
 
-    def discard_staged(self, origin: str, peer: str | None = None) -> None:
-        with self.store.transaction():
-            self.store.discard_staged(origin, peer)
+    def batch_proofs(self, origin: str, sizes: Sequence[int], end: int) -> list[list[bytes]]:
+        """Consistency proofs from each of ``sizes`` to ``end`` (empty where equal): what each
+        streamed batch of ``origin`` carries."""
+        served = self._served_size(origin)
+        if not 0 < end <= served or not all(0 < n <= end for n in sizes):
+            raise InvalidInputError(
+                f"batch proofs of {origin} to size {end} requested; this node serves [0, {served}]"
+            )
+        tree = self._tree(origin, end)
+        return [[] if n == end else tree.consistency_proof(n, end) for n in sizes]
 
     def import_verified(
         self, origin: str, checkpoint: SignedCheckpoint, bodies: Sequence[bytes]

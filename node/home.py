@@ -26,6 +26,8 @@ ENV_HOME = "HASHFED_HOME"
 CONFIG_VERSION = 1
 ROLES = ("member", "auditor")
 DEFAULT_WITNESS_MIN = 2
+DEFAULT_MAX_ORIGIN_ENTRIES = 100_000_000
+DEFAULT_MAX_FETCH_PER_ROUND = 2_000_000
 
 
 def resolve_home(explicit: Path | None) -> Path:
@@ -52,6 +54,11 @@ class Config:
     # cosign it (only those named in `witnesses`, when that list is not empty).
     witness_min: int = DEFAULT_WITNESS_MIN
     witnesses: tuple[str, ...] = ()
+    # Sync bounds (docs/protocol.md §9.6): the largest log of another origin accepted (a
+    # checkpoint claiming more is refused before anything is fetched), and how many entries of
+    # one origin one sync round fetches (the rest comes next round).
+    max_origin_entries: int = DEFAULT_MAX_ORIGIN_ENTRIES
+    max_fetch_per_round: int = DEFAULT_MAX_FETCH_PER_ROUND
     extra: dict[str, object] = field(default_factory=dict)
 
     def to_toml(self) -> str:
@@ -68,6 +75,10 @@ class Config:
         doc["role"] = self.role
         doc["witness_min"] = self.witness_min
         doc["witnesses"] = list(self.witnesses)
+        if self.max_origin_entries != DEFAULT_MAX_ORIGIN_ENTRIES:
+            doc["max_origin_entries"] = self.max_origin_entries
+        if self.max_fetch_per_round != DEFAULT_MAX_FETCH_PER_ROUND:
+            doc["max_fetch_per_round"] = self.max_fetch_per_round
         doc.update(self.extra)
         return tomli_w.dumps(doc)
 
@@ -95,6 +106,15 @@ class Config:
             "role",
             "witness_min",
             "witnesses",
+            "max_origin_entries",
+            "max_fetch_per_round",
+        }
+        bounds = {
+            name: _positive_int(doc, name, default, source)
+            for name, default in (
+                ("max_origin_entries", DEFAULT_MAX_ORIGIN_ENTRIES),
+                ("max_fetch_per_round", DEFAULT_MAX_FETCH_PER_ROUND),
+            )
         }
         max_pixels = doc.get("max_pixels")
         if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels <= 0):
@@ -121,8 +141,17 @@ class Config:
             max_pixels=max_pixels,
             local_token=str(doc.get("local_token", "")),
             sync_interval_s=float(interval),
+            max_origin_entries=bounds["max_origin_entries"],
+            max_fetch_per_round=bounds["max_fetch_per_round"],
             extra={k: v for k, v in doc.items() if k not in known},
         )
+
+
+def _positive_int(doc: dict[str, object], name: str, default: int, source: Path) -> int:
+    value = doc.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidInputError(f"{source}: {name} must be a positive integer, not {value!r}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ MAX_FULL_LOG_ENTRIES = 2_000_000
 not re-fetched; a failure there is counted against the peer (the origin is never blamed without
 proof)."""
 
-PEER_FAULT_REASON = "entries do not reproduce the origin's signed root"
+PEER_FAULT_REASON = "batch does not prove into the origin's signed tree"
 
 
 class Culprit(enum.Enum):

@@ -100,7 +100,11 @@ class FlippingPeer(federation_pb2_grpc.FederationServiceServicer):  # type: igno
                 body[self.flip_offset] ^= 0x01
                 entries[position] = bytes(body)
                 self.flipped += 1
-            yield federation_pb2.EntryBatch(start_index=batch.start_index, entries=entries)
+            yield federation_pb2.EntryBatch(
+                start_index=batch.start_index,
+                entries=entries,
+                consistency_proof=batch.consistency_proof,
+            )
 
 
 class PaddingPeer(FlippingPeer):
@@ -118,4 +122,8 @@ class PaddingPeer(FlippingPeer):
             if request.origin == self.flip_origin and 0 <= position < len(entries):
                 entries[position] = b"\x00" * self.pad_bytes
                 self.flipped += 1
-            yield federation_pb2.EntryBatch(start_index=batch.start_index, entries=entries)
+            yield federation_pb2.EntryBatch(
+                start_index=batch.start_index,
+                entries=entries,
+                consistency_proof=batch.consistency_proof,
+            )

@@ -15,7 +15,9 @@ The lies it can tell (see :class:`View`):
 * split view: history H1 to one client, H2 (same size, other entries) to another;
 * rollback: an older checkpoint after a newer one (of the same history, or of a rewritten one);
 * a checkpoint signed by a key other than the one in its card;
-* a truncated, padded or corrupted proof from ``GetConsistencyProof`` / ``GetInclusionProof``;
+* a truncated, padded or corrupted proof from ``GetConsistencyProof`` / ``GetInclusionProof``,
+  or in the batches of ``StreamEntries`` (which otherwise carry correct proofs to the size
+  asked for);
 * extra signature lines on every note it serves (forged cosignatures), and any notes at all
   from ``ListCheckpoints`` (relayed or forged cosigned checkpoints, another history's).
 
@@ -137,6 +139,8 @@ class View:
     """Key that signs the checkpoints served; ``None``: the member's own (the card's) key."""
     consistency: Tamper = None
     inclusion: Tamper = None
+    batch_proofs: Tamper = None
+    """How the consistency proof each ``StreamEntries`` batch carries is altered."""
     extra_lines: tuple[str, ...] = ()
     """Signature lines appended to every note served (e.g. forged cosignatures)."""
     listed: tuple[str, ...] | None = None
@@ -358,10 +362,15 @@ class MaliciousMember(federation_pb2_grpc.FederationServiceServicer):  # type: i
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"entries [{start}, {end}) requested; this node serves [0, {view.size})",
             )
+        leaves = view.history.leaves(end)  # once per stream: each batch proves into tree(end)
         for first in range(start, end, BATCH_ENTRIES):
             last = min(end, first + BATCH_ENTRIES)
+            proof = [] if last == end else consistency_proof(last, leaves)
+            proof = self._tamper(proof, view.batch_proofs, f"StreamEntries batch {first}..{last}")
             yield federation_pb2.EntryBatch(
-                start_index=first, entries=list(view.history.bodies[first:last])
+                start_index=first,
+                entries=list(view.history.bodies[first:last]),
+                consistency_proof=proof,
             )
 
     async def GetInclusionProof(  # noqa: N802
