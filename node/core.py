@@ -519,20 +519,22 @@ class Node:
     def bundle(self, origin: str, entry_index: int) -> Bundle:
         """A provenance bundle for one entry: against the smallest witnessed checkpoint that
         covers it, with its cosignatures, or else against the newest checkpoint."""
-        latest = self.checkpoint(origin)
-        if entry_index >= latest.size:
-            ahead = held(self.store, origin).size
-            if entry_index < ahead:
+        ahead = held(self.store, origin)
+        if ahead.latest is None or entry_index >= ahead.latest.size:
+            signed = 0 if ahead.latest is None else ahead.latest.size
+            if signed <= entry_index < ahead.size:
                 # Verified batch by batch, but no signed checkpoint of ours covers it: a bundle
                 # needs one, and inventing one is not ours to do.
                 raise NotFoundError(
-                    f"entry {entry_index} of {origin!r} is held (verified up to {ahead}), but no "
-                    f"signed checkpoint covers it yet (newest: size {latest.size}); a bundle is "
-                    "available once the sync reaches the checkpoint it was proven against"
+                    f"entry {entry_index} of {origin!r} is held (verified up to {ahead.size}), "
+                    f"but no signed checkpoint covers it yet (newest: size {signed}); a bundle "
+                    "is available once the sync reaches the checkpoint it was proven against"
                 )
+            latest = self.checkpoint(origin)
             raise NotFoundError(
                 f"origin {origin!r} has no entry {entry_index} (log size {latest.size})"
             )
+        latest = ahead.latest
         size = self.witness.status(origin, entry_index).checkpoint_size or latest.size
         checkpoint = self.store.checkpoint_at(origin, size)
         assert checkpoint is not None  # witnessed sizes are sizes of stored checkpoints
