@@ -264,7 +264,7 @@ async def sync_peer(
     return report
 
 
-class _BatchError(Exception):
+class BatchRefusedError(Exception):
     """A batch failed a check before or at verification; ends the stream (internal)."""
 
     def __init__(self, reason: str, detail: str, count: int, *, proof: bool = False) -> None:
@@ -277,12 +277,12 @@ class _BatchError(Exception):
 
 
 def check_batch(start: int, batch: Sequence[bytes], position: int, end: int) -> None:
-    """Raise :class:`_BatchError` unless ``batch`` is a well-formed next batch of ``[position,
+    """Raise :class:`BatchRefusedError` unless ``batch`` is a well-formed next batch of ``[position,
     end)``: at ``position``, 1..1,000 entries, none beyond ``end``, each entry and the whole
     batch within the protocol's sizes. Checked before any hashing."""
     count = len(batch)
     if start != position or not 0 < count <= min(MAX_BATCH_ENTRIES, end - position):
-        raise _BatchError(
+        raise BatchRefusedError(
             OUT_OF_RANGE_REASON,
             f"{count} entries at index {start} when at most {MAX_BATCH_ENTRIES} of "
             f"{position}..{end - 1} were asked for",
@@ -291,13 +291,13 @@ def check_batch(start: int, batch: Sequence[bytes], position: int, end: int) -> 
     sizes = list(map(len, batch))
     largest = max(sizes)
     if largest > MAX_ENTRY_BYTES:
-        raise _BatchError(
+        raise BatchRefusedError(
             OVERSIZED_REASON,
             f"an entry of {largest} bytes; entries are at most {MAX_ENTRY_BYTES}",
             count,
         )
     if sum(sizes) > MAX_BATCH_BYTES_RECEIVED:
-        raise _BatchError(
+        raise BatchRefusedError(
             OVERSIZED_REASON,
             f"a batch of {sum(sizes)} bytes of entries; batches are at most {MAX_BATCH_BYTES} "
             f"(one entry may overrun it)",
@@ -469,14 +469,14 @@ class _OriginSync:
         limit = min(their.size, held.size + self.max_fetch)
         need = their.size - r.our_size_before
         writer = _Writer(self.runner, self.origin, signed, position, frontier)
-        refused: _BatchError | None = None
+        refused: BatchRefusedError | None = None
         try:
             stream = self.client.stream_entries(self.origin, position, their.size)
             async with contextlib.aclosing(stream):
                 async for start, batch, proof in stream:
                     try:
                         frontier, leaves = verify_batch(start, batch, proof, frontier, signed)
-                    except _BatchError as exc:
+                    except BatchRefusedError as exc:
                         refused = exc
                         break
                     await writer.add(batch, leaves, frontier)
@@ -538,7 +538,7 @@ class _OriginSync:
         self.report.our_size_after = max(self.report.our_size_after, writer.size)
 
     async def _judge(
-        self, signed: SignedCheckpoint, held: Held, refused: _BatchError, *, retried: bool
+        self, signed: SignedCheckpoint, held: Held, refused: BatchRefusedError, *, retried: bool
     ) -> OriginSyncReport:
         """The first batch after our ``held.size`` entries did not prove into the signed tree:
         the peer's fault, unless the origin is proven to have signed two incompatible trees."""
@@ -610,7 +610,7 @@ class _OriginSync:
                 async for start, batch, _proof in stream:
                     try:
                         check_batch(start, batch, check.size, their.size)
-                    except _BatchError:
+                    except BatchRefusedError:
                         break
                     check.add(leaf_hash(b) for b in batch)
             return check.verdict()
@@ -632,7 +632,7 @@ def verify_batch(
     frontier: Frontier,
     signed: SignedCheckpoint,
 ) -> tuple[Frontier, list[bytes]]:
-    """Check one streamed batch and return the frontier after it, or raise :class:`_BatchError`.
+    """Check one streamed batch and return the frontier after it, or raise :class:`BatchRefusedError`.
 
     ``frontier`` is our verified tree so far (its size is where the batch must start). The
     batch is folded into it, and ``proof`` must be the RFC 9162 consistency proof from that
@@ -646,7 +646,7 @@ def verify_batch(
     try:
         verify_consistency(extended.size, cp.size, proof, extended.root(), cp.root)
     except ProofError as exc:
-        raise _BatchError(
+        raise BatchRefusedError(
             BATCH_FAULT_REASON,
             f"entries {start}..{extended.size - 1}: {exc}",
             len(batch),
