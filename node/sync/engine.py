@@ -632,7 +632,8 @@ def verify_batch(
     frontier: Frontier,
     signed: SignedCheckpoint,
 ) -> tuple[Frontier, list[bytes]]:
-    """Check one streamed batch and return the frontier after it, or raise :class:`BatchRefusedError`.
+    """Check one streamed batch; return the frontier after it and the batch's leaf hashes, or
+    raise :class:`BatchRefusedError`.
 
     ``frontier`` is our verified tree so far (its size is where the batch must start). The
     batch is folded into it, and ``proof`` must be the RFC 9162 consistency proof from that
