@@ -366,7 +366,9 @@ def store_verified(
         entries = group.entries[overlap:]
         signals = [s for s in group.signals if s[0] >= h] if overlap else group.signals
         special = [e for e in group.special if e.idx >= h] if overlap else group.special
-        result = store.append_chunk(origin, entries, signals, special, indexed=index is not None)
+        # Not indexed here: the caller refreshes the index from the store (one bulk read per
+        # signal type), cheaper than a record per signal.
+        result = store.append_chunk(origin, entries, signals, special, indexed=False)
         reached = group.end == cp.size
         if reached:
             if group.frontier.root() != cp.root:
