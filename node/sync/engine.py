@@ -553,6 +553,9 @@ class _OriginSync:
             r.status = UP_TO_DATE
             r.reason = "our log of this origin changed during the sync; next round continues"
             return r
+        if retried:
+            # Judged a moment ago: our tree is a prefix of the signed one, so again the bytes.
+            return await self._reject(refused.count, PEER_FAULT_REASON, failure)
         log.info(
             "sync %s: %s: the batch after %d does not prove into the tree of size %d (%s); "
             "deciding whose fault",
@@ -586,7 +589,7 @@ class _OriginSync:
                     "inconsistent-larger", latest.note, signed.text(), verdict.detail
                 )
         await self._reject(refused.count, PEER_FAULT_REASON, failure)
-        if retried or not (cleared or (verdict is not None and verdict.culprit is Culprit.NOBODY)):
+        if not (cleared or (verdict is not None and verdict.culprit is Culprit.NOBODY)):
             return r
         # Our tree is a prefix of the signed one, so only the bytes were wrong: one more try in
         # this round (a peer that lied once may send them intact now); a second failure is
