@@ -487,13 +487,15 @@ class _OriginSync:
                         break
             await writer.finish()
         except PeerError:
-            await writer.finish_quietly()
+            # Everything verified before the connection broke is kept: the next run resumes
+            # from it.
+            await writer.finish_verified()
             self._stored(writer)
             raise
         except MalformedError as exc:
             # Proven into the signed tree, so signed by the origin: not the relay's doing, and
             # not equivocation either. What came before it is kept; the operator reads why.
-            await writer.finish_quietly()
+            await writer.finish_verified()
             self._stored(writer)
             r.status = FAILED
             r.reason = f"{self.origin} signed an entry this node cannot read: {exc}"
@@ -694,6 +696,14 @@ class _Writer:
         """Store what is left and wait for every write."""
         await self._write()
         await self._settle()
+
+    async def finish_verified(self) -> None:
+        """Like :meth:`finish`, for a stream that ended in error: what was verified is stored
+        unless storing fails too (then the caller's error is the one reported)."""
+        try:
+            await self.finish()
+        except HashfedError as exc:
+            log.warning("sync: %s: verified entries not stored: %s", self.origin, exc)
 
     async def finish_quietly(self) -> None:
         """Wait for the group being written (its error, if any, is dropped: the caller is

@@ -153,7 +153,10 @@ class JunkPeer(FlippingPeer):
 
 class ShortPeer(FlippingPeer):
     """Relays the origin's batches intact, proofs included, but never the last one: an honest
-    looking stream that ends early. ``flipped`` counts the streams cut short."""
+    looking stream that ends early, or (``abort``) breaks with an error there. ``flipped``
+    counts the streams cut short."""
+
+    abort = False
 
     async def StreamEntries(  # noqa: N802
         self, request: federation_pb2.StreamEntriesRequest, context: grpc.aio.ServicerContext
@@ -161,5 +164,7 @@ class ShortPeer(FlippingPeer):
         async for batch in self._stub.StreamEntries(request):
             if batch.start_index + len(batch.entries) >= request.end_index:
                 self.flipped += 1
+                if self.abort:
+                    await context.abort(grpc.StatusCode.INTERNAL, "the relay broke down")
                 return
             yield batch

@@ -186,6 +186,27 @@ def test_a_genuine_stream_ended_one_short_keeps_the_verified_entries(
     assert c.count("verified_heads", A) == 0
 
 
+def test_a_stream_broken_by_an_error_keeps_what_was_verified(
+    net: tuple[Member, Member, Member],
+) -> None:
+    a, c, m = net
+    _publish(a, 2_001)
+    a.start()
+    c.start()
+    fake = _relay(ShortPeer, a, c, m, abort=True)
+    assert a.served is not None
+    a.served.run(fake.start(m.address))
+    try:
+        origin = _origin(c.sync_one(M))
+    finally:
+        a.served.run(fake.stop())
+    assert origin.status == "failed" and "the relay broke down" in origin.reason
+    # 2,000 verified entries arrived (one group, not written yet when the error came): kept.
+    assert (origin.imported, origin.our_size_after) == (2_000, 2_000)
+    assert c.count("entries", A) == 2_000
+    assert c.query("SELECT size FROM verified_heads WHERE origin = ?", A) == [(2_000,)]
+
+
 def test_a_checkpoint_of_a_trillion_entries_is_refused_before_fetching(tmp_path: Path) -> None:
     c = Member.create(tmp_path, C)
     m = MaliciousMember.create(tmp_path, M)
