@@ -1051,6 +1051,9 @@ class Node:
                     "origin": name,
                     "self": name == self.origin,
                     "size": latest.size if latest else 0,
+                    # Verified entries held, beyond "size" while a sync is on its way to a
+                    # larger signed checkpoint (docs/protocol.md §9.1).
+                    "held": held(self.store, name).size,
                     "checkpoint_age_s": (now - latest.received_ms) / 1000 if latest else None,
                     "halted": name in halted,
                     **self.witness.summary(name),

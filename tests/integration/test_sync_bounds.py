@@ -173,6 +173,8 @@ def test_a_genuine_stream_ended_one_short_keeps_the_verified_entries(
     # Kept, verified and visible (matching), but no checkpoint covers them yet.
     assert c.count("entries", A) == 2_000 and c.count("checkpoints", A) == 0
     assert c.query("SELECT size FROM verified_heads WHERE origin = ?", A) == [(2_000,)]
+    (shown,) = [o for o in c.status()["origins"] if o["origin"] == A]
+    assert (shown["size"], shown["held"]) == (0, 2_000)
     (found,) = c.match_signals([parse_signal(f"md5:{0xBEEF0000 + 1_999:032x}")])
     assert [(x.origin, x.entry_index) for x in found.matches] == [(A, 1_999)]
     # The next round asks only for the one missing entry and stores nothing more.
