@@ -523,9 +523,11 @@ class _OriginSync:
                 return await self._judge(signed, held, refused, retried=retried)
             return await self._reject(refused.count, refused.reason, refused.detail)
         if position < limit:
+            kept = position - held.size
             raise PeerError(
                 f"{self.peer} ended the stream of {self.origin} at index {position}, before "
-                f"{their.size}; the {position - held.size} verified entries before it are kept"
+                f"{their.size}"
+                + (f"; the {kept} verified entries it sent are kept" if kept else "")
             )
         r.status = IMPORTED
         if position < their.size:
