@@ -25,7 +25,7 @@ from node.errors import (
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.entry import MAX_ENTRY_BYTES
 from node.log.keys import VerifierKey
-from node.log.merkle import Frontier, leaf_hash, verify_consistency
+from node.log.merkle import EMPTY_ROOT, Frontier, leaf_hash, verify_consistency
 from node.server.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
 from node.server.runner import NodeRunner
 from node.store.store import StoredCheckpoint
@@ -586,12 +586,32 @@ class _OriginSync:
                 )
         latest = held.latest
         verdict = None
-        if not cleared and latest is not None and their.size <= MAX_FULL_LOG_ENTRIES:
-            verdict = await self._full_log_verdict(signed, latest)
+        if not cleared and their.size <= MAX_FULL_LOG_ENTRIES:
+            verdict, check = await self._full_log_verdict(signed, latest)
             if verdict is not None and verdict.culprit is Culprit.ORIGIN:
+                assert latest is not None  # a prefix of size 0 cannot differ
                 return await self._evidence(
                     "inconsistent-larger", latest.note, signed.text(), verdict.detail
                 )
+            if (
+                verdict is not None
+                and verdict.culprit is Culprit.NOBODY
+                and held.head is not None
+                and check.root_at(m) != held.frontier.root()
+            ):
+                # The signed tree of n extends our newest checkpoint but not the entries held
+                # beyond it, which were proven into another checkpoint the origin signed: the
+                # origin's contradiction, not the peer's. Evidence needs that checkpoint in
+                # full (as in _compare_head).
+                r.status = FAILED
+                r.reason = (
+                    f"{self.origin}'s signed tree of size {their.size} does not extend the "
+                    f"{m} entries we hold (verified against its checkpoint of size "
+                    f"{_note_size(held)}); not the peer's fault; evidence is recorded once "
+                    "that checkpoint is reached"
+                )
+                log.error("sync %s: %s: %s", self.peer, self.origin, r.reason)
+                return r
         await self._reject(refused.count, PEER_FAULT_REASON, failure)
         if not (cleared or (verdict is not None and verdict.culprit is Culprit.NOBODY)):
             return r
@@ -605,12 +625,15 @@ class _OriginSync:
         return result
 
     async def _full_log_verdict(
-        self, signed: SignedCheckpoint, latest: StoredCheckpoint
-    ) -> Verdict | None:
+        self, signed: SignedCheckpoint, latest: StoredCheckpoint | None
+    ) -> tuple[Verdict | None, FullLogCheck]:
         """Fetch the whole log again (leaf hashes only) and judge it against our newest signed
-        checkpoint and the relayed one (node/sync/fault.py)."""
+        checkpoint (if any) and the relayed one (node/sync/fault.py)."""
         their = signed.checkpoint
-        check = FullLogCheck(latest.size, latest.root, their.size, their.root)
+        if latest is None:
+            check = FullLogCheck(0, EMPTY_ROOT, their.size, their.root)
+        else:
+            check = FullLogCheck(latest.size, latest.root, their.size, their.root)
         try:
             stream = self.client.stream_entries(self.origin, 0, their.size)
             async with contextlib.aclosing(stream):
@@ -620,10 +643,10 @@ class _OriginSync:
                     except BatchRefusedError:
                         break
                     check.add(leaf_hash(b) for b in batch)
-            return check.verdict()
+            return check.verdict(), check
         except SyncError as exc:
             log.info("sync %s: %s: full log unavailable: %s", self.peer, self.origin, exc)
-            return None
+            return None, check
 
 
 def _note_size(held: Held) -> int:

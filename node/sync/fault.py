@@ -90,6 +90,12 @@ class FullLogCheck:
             if self._frontier.size == self.our_size:
                 self._prefix_root = self._frontier.root()
 
+    def root_at(self, size: int) -> bytes | None:
+        """Root of the first ``size`` leaves folded, or None if fewer arrived."""
+        if not 0 <= size <= len(self._leaves):
+            return None
+        return Frontier.empty().extend(self._leaves[:size]).root()
+
     def verdict(self) -> Verdict:
         detail: dict[str, object] = {
             "smaller_size": self.our_size,

@@ -95,3 +95,25 @@ def test_an_origin_contradicting_held_entries_is_reported_then_proven(
     assert proven.status == "evidence", proven
     (evidence,) = c.evidence()
     assert evidence.kind == "inconsistent-smaller"
+
+
+def test_a_larger_tree_that_forks_within_the_head_is_not_the_peers_fault(
+    pair: tuple[Member, MaliciousMember],
+) -> None:
+    c, m = pair
+    h1 = m.history(2_500, "one")
+    m.show(C, h1, 1_000)
+    assert _origin(c.sync_one(M)).imported == 1_000  # checkpoint 1,000
+    m.show(C, h1)
+    assert _origin(c.sync_one(M)).imported == 1_000  # head 2,000, proven into tree(2500)
+    # M signs a tree of 3,000 that keeps the checkpoint of 1,000 but rewrites from 1,500 on.
+    h2 = h1.rewritten(1_500, make_entries(M, 1_500, tag="two", start=1_500))
+    m.show(C, h2)
+    fork = _origin(c.sync_one(M))
+    assert fork.status == "failed", fork
+    assert fork.reason is not None and "not the peer's fault" in fork.reason
+    assert "checkpoint of size 2500" in fork.reason
+    assert fork.rejected == 0
+    (stats,) = [p for p in c.status()["peers"] if p["name"] == M]
+    assert stats["rejected"] == 0
+    assert c.count("entries", M) == 2_000 and c.evidence() == []
