@@ -77,7 +77,14 @@ from node.store.audit import AuditorRow, AuditReadRow, OperatorLogRow
 from node.store.federation import EvidenceRow, MemberRow, PeerHealthRow, PeerRow, now_ms
 from node.store.store import Store, StoredCheckpoint
 from node.tls import certificate_fingerprint, generate_tls_identity
-from node.verified_import import import_verified
+from node.verified_import import (
+    Held,
+    StoredGroup,
+    VerifiedGroup,
+    held,
+    import_verified,
+    store_verified,
+)
 from node.witnessing import AbsorbReport, Witness
 
 log = logging.getLogger("hashfed.node")
@@ -628,11 +635,22 @@ class Node:
         if not origin:
             # checkpoint() reads "" as this node's own origin; every lookup below would not.
             raise InvalidInputError("origin is missing: name the origin whose entry to prove")
-        latest = self.checkpoint(origin)
-        if entry_index >= latest.size:
+        ahead = held(self.store, origin)
+        if ahead.latest is None or entry_index >= ahead.latest.size:
+            signed = 0 if ahead.latest is None else ahead.latest.size
+            if signed <= entry_index < ahead.size:
+                # Verified batch by batch, but no signed checkpoint of ours covers it: a bundle
+                # needs one, and inventing one is not ours to do.
+                raise NotFoundError(
+                    f"entry {entry_index} of {origin!r} is held (verified up to {ahead.size}), "
+                    f"but no signed checkpoint covers it yet (newest: size {signed}); a bundle "
+                    "is available once the sync reaches the checkpoint it was proven against"
+                )
+            latest = self.checkpoint(origin)
             raise NotFoundError(
                 f"origin {origin!r} has no entry {entry_index} (log size {latest.size})"
             )
+        latest = ahead.latest
         size = self.witness.status(origin, entry_index).checkpoint_size or latest.size
         checkpoint = self.store.checkpoint_at(origin, size)
         assert checkpoint is not None  # witnessed sizes are sizes of stored checkpoints
@@ -786,7 +804,6 @@ class Node:
                 )
             )
             self.store.delete_peer(origin)
-            self.store.discard_staged(origin)  # unverified rows of an origin we no longer want
         self._follow_store()
 
     def members(self) -> list[MemberRow]:
@@ -1072,18 +1089,32 @@ class Node:
             return stored.root
         return self._tree(origin, size).root(size)
 
-    def stage(self, origin: str, peer: str, start: int, bodies: Sequence[bytes]) -> None:
-        with self.store.transaction():
-            self.store.stage(origin, peer, start, bodies)
+    def held(self, origin: str) -> Held:
+        """What we hold of ``origin``: size and frontier (up to its verified head), the newest
+        stored checkpoint and the head."""
+        return held(self.store, origin)
 
-    def staged(self, origin: str, peer: str) -> list[bytes]:
-        """Unverified bodies already received from ``peer``, continuing our verified log."""
-        latest = self.store.latest_checkpoint(origin)
-        return self.store.staged(origin, peer, 0 if latest is None else latest.size)
+    def store_verified(self, group: VerifiedGroup, target: SignedCheckpoint) -> StoredGroup:
+        """Store entries of another origin already proven into its signed ``target`` tree (see
+        :func:`node.verified_import.store_verified`); cosign ``target`` once it is reached."""
+        if group.origin == self.origin:
+            raise InvalidInputError("a node never imports its own origin from others")
+        stored = store_verified(self.store, group, target, self._index)
+        self._follow_store()
+        if stored.checkpoint:
+            self.cosign_latest(group.origin)
+        return stored
 
-    def discard_staged(self, origin: str, peer: str | None = None) -> None:
-        with self.store.transaction():
-            self.store.discard_staged(origin, peer)
+    def batch_proofs(self, origin: str, sizes: Sequence[int], end: int) -> list[list[bytes]]:
+        """Consistency proofs from each of ``sizes`` to ``end`` (empty where equal): what each
+        streamed batch of ``origin`` carries."""
+        served = self._served_size(origin)
+        if not 0 < end <= served or not all(0 < n <= end for n in sizes):
+            raise InvalidInputError(
+                f"batch proofs of {origin} to size {end} requested; this node serves [0, {served}]"
+            )
+        tree = self._tree(origin, end)
+        return [[] if n == end else tree.consistency_proof(n, end) for n in sizes]
 
     def import_verified(
         self, origin: str, checkpoint: SignedCheckpoint, bodies: Sequence[bytes]
@@ -1178,6 +1209,9 @@ class Node:
                     "origin": name,
                     "self": name == self.origin,
                     "size": latest.size if latest else 0,
+                    # Verified entries held, beyond "size" while a sync is on its way to a
+                    # larger signed checkpoint (docs/protocol.md §9.1).
+                    "held": held(self.store, name).size,
                     "checkpoint_age_s": (now - latest.received_ms) / 1000 if latest else None,
                     "halted": name in halted,
                     **self.witness.summary(name),

@@ -32,6 +32,8 @@ ROLES = ("member", "auditor")
 DEFAULT_WITNESS_MIN = 2
 DEFAULT_STARTUP_CHECK_ENTRIES = 10_000
 DEFAULT_STARTUP_CHECK_SECONDS = 5.0
+DEFAULT_MAX_ORIGIN_ENTRIES = 100_000_000
+DEFAULT_MAX_FETCH_PER_ROUND = 2_000_000
 
 
 def resolve_home(explicit: Path | None) -> Path:
@@ -70,6 +72,11 @@ class Config:
     # checkpoint's root) before it listens, for at most that many seconds (node.integrity).
     startup_check_entries: int = DEFAULT_STARTUP_CHECK_ENTRIES
     startup_check_seconds: float = DEFAULT_STARTUP_CHECK_SECONDS
+    # Sync bounds (docs/protocol.md §9.6): the largest log of another origin accepted (a
+    # checkpoint claiming more is refused before anything is fetched), and how many entries of
+    # one origin one sync round fetches (the rest comes next round).
+    max_origin_entries: int = DEFAULT_MAX_ORIGIN_ENTRIES
+    max_fetch_per_round: int = DEFAULT_MAX_FETCH_PER_ROUND
     extra: dict[str, object] = field(default_factory=dict)
 
     def to_toml(self) -> str:
@@ -93,6 +100,10 @@ class Config:
         doc["sync_rate_window_s"] = self.sync_rate_window_s
         doc["startup_check_entries"] = self.startup_check_entries
         doc["startup_check_seconds"] = self.startup_check_seconds
+        if self.max_origin_entries != DEFAULT_MAX_ORIGIN_ENTRIES:
+            doc["max_origin_entries"] = self.max_origin_entries
+        if self.max_fetch_per_round != DEFAULT_MAX_FETCH_PER_ROUND:
+            doc["max_fetch_per_round"] = self.max_fetch_per_round
         doc.update(self.extra)
         return tomli_w.dumps(doc)
 
@@ -123,6 +134,15 @@ class Config:
             *SCHEDULING_KEYS,
             "startup_check_entries",
             "startup_check_seconds",
+            "max_origin_entries",
+            "max_fetch_per_round",
+        }
+        bounds = {
+            name: _positive_int(doc, name, default, source)
+            for name, default in (
+                ("max_origin_entries", DEFAULT_MAX_ORIGIN_ENTRIES),
+                ("max_fetch_per_round", DEFAULT_MAX_FETCH_PER_ROUND),
+            )
         }
         max_pixels = doc.get("max_pixels")
         if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels <= 0):
@@ -165,6 +185,8 @@ class Config:
             sync_backoff_max_s=backoff_max,
             sync_min_entries_per_s=min_rate,
             sync_rate_window_s=rate_window,
+            max_origin_entries=bounds["max_origin_entries"],
+            max_fetch_per_round=bounds["max_fetch_per_round"],
             extra={k: v for k, v in doc.items() if k not in known},
         )
 
@@ -204,6 +226,13 @@ def _scheduling(doc: dict[str, object], source: Path) -> tuple[float | None, flo
         unit="entries per second",
     )
     return deadline, backoff_max, min_rate, number("sync_rate_window_s", Config.sync_rate_window_s)
+
+
+def _positive_int(doc: dict[str, object], name: str, default: int, source: Path) -> int:
+    value = doc.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidInputError(f"{source}: {name} must be a positive integer, not {value!r}")
+    return value
 
 
 @dataclass(frozen=True)

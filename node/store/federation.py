@@ -1,13 +1,10 @@
-"""Store tables for federation: members, peers, staged entries, evidence, peer statistics."""
+"""Store tables for federation: members, peers, verified heads, evidence, peer statistics."""
 
 from __future__ import annotations
 
 import json
-import struct
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 
 import sqlite_utils
 
@@ -16,25 +13,21 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-MAX_STAGED_GROUP = 65_536
-"""Most entries in one ``staged_groups`` row (a sync stages groups of about 8,000)."""
+@dataclass(frozen=True)
+class VerifiedHead:
+    """Entries of ``origin`` held beyond its newest stored signed checkpoint (migration 005).
 
+    ``size`` entries are stored; ``frontier`` is the Merkle frontier at that size; every one of
+    them was proven, batch by batch, to be in the origin's signed tree of ``target_note`` (a
+    larger size), so they are the origin's own. No checkpoint covers ``size`` itself: proofs
+    and bundles for these entries wait until one does.
+    """
 
-def _pack_lengths(bodies: Sequence[bytes]) -> bytes:
-    return struct.pack(f"<{len(bodies)}I", *map(len, bodies))
-
-
-def _unpack(count: int, lengths: bytes, data: bytes) -> list[bytes]:
-    """The bodies of one staged group; ValueError if the row is not a well-formed group."""
-    try:
-        sizes = struct.unpack(f"<{count}I", lengths)
-    except struct.error as exc:
-        raise ValueError(f"staged group of {count} entries has malformed lengths") from exc
-    ends = list(accumulate(sizes))
-    if (ends[-1] if ends else 0) != len(data):
-        raise ValueError(f"staged group of {count} entries has {len(data)} bytes of bodies")
-    data = bytes(data)
-    return [data[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    origin: str
+    size: int
+    frontier: bytes
+    target_note: str
+    updated_ms: int
 
 
 @dataclass(frozen=True)
@@ -91,7 +84,7 @@ class PeerHealthRow:
 
 
 class FederationTables:
-    """Members, peers, staging, evidence and peer statistics (migration 002)."""
+    """Members, peers, verified heads, evidence and peer statistics (migrations 002, 005)."""
 
     db: sqlite_utils.Database
 
@@ -166,100 +159,36 @@ class FederationTables:
         rows = self.db.execute("SELECT name, address FROM peers ORDER BY name").fetchall()
         return [PeerRow(n, a) for n, a in rows]
 
-    # -- staging -------------------------------------------------------------------------------
-    # Staged entries are kept in groups (migration 004): one ``staged_groups`` row per group of
-    # consecutive entries from one peer, keyed by (origin, peer, first index), with the bodies
-    # end to end and their lengths beside them. Writing and deleting a group is one row, not
-    # thousands; the ``staged_entries`` view still lists one (origin, peer, idx) row per entry.
-    # Groups of one (origin, peer) never overlap: staging replaces whatever was staged at the
-    # same indices, exactly as one row per entry did.
+    # -- verified heads ------------------------------------------------------------------------
+    # One row per origin whose stored entries reach beyond its newest stored checkpoint. The
+    # row and the entries it describes change in one transaction, so after a crash the row
+    # always names exactly the entries held.
 
-    def stage(self, origin: str, peer: str, start: int, bodies: Sequence[bytes]) -> None:
-        if not bodies:
-            return
-        self._cut_staged(origin, peer, start, start + len(bodies))
-        conn = self.db.conn
-        for first in range(0, len(bodies), MAX_STAGED_GROUP):
-            part = bodies[first : first + MAX_STAGED_GROUP]
-            conn.execute(
-                "INSERT INTO staged_groups (origin, peer, start, count, lengths, bodies) "
-                "VALUES (?,?,?,?,?,?)",
-                [origin, peer, start + first, len(part), _pack_lengths(part), b"".join(part)],
-            )
+    def verified_head(self, origin: str) -> VerifiedHead | None:
+        row = self.db.conn.execute(
+            "SELECT origin, size, frontier, target_note, updated_ms FROM verified_heads "
+            "WHERE origin = ?",
+            [origin],
+        ).fetchone()
+        return None if row is None else VerifiedHead(row[0], row[1], bytes(row[2]), row[3], row[4])
 
-    def staged(self, origin: str, peer: str, start: int) -> list[bytes]:
-        """The contiguous run of staged bodies from ``start`` on."""
-        rows = self.db.conn.execute(
-            "SELECT start, count, lengths, bodies FROM staged_groups "
-            "WHERE origin = ? AND peer = ? AND start + count > ? ORDER BY start",
-            [origin, peer, start],
+    def put_verified_head(self, head: VerifiedHead) -> None:
+        self.db.conn.execute(
+            "INSERT INTO verified_heads VALUES (?,?,?,?,?) ON CONFLICT(origin) DO UPDATE SET "
+            "size = excluded.size, frontier = excluded.frontier, "
+            "target_note = excluded.target_note, updated_ms = excluded.updated_ms",
+            [head.origin, head.size, head.frontier, head.target_note, head.updated_ms],
         )
-        out: list[bytes] = []
-        for first, count, lengths, data in rows:
-            position = start + len(out)
-            if first > position:
-                break
-            try:
-                out.extend(_unpack(count, lengths, data)[position - first :])
-            except ValueError:
-                break  # an unreadable group ends the run: it is fetched again
-        return out
 
-    def discard_staged(
-        self, origin: str, peer: str | None = None, below: int | None = None
-    ) -> None:
-        if below is None:
-            sql = "DELETE FROM staged_groups WHERE origin = ?"
-            args: list[object] = [origin]
-            if peer is not None:
-                sql += " AND peer = ?"
-                args.append(peer)
-            self.db.conn.execute(sql, args)
-            return
-        for p in [peer] if peer is not None else self._staging_peers(origin):
-            self._cut_staged(origin, p, 0, below)
-
-    def _staging_peers(self, origin: str) -> list[str]:
-        rows = self.db.conn.execute(
-            "SELECT DISTINCT peer FROM staged_groups WHERE origin = ?", [origin]
-        ).fetchall()
-        return [str(r[0]) for r in rows]
-
-    def _cut_staged(self, origin: str, peer: str, start: int, end: int) -> None:
-        """Remove staged entries ``[start, end)`` of (origin, peer), keeping the rest of any
-        group that reaches outside the range."""
-        conn = self.db.conn
-        hit = conn.execute(
-            "SELECT start, count FROM staged_groups "
-            "WHERE origin = ? AND peer = ? AND start < ? AND start + count > ?",
-            [origin, peer, end, start],
-        ).fetchall()
-        for first, count in hit:
-            if start <= first and first + count <= end:
-                conn.execute(
-                    "DELETE FROM staged_groups WHERE origin = ? AND peer = ? AND start = ?",
-                    [origin, peer, first],
-                )
-                continue
-            lengths, data = conn.execute(
-                "DELETE FROM staged_groups WHERE origin = ? AND peer = ? AND start = ? "
-                "RETURNING lengths, bodies",
-                [origin, peer, first],
-            ).fetchone()
-            try:
-                bodies = _unpack(count, lengths, data)
-            except ValueError:
-                continue  # unreadable: dropped whole, fetched again if needed
-            for keep_start, part in (
-                (first, bodies[: max(0, start - first)]),
-                (max(first, end), bodies[max(0, end - first) :]),
-            ):
-                if part:
-                    conn.execute(
-                        "INSERT INTO staged_groups (origin, peer, start, count, lengths, bodies) "
-                        "VALUES (?,?,?,?,?,?)",
-                        [origin, peer, keep_start, len(part), _pack_lengths(part), b"".join(part)],
-                    )
+    def drop_verified_head(self, origin: str, *, up_to: int | None = None) -> None:
+        """Forget the head of ``origin`` (only if its size is at most ``up_to``, when given:
+        a checkpoint of that size now covers it)."""
+        if up_to is None:
+            self.db.conn.execute("DELETE FROM verified_heads WHERE origin = ?", [origin])
+        else:
+            self.db.conn.execute(
+                "DELETE FROM verified_heads WHERE origin = ? AND size <= ?", [origin, up_to]
+            )
 
     # -- evidence and peer statistics ----------------------------------------------------------
 

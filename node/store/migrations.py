@@ -285,6 +285,24 @@ def _m004_staged_groups(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m005_verified_heads(db: sqlite_utils.Database) -> None:
+    # Entries are now verified batch by batch as they arrive (each batch carries a consistency
+    # proof into the origin's signed tree) and stored at once, so nothing unverified is staged
+    # any more. What a signed checkpoint does not cover yet is described by the origin's head:
+    # how many entries are held, the Merkle frontier at that size, and the signed note of the
+    # (larger) checkpoint they were proven against. Staged rows were never verified: dropped,
+    # they are simply fetched again.
+    db.create_table(
+        "verified_heads",
+        {"origin": str, "size": int, "frontier": bytes, "target_note": str, "updated_ms": int},
+        pk="origin",
+        not_null={"size", "frontier", "target_note", "updated_ms"},
+        strict=True,
+    )
+    db.execute("DROP VIEW IF EXISTS staged_entries")
+    db.execute("DROP TABLE IF EXISTS staged_groups")
+
+
 def _m006_peer_health(db: sqlite_utils.Database) -> None:
     # One row per peer: how its latest sync round ended and when the next is due, so status
     # shows a slow or lying peer and a restarted node keeps backing off from it.
@@ -334,6 +352,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("002_federation", _m002_federation),
     ("003_witness_audit", _m003_witness_audit),
     ("004_staged_groups", _m004_staged_groups),
+    ("005_verified_heads", _m005_verified_heads),
     ("006_peer_health", _m006_peer_health),
     ("007_published_once", _m007_published_once),
 )

@@ -13,7 +13,7 @@ that nothing listens at the address), never passed on bare.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -161,8 +161,9 @@ class PeerClient:
 
     async def stream_entries(
         self, origin: str, start: int, end: int
-    ) -> AsyncIterator[tuple[int, list[bytes]]]:
-        """Batches ``(start index, entry bytes)`` of ``[start, end)`` as the peer sends them.
+    ) -> AsyncGenerator[tuple[int, list[bytes], list[bytes]], None]:
+        """Batches ``(start index, entry bytes, consistency proof to end)`` of ``[start, end)``
+        as the peer sends them.
 
         The batches are not checked here (the caller decides what a wrong batch means).
         """
@@ -181,7 +182,7 @@ class PeerClient:
                     ) from None
                 if batch is grpc.aio.EOF:
                     return
-                yield int(batch.start_index), list(batch.entries)
+                yield int(batch.start_index), list(batch.entries), list(batch.consistency_proof)
         except grpc.aio.AioRpcError as exc:
             raise await self.explain(exc, f"StreamEntries({origin})") from None
         finally:
@@ -203,6 +204,20 @@ class PeerClient:
         except grpc.aio.AioRpcError as exc:
             raise await self.explain(exc, f"GetInclusionProof({origin}, {index})") from None
         return bytes(proof.entry), [bytes(h) for h in proof.hashes], str(proof.checkpoint)
+
+    async def consistency(self, origin: str, old_size: int, new_size: int) -> list[bytes]:
+        """The peer's RFC 9162 consistency proof of ``origin`` from ``old_size`` to
+        ``new_size`` (not checked here)."""
+        try:
+            response = await self._stub.GetConsistencyProof(
+                federation_pb2.GetConsistencyProofRequest(
+                    origin=origin, old_size=old_size, new_size=new_size
+                ),
+                timeout=CALL_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise await self.explain(exc, f"GetConsistencyProof({origin})") from None
+        return list(response.hashes)
 
     async def list_checkpoints(
         self, origin: str, min_size: int, *, cosigned_only: bool, max_notes: int

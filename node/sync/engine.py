@@ -7,30 +7,39 @@ See the package docstring for the protocol; every facade call goes through the n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from node.core import Node
 from node.errors import (
     EquivocationError,
     HashfedError,
+    InvalidInputError,
     MalformedError,
     ProofError,
     SyncError,
 )
-from node.log.checkpoint import SignedCheckpoint
+from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.entry import MAX_ENTRY_BYTES
 from node.log.keys import VerifierKey
-from node.log.merkle import leaf_hash
+from node.log.merkle import EMPTY_ROOT, Frontier, leaf_hash, verify_consistency
 from node.own_log import check_offer
+from node.server.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
 from node.server.runner import NodeRunner
 from node.store.store import StoredCheckpoint
 from node.sync.client import PeerClient, PeerError, PeerTarget
-from node.sync.fault import MAX_FULL_LOG_ENTRIES, PEER_FAULT_REASON, Culprit, FullLogCheck
+from node.sync.fault import (
+    MAX_FULL_LOG_ENTRIES,
+    PEER_FAULT_REASON,
+    Culprit,
+    FullLogCheck,
+    Verdict,
+)
 from node.text import shown
-from node.verified_import import PreparedBodies
+from node.verified_import import Held, StoredGroup, VerifiedGroup
 
 log = logging.getLogger("hashfed.sync")
 # A library logs; the program decides where it goes (``hashfed serve`` configures logging, the
@@ -47,6 +56,15 @@ HALTED = "halted"
 REJECTED = "rejected"
 EVIDENCE = "evidence"
 FAILED = "failed"
+
+# Statistics keys (``peer_stats.reasons``) of batches refused before or at verification.
+OUT_OF_RANGE_REASON = "entries sent out of the range asked for"
+OVERSIZED_REASON = "entry larger than the protocol allows"
+BATCH_FAULT_REASON = PEER_FAULT_REASON
+
+MAX_BATCH_BYTES_RECEIVED = MAX_BATCH_BYTES + MAX_ENTRY_BYTES
+"""Most entry bytes accepted in one batch: the protocol's 1 MiB, which one entry (at most
+``MAX_ENTRY_BYTES``) may overrun."""
 
 OK_STATUSES = frozenset({IMPORTED, UP_TO_DATE, PEER_BEHIND, OWN, UNTRUSTED, HALTED, EVIDENCE})
 
@@ -74,7 +92,8 @@ class OriginSyncReport:
     fetched: int = 0
     """Entries received from the peer in this run."""
     reused: int = 0
-    """Entries staged from this peer by an earlier, interrupted run, not fetched again."""
+    """Entries already held beyond our newest checkpoint (verified and stored by an earlier,
+    interrupted run), not fetched again."""
     imported: int = 0
     rejected: int = 0
     reason: str | None = None
@@ -149,7 +168,7 @@ class PeerSyncReport:
         parts = [
             f"{self.received} entries received",
             f"{self.fetched} fetched",
-            f"{self.reused} reused from staging",
+            f"{self.reused} held from an earlier run",
             f"{self.rejected} rejected",
         ]
         if self.untrusted_skipped:
@@ -183,16 +202,19 @@ class _Plan:
     own: bool
     key: VerifierKey | None
     halted: bool
-    latest: StoredCheckpoint | None
+    held: Held | None
+    max_origin_entries: int
+    max_fetch_per_round: int
 
 
 def _plan(node: Node, origin: str) -> _Plan:
+    bounds = (node.config.max_origin_entries, node.config.max_fetch_per_round)
     if origin == node.origin:
-        return _Plan(True, None, False, None)
+        return _Plan(True, None, False, None, *bounds)
     key = node.trusted_keys().get(origin)
     if key is None:
-        return _Plan(False, None, False, None)
-    return _Plan(False, key, origin in node.halted_origins(), node.latest(origin))
+        return _Plan(False, None, False, None, *bounds)
+    return _Plan(False, key, origin in node.halted_origins(), node.held(origin), *bounds)
 
 
 async def sync_peer(
@@ -218,7 +240,8 @@ async def sync_peer(
             try:
                 result = await session.run()
             except PeerError as exc:
-                # Connection lost mid-stream: what arrived stays staged for the next run.
+                # Connection lost mid-stream: every verified group that arrived is stored; the
+                # next run continues from there.
                 result = session.report
                 result.status = FAILED
                 result.reason = str(exc)
@@ -242,6 +265,47 @@ async def sync_peer(
     return report
 
 
+class BatchRefusedError(Exception):
+    """A batch failed a check before or at verification; ends the stream (internal)."""
+
+    def __init__(self, reason: str, detail: str, count: int, *, proof: bool = False) -> None:
+        super().__init__(f"{reason} ({detail})")
+        self.reason = reason
+        self.detail = detail
+        self.count = count
+        self.proof = proof
+        """Whether the batch was well-formed but did not prove into the signed tree."""
+
+
+def check_batch(start: int, batch: Sequence[bytes], position: int, end: int) -> None:
+    """Raise :class:`BatchRefusedError` unless ``batch`` is a well-formed next batch of ``[position,
+    end)``: at ``position``, 1..1,000 entries, none beyond ``end``, each entry and the whole
+    batch within the protocol's sizes. Checked before any hashing."""
+    count = len(batch)
+    if start != position or not 0 < count <= min(MAX_BATCH_ENTRIES, end - position):
+        raise BatchRefusedError(
+            OUT_OF_RANGE_REASON,
+            f"{count} entries at index {start} when at most {MAX_BATCH_ENTRIES} of "
+            f"{position}..{end - 1} were asked for",
+            max(count, 1),
+        )
+    sizes = list(map(len, batch))
+    largest = max(sizes)
+    if largest > MAX_ENTRY_BYTES:
+        raise BatchRefusedError(
+            OVERSIZED_REASON,
+            f"an entry of {largest} bytes; entries are at most {MAX_ENTRY_BYTES}",
+            count,
+        )
+    if sum(sizes) > MAX_BATCH_BYTES_RECEIVED:
+        raise BatchRefusedError(
+            OVERSIZED_REASON,
+            f"a batch of {sum(sizes)} bytes of entries; batches are at most {MAX_BATCH_BYTES} "
+            f"(one entry may overrun it)",
+            count,
+        )
+
+
 class _OriginSync:
     """One origin offered by one peer."""
 
@@ -262,6 +326,7 @@ class _OriginSync:
         self.note = note
         self.progress = progress
         self.report = OriginSyncReport(origin, FAILED)
+        self.max_fetch = 0
 
     async def run(self) -> OriginSyncReport:
         r = self.report
@@ -272,7 +337,7 @@ class _OriginSync:
             r.reason = await self.runner.call(check_offer, self.node, self.note, self.peer)
             return r
         if plan.key is None:
-            # Origins outside our trust set are not stored, not even staged.
+            # Origins outside our trust set are not stored, not even looked at.
             r.status = UNTRUSTED
             r.reason = "not a trusted member here; nothing stored"
             return r
@@ -280,6 +345,8 @@ class _OriginSync:
             r.status = HALTED
             r.reason = "import stopped: equivocation evidence is recorded"
             return r
+        assert plan.held is not None
+        held = plan.held
         try:
             signed = SignedCheckpoint.open(self.note, plan.key)
         except HashfedError as exc:
@@ -287,17 +354,34 @@ class _OriginSync:
                 1, "checkpoint does not verify with the origin's key", str(exc)
             )
         their = signed.checkpoint
-        latest = plan.latest
-        ours = 0 if latest is None else latest.size
+        latest = held.latest
+        signed_size = 0 if latest is None else latest.size
+        ours = held.size
         r.their_size = their.size
         r.our_size_before = r.our_size_after = ours
-        if their.size < ours or (their.size == ours and ours > 0):
+        if their.size == 0:
+            r.status = UP_TO_DATE if ours == 0 else PEER_BEHIND
+            return r
+        if their.size > plan.max_origin_entries:
+            # Refused on the signed claim alone: a log this large is not fetched, whoever
+            # signed it (the origin did: the peer only relays it, so nothing is counted).
+            return await self._reject(
+                0,
+                "checkpoint larger than this node accepts",
+                f"{self.origin} signed a tree of {their.size} entries; max_origin_entries is "
+                f"{plan.max_origin_entries}",
+            )
+        if their.size < signed_size or (their.size == signed_size and signed_size > 0):
             assert latest is not None
             return await self._compare(signed, latest)
+        if their.size <= ours and their.size > 0:
+            return await self._compare_head(signed, held)
         if their.size == ours:
             r.status = UP_TO_DATE
             return r
-        return await self._fetch_and_import(signed, latest)
+        self.max_fetch = plan.max_fetch_per_round
+        r.reused = ours - signed_size
+        return await self._fetch(signed, held, retried=False)
 
     async def _compare(
         self, signed: SignedCheckpoint, latest: StoredCheckpoint
@@ -310,10 +394,30 @@ class _OriginSync:
             return r
         our_root = await self.runner.call(self.node.root_at, self.origin, their.size)
         if our_root == their.root:
-            r.status = UP_TO_DATE if their.size == latest.size else PEER_BEHIND
+            r.status = UP_TO_DATE if their.size == r.our_size_before else PEER_BEHIND
             return r
         kind, detail = await self.runner.call(self.node.conflict_detail, latest, signed)
         return await self._evidence(kind, latest.note, signed.text(), detail)
+
+    async def _compare_head(self, signed: SignedCheckpoint, held: Held) -> OriginSyncReport:
+        """The peer's tree ends within the entries we hold beyond our newest checkpoint."""
+        r = self.report
+        their = signed.checkpoint
+        our_root = await self.runner.call(self.node.root_at, self.origin, their.size)
+        if our_root == their.root:
+            r.status = UP_TO_DATE if their.size == held.size else PEER_BEHIND
+            return r
+        # Our entries there were proven into another checkpoint the origin signed, so this is
+        # the origin's contradiction; but the evidence format needs a checkpoint we hold in
+        # full (the larger one), so it is recorded once the sync reaches that one.
+        r.status = FAILED
+        r.reason = (
+            f"{self.origin} signed a tree of size {their.size} whose root differs from the "
+            f"entries we hold (verified against its checkpoint of size "
+            f"{_note_size(held)}); evidence is recorded once that checkpoint is reached"
+        )
+        log.error("sync %s: %s: %s", self.peer, self.origin, r.reason)
+        return r
 
     async def _evidence(
         self, kind: str, first_note: str, second_note: str, detail: dict[str, object]
@@ -328,7 +432,6 @@ class _OriginSync:
             json.dumps(detail, sort_keys=True),
             self.peer,
         )
-        await self.runner.call(self.node.discard_staged, self.origin)
         r.status = EVIDENCE
         r.reason = (
             f"{self.origin} signed two checkpoints that cannot both be true ({kind}); "
@@ -357,212 +460,300 @@ class _OriginSync:
         if self.progress is not None:
             self.progress(SyncProgress(self.peer, self.origin, received, total))
 
-    async def _fetch_and_import(
-        self, signed: SignedCheckpoint, latest: StoredCheckpoint | None
+    async def _fetch(
+        self, signed: SignedCheckpoint, held: Held, *, retried: bool
     ) -> OriginSyncReport:
+        """Stream ``[held.size, n)``, verify every batch against the signed tree of size ``n``
+        as it arrives and store it, in groups, while the next ones arrive."""
         r = self.report
         their = signed.checkpoint
-        ours = r.our_size_before
-        need = their.size - ours
-        staged = await self.runner.call(self.node.staged, self.origin, self.peer)
-        # Leaf hashes and store rows are computed while the stream goes on, so the import only
-        # checks the root and inserts. Each batch is prepared on the event loop as it arrives
-        # (~8 ms per 1,000 entries; measured faster than a worker thread, which contends for
-        # the GIL); what was reused from staging, possibly a whole log, in a worker thread.
-        bodies = PreparedBodies(self.origin, ours)
-        reused = staged[:need]
-        del staged
-        await asyncio.to_thread(bodies.add, reused)
-        r.reused = len(reused)
-        self._tell(r.reused, need)
-        position = ours + r.reused
-        if position < their.size:
-            staging = _Staging(self.runner, self.origin, self.peer)
-            try:
-                async for start, batch in self.client.stream_entries(
-                    self.origin, position, their.size
-                ):
-                    if start != position or not 0 < len(batch) <= their.size - position:
-                        # A peer that answers outside the range asked for is not trusted with
-                        # any of it: nothing of the batch is staged, its earlier rows are
-                        # dropped.
-                        await staging.drop()
-                        await self.runner.call(self.node.discard_staged, self.origin, self.peer)
-                        return await self._reject(
-                            need,
-                            "entries sent out of the range asked for",
-                            f"{len(batch)} entries at index {start} when {position}.."
-                            f"{their.size - 1} were asked for",
-                        )
-                    oversized = next((b for b in batch if len(b) > MAX_ENTRY_BYTES), None)
-                    if oversized is not None:
-                        # Refused before staging: otherwise a pinned peer could fill our disk
-                        # with bytes that can never verify.
-                        await staging.drop()
-                        await self.runner.call(self.node.discard_staged, self.origin, self.peer)
-                        return await self._reject(
-                            need,
-                            "entry larger than the protocol allows",
-                            f"an entry of {len(oversized)} bytes; entries are at most "
-                            f"{MAX_ENTRY_BYTES}",
-                        )
-                    await staging.add(start, batch)
-                    bodies.add(batch)
-                    position += len(batch)
-                    r.fetched += len(batch)
-                    self._tell(r.reused + r.fetched, need)
-            except PeerError:
-                # Connection lost mid-stream: what arrived stays staged for the next run.
-                await staging.flush()
-                raise
-            if position < their.size:
-                await staging.flush()
-                raise PeerError(
-                    f"{self.peer} ended the stream of {self.origin} at index {position}, "
-                    f"before {their.size}; what arrived is staged for the next sync"
-                )
-            # The last group is not staged: the import right after deletes staged rows anyway,
-            # and a sync killed during the import refetches at most that one group.
-            await staging.settle()
+        position = held.size
+        frontier = held.frontier
+        limit = min(their.size, held.size + self.max_fetch)
+        need = their.size - r.our_size_before
+        writer = _Writer(self.runner, self.origin, signed, position, frontier)
+        refused: BatchRefusedError | None = None
         try:
-            r.imported = await self.runner.call(
-                self.node.import_verified, self.origin, signed, bodies
-            )
-        except EquivocationError as exc:
-            r.status = HALTED
-            r.reason = str(exc)
-            return r
-        except (ProofError, MalformedError) as exc:
-            return await self._judge(signed, latest, len(bodies), str(exc))
-        r.status = IMPORTED
-        r.our_size_after = their.size
-        return r
-
-    async def _judge(
-        self,
-        signed: SignedCheckpoint,
-        latest: StoredCheckpoint | None,
-        tried: int,
-        failure: str,
-    ) -> OriginSyncReport:
-        """The entries did not make the signed tree: the peer's fault, unless proven otherwise."""
-        r = self.report
-        their = signed.checkpoint
-        ours = r.our_size_before
-        now = await self.runner.call(self.node.latest, self.origin)
-        if (0 if now is None else now.size) != ours:
-            # Another sync (another process) imported meanwhile: nobody's fault, retry later.
-            await self.runner.call(self.node.discard_staged, self.origin, self.peer)
-            r.status = UP_TO_DATE
-            r.reason = "our log of this origin changed during the sync; next round continues"
-            return r
-        log.info(
-            "sync %s: %s: entries %d..%d failed verification (%s); checking the full log",
-            self.peer,
-            self.origin,
-            ours,
-            their.size - 1,
-            failure,
-        )
-        verdict = None
-        tail: list[bytes] = []
-        if their.size <= MAX_FULL_LOG_ENTRIES:
-            our_root = await self.runner.call(self.node.root_at, self.origin, ours)
-            check = FullLogCheck(ours, our_root, their.size, their.root)
-            try:
-                async for start, batch in self.client.stream_entries(self.origin, 0, their.size):
-                    if start != check.size:
+            stream = self.client.stream_entries(self.origin, position, their.size)
+            async with contextlib.aclosing(stream):
+                async for start, batch, proof in stream:
+                    try:
+                        frontier, leaves = verify_batch(start, batch, proof, frontier, signed)
+                    except BatchRefusedError as exc:
+                        refused = exc
                         break
-                    check.add(leaf_hash(b) for b in batch)
-                    if start + len(batch) > ours:
-                        tail.extend(batch[max(0, ours - start) :])
-                verdict = check.verdict()
-            except SyncError as exc:
-                log.info("sync %s: %s: full log unavailable: %s", self.peer, self.origin, exc)
-        if verdict is not None and verdict.culprit is Culprit.ORIGIN:
-            assert latest is not None  # ours > 0, or the prefix would be the empty tree
-            return await self._evidence(
-                "inconsistent-larger", latest.note, signed.text(), verdict.detail
-            )
-        await self.runner.call(self.node.discard_staged, self.origin, self.peer)
-        if verdict is not None and verdict.culprit is Culprit.NOBODY:
-            return await self._import_refetched(signed, tail, tried, failure)
-        return await self._reject(tried, PEER_FAULT_REASON, failure)
-
-    async def _import_refetched(
-        self, signed: SignedCheckpoint, tail: list[bytes], tried: int, failure: str
-    ) -> OriginSyncReport:
-        """The full log reproduces both roots: import its tail; blame whoever is to blame."""
-        r = self.report
-        try:
-            r.imported = await self.runner.call(
-                self.node.import_verified, self.origin, signed, tail
-            )
+                    await writer.add(batch, leaves, frontier)
+                    position = frontier.size
+                    r.fetched += len(batch)
+                    self._tell(position - r.our_size_before, need)
+                    if position >= limit:
+                        break
+            await writer.finish()
+        except PeerError:
+            # Everything verified before the connection broke is kept: the next run resumes
+            # from it.
+            await writer.finish_verified()
+            self._stored(writer)
+            raise
         except MalformedError as exc:
-            # The origin's own signed entries do not decode: not the peer's doing, and not
-            # equivocation either. Nothing is imported; the operator reads why.
+            # Proven into the signed tree, so signed by the origin: not the relay's doing, and
+            # not equivocation either. What came before it is kept; the operator reads why.
+            await writer.finish_verified()
+            self._stored(writer)
             r.status = FAILED
             r.reason = f"{self.origin} signed an entry this node cannot read: {exc}"
             log.error("sync %s: %s: %s", self.peer, self.origin, r.reason)
             return r
-        except HashfedError as exc:
-            return await self._reject(tried, PEER_FAULT_REASON, f"{failure}; then: {exc}")
-        # The entries tried first were wrong, the ones received again are right.
-        imported = r.imported
-        await self._reject(tried, PEER_FAULT_REASON, f"{failure}; received again intact")
+        except EquivocationError as exc:
+            await writer.finish_quietly()
+            self._stored(writer)
+            r.status = HALTED
+            r.reason = str(exc)
+            return r
+        except (ProofError, SyncError, InvalidInputError) as exc:
+            # Raised while storing: held entries that differ from proven ones, or the origin
+            # no longer trusted. Nothing of the group is stored.
+            await writer.finish_quietly()
+            self._stored(writer)
+            r.status = FAILED
+            r.reason = str(exc)
+            log.error("sync %s: %s: %s", self.peer, self.origin, r.reason)
+            return r
+        self._stored(writer)
+        if refused is not None:
+            if refused.proof and position == held.size:
+                # The very first batch after what we hold: our tree or the peer's bytes?
+                return await self._judge(signed, held, refused, retried=retried)
+            return await self._reject(refused.count, refused.reason, refused.detail)
+        if position < limit:
+            kept = position - held.size
+            raise PeerError(
+                f"{self.peer} ended the stream of {self.origin} at index {position}, before "
+                f"{their.size}"
+                + (f"; the {kept} verified entries it sent are kept" if kept else "")
+            )
         r.status = IMPORTED
-        r.imported = imported
-        r.our_size_after = signed.checkpoint.size
+        if position < their.size:
+            r.reason = (
+                f"fetched {position - held.size} entries (max_fetch_per_round); "
+                f"{their.size - position} more next round"
+            )
         return r
 
+    def _stored(self, writer: _Writer) -> None:
+        self.report.imported += writer.appended
+        self.report.our_size_after = max(self.report.our_size_after, writer.size)
 
-# Entries are staged in groups of about this many, one transaction each, while the stream goes
-# on: a sync killed at any instant refetches at most one group (and what was in flight).
-STAGE_GROUP_ENTRIES = 8_192
+    async def _judge(
+        self, signed: SignedCheckpoint, held: Held, refused: BatchRefusedError, *, retried: bool
+    ) -> OriginSyncReport:
+        """The first batch after our ``held.size`` entries did not prove into the signed tree:
+        the peer's fault, unless the origin is proven to have signed two incompatible trees."""
+        r = self.report
+        their = signed.checkpoint
+        m = held.size
+        failure = refused.detail
+        now = await self.runner.call(self.node.held, self.origin)
+        if now.size != m:
+            # Another sync (another peer, another process) stored entries meanwhile: nobody's
+            # fault, the next round continues from there.
+            r.status = UP_TO_DATE
+            r.reason = "our log of this origin changed during the sync; next round continues"
+            return r
+        if retried:
+            # Judged a moment ago: our tree is a prefix of the signed one, so again the bytes.
+            return await self._reject(refused.count, PEER_FAULT_REASON, failure)
+        log.info(
+            "sync %s: %s: the batch after %d does not prove into the tree of size %d (%s); "
+            "deciding whose fault",
+            self.peer,
+            self.origin,
+            m,
+            their.size,
+            failure,
+        )
+        cleared = m == 0  # every tree extends the empty one: only the bytes can be wrong
+        if m > 0:
+            try:
+                proof = await self.client.consistency(self.origin, m, their.size)
+                verify_consistency(m, their.size, proof, held.frontier.root(), their.root)
+                cleared = True  # the peer's own proof shows our tree is a prefix of the signed one
+            except (PeerError, ProofError) as exc:
+                log.info(
+                    "sync %s: %s: consistency %d -> %d: %s",
+                    self.peer,
+                    self.origin,
+                    m,
+                    their.size,
+                    exc,
+                )
+        latest = held.latest
+        verdict = None
+        if not cleared and their.size <= MAX_FULL_LOG_ENTRIES:
+            verdict, check = await self._full_log_verdict(signed, latest)
+            if verdict is not None and verdict.culprit is Culprit.ORIGIN:
+                assert latest is not None  # a prefix of size 0 cannot differ
+                return await self._evidence(
+                    "inconsistent-larger", latest.note, signed.text(), verdict.detail
+                )
+            if (
+                verdict is not None
+                and verdict.culprit is Culprit.NOBODY
+                and held.head is not None
+                and check.root_at(m) != held.frontier.root()
+            ):
+                # The signed tree of n extends our newest checkpoint but not the entries held
+                # beyond it, which were proven into another checkpoint the origin signed: the
+                # origin's contradiction, not the peer's. Evidence needs that checkpoint in
+                # full (as in _compare_head).
+                r.status = FAILED
+                r.reason = (
+                    f"{self.origin}'s signed tree of size {their.size} does not extend the "
+                    f"{m} entries we hold (verified against its checkpoint of size "
+                    f"{_note_size(held)}); not the peer's fault; evidence is recorded once "
+                    "that checkpoint is reached"
+                )
+                log.error("sync %s: %s: %s", self.peer, self.origin, r.reason)
+                return r
+        await self._reject(refused.count, PEER_FAULT_REASON, failure)
+        if not (cleared or (verdict is not None and verdict.culprit is Culprit.NOBODY)):
+            return r
+        # Our tree is a prefix of the signed one, so only the bytes were wrong: one more try in
+        # this round (a peer that lied once may send them intact now); a second failure is
+        # only counted.
+        reason = r.reason
+        result = await self._fetch(signed, held, retried=True)
+        if result.status == IMPORTED and result.reason is None:
+            result.reason = f"{reason}; received again intact"
+        return result
+
+    async def _full_log_verdict(
+        self, signed: SignedCheckpoint, latest: StoredCheckpoint | None
+    ) -> tuple[Verdict | None, FullLogCheck]:
+        """Fetch the whole log again (leaf hashes only) and judge it against our newest signed
+        checkpoint (if any) and the relayed one (node/sync/fault.py)."""
+        their = signed.checkpoint
+        if latest is None:
+            check = FullLogCheck(0, EMPTY_ROOT, their.size, their.root)
+        else:
+            check = FullLogCheck(latest.size, latest.root, their.size, their.root)
+        try:
+            stream = self.client.stream_entries(self.origin, 0, their.size)
+            async with contextlib.aclosing(stream):
+                async for start, batch, _proof in stream:
+                    try:
+                        check_batch(start, batch, check.size, their.size)
+                    except BatchRefusedError:
+                        break
+                    check.add(leaf_hash(b) for b in batch)
+            return check.verdict(), check
+        except SyncError as exc:
+            log.info("sync %s: %s: full log unavailable: %s", self.peer, self.origin, exc)
+            return None, check
 
 
-class _Staging:
-    """Stages received batches in groups, one group writing while the next arrives."""
+def _note_size(held: Held) -> int:
+    """Size of the checkpoint our head was proven against (signed, verified when stored)."""
+    assert held.head is not None
+    return Checkpoint.parse(held.head.target_note.split("\n\n", 1)[0] + "\n").size
 
-    def __init__(self, runner: NodeRunner, origin: str, peer: str) -> None:
+
+def verify_batch(
+    start: int,
+    batch: Sequence[bytes],
+    proof: Sequence[bytes],
+    frontier: Frontier,
+    signed: SignedCheckpoint,
+) -> tuple[Frontier, list[bytes]]:
+    """Check one streamed batch; return the frontier after it and the batch's leaf hashes, or
+    raise :class:`BatchRefusedError`.
+
+    ``frontier`` is our verified tree so far (its size is where the batch must start). The
+    batch is folded into it, and ``proof`` must be the RFC 9162 consistency proof from that
+    new size to the signed size, against the new root and the signed root: then the batch's
+    entries are provably the origin's, whoever relayed them.
+    """
+    cp = signed.checkpoint
+    check_batch(start, batch, frontier.size, cp.size)
+    leaves = [leaf_hash(b) for b in batch]
+    extended = frontier.extend(leaves)
+    try:
+        verify_consistency(extended.size, cp.size, proof, extended.root(), cp.root)
+    except ProofError as exc:
+        raise BatchRefusedError(
+            BATCH_FAULT_REASON,
+            f"entries {start}..{extended.size - 1}: {exc}",
+            len(batch),
+            proof=True,
+        ) from None
+    return extended, leaves
+
+
+GROUP_ENTRIES = 8_192
+GROUP_BYTES = 4 * 1024 * 1024
+"""Verified entries are stored in groups of up to this many entries or bytes of bodies, one
+transaction each, while the next batches arrive. At most one group is being written and one
+filling, so a stream holds at most ~2 x 4 MiB of bodies (plus their rows) awaiting the disk."""
+
+
+class _Writer:
+    """Stores verified batches in groups, one group writing while the next fills."""
+
+    def __init__(
+        self,
+        runner: NodeRunner,
+        origin: str,
+        signed: SignedCheckpoint,
+        start: int,
+        frontier: Frontier,
+    ) -> None:
         self.runner = runner
         self.origin = origin
-        self.peer = peer
-        self._start = 0
-        self._pending: list[bytes] = []
-        self._writing: asyncio.Task[None] | None = None
+        self.signed = signed
+        self.appended = 0
+        self.size = start
+        self._group = VerifiedGroup(origin, start, frontier)
+        self._writing: asyncio.Task[StoredGroup] | None = None
 
-    async def add(self, start: int, batch: list[bytes]) -> None:
-        if not self._pending:
-            self._start = start
-        self._pending.extend(batch)
-        if len(self._pending) >= STAGE_GROUP_ENTRIES:
-            await self._write(background=True)
+    async def add(self, batch: Sequence[bytes], leaves: list[bytes], frontier: Frontier) -> None:
+        self._group.add(batch, leaves, frontier)
+        if len(self._group.bodies) >= GROUP_ENTRIES or self._group.nbytes >= GROUP_BYTES:
+            await self._write()
 
-    async def flush(self) -> None:
-        """Stage everything received so far and wait until it is written."""
-        await self._write(background=False)
-        await self.settle()
+    async def finish(self) -> None:
+        """Store what is left and wait for every write."""
+        await self._write()
+        await self._settle()
 
-    async def settle(self) -> None:
-        """Wait for the group being written (the unwritten rest stays in memory)."""
+    async def finish_verified(self) -> None:
+        """Like :meth:`finish`, for a stream that ended in error: what was verified is stored
+        unless storing fails too (then the caller's error is the one reported)."""
+        try:
+            await self.finish()
+        except HashfedError as exc:
+            log.warning("sync: %s: verified entries not stored: %s", self.origin, exc)
+
+    async def finish_quietly(self) -> None:
+        """Wait for the group being written (its error, if any, is dropped: the caller is
+        already handling one); the group filling is dropped."""
+        self._group = VerifiedGroup(self.origin, self._group.end, self._group.frontier)
+        with contextlib.suppress(HashfedError):
+            await self._settle()
+
+    async def _settle(self) -> None:
         if self._writing is not None:
             writing, self._writing = self._writing, None
-            await writing
+            stored = await writing
+            self.appended += stored.appended
+            self.size = max(self.size, stored.size)
 
-    async def drop(self) -> None:
-        """Forget the unwritten rest; wait for the group being written."""
-        self._pending = []
-        await self.settle()
-
-    async def _write(self, *, background: bool) -> None:
-        await self.settle()
-        if not self._pending:
+    async def _write(self) -> None:
+        await self._settle()
+        group = self._group
+        if not group.bodies:
             return
-        group, start, self._pending = self._pending, self._start, []
+        self._group = VerifiedGroup(self.origin, group.end, group.frontier)
         node = self.runner.node
-        call = self.runner.call(node.stage, self.origin, self.peer, start, group)
-        if background:
-            self._writing = asyncio.ensure_future(call)
-        else:
-            await call
+        self._writing = asyncio.ensure_future(
+            self.runner.call(node.store_verified, group, self.signed)
+        )

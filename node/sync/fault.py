@@ -32,7 +32,7 @@ MAX_FULL_LOG_ENTRIES = 2_000_000
 not re-fetched; a failure there is counted against the peer (the origin is never blamed without
 proof)."""
 
-PEER_FAULT_REASON = "entries do not reproduce the origin's signed root"
+PEER_FAULT_REASON = "batch does not prove into the origin's signed tree"
 
 
 class Culprit(enum.Enum):
@@ -89,6 +89,12 @@ class FullLogCheck:
             self._leaves.append(leaf)
             if self._frontier.size == self.our_size:
                 self._prefix_root = self._frontier.root()
+
+    def root_at(self, size: int) -> bytes | None:
+        """Root of the first ``size`` leaves folded, or None if fewer arrived."""
+        if not 0 <= size <= len(self._leaves):
+            return None
+        return Frontier.empty().extend(self._leaves[:size]).root()
 
     def verdict(self) -> Verdict:
         detail: dict[str, object] = {

@@ -100,7 +100,11 @@ class FlippingPeer(federation_pb2_grpc.FederationServiceServicer):  # type: igno
                 body[self.flip_offset] ^= 0x01
                 entries[position] = bytes(body)
                 self.flipped += 1
-            yield federation_pb2.EntryBatch(start_index=batch.start_index, entries=entries)
+            yield federation_pb2.EntryBatch(
+                start_index=batch.start_index,
+                entries=entries,
+                consistency_proof=batch.consistency_proof,
+            )
 
 
 class PaddingPeer(FlippingPeer):
@@ -118,4 +122,49 @@ class PaddingPeer(FlippingPeer):
             if request.origin == self.flip_origin and 0 <= position < len(entries):
                 entries[position] = b"\x00" * self.pad_bytes
                 self.flipped += 1
-            yield federation_pb2.EntryBatch(start_index=batch.start_index, entries=entries)
+            yield federation_pb2.EntryBatch(
+                start_index=batch.start_index,
+                entries=entries,
+                consistency_proof=batch.consistency_proof,
+            )
+
+
+class JunkPeer(FlippingPeer):
+    """Relays the origin's genuine signed checkpoint (``ListOrigins`` passes through) but
+    streams ``junk_bytes`` of junk for every entry asked for, in batches within the protocol's
+    1 MiB, and ends the stream ``short_by`` entries before the end asked for. The batches carry
+    no proof: nothing it could send would prove junk into the signed tree. ``flipped`` counts
+    the junk entries sent."""
+
+    junk_bytes = 64 * 1024
+    short_by = 0
+
+    async def StreamEntries(  # noqa: N802
+        self, request: federation_pb2.StreamEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[federation_pb2.EntryBatch]:
+        per = max(1, (1024 * 1024) // self.junk_bytes)
+        stop = int(request.end_index) - self.short_by
+        for first in range(int(request.start_index), stop, per):
+            count = min(per, stop - first)
+            junk = [bytes([(first + i) % 251]) * self.junk_bytes for i in range(count)]
+            self.flipped += count
+            yield federation_pb2.EntryBatch(start_index=first, entries=junk)
+
+
+class ShortPeer(FlippingPeer):
+    """Relays the origin's batches intact, proofs included, but never the last one: an honest
+    looking stream that ends early, or (``abort``) breaks with an error there. ``flipped``
+    counts the streams cut short."""
+
+    abort = False
+
+    async def StreamEntries(  # noqa: N802
+        self, request: federation_pb2.StreamEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[federation_pb2.EntryBatch]:
+        async for batch in self._stub.StreamEntries(request):
+            if batch.start_index + len(batch.entries) >= request.end_index:
+                self.flipped += 1
+                if self.abort:
+                    await context.abort(grpc.StatusCode.INTERNAL, "the relay broke down")
+                return
+            yield batch

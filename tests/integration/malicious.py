@@ -15,7 +15,9 @@ The lies it can tell (see :class:`View`):
 * split view: history H1 to one client, H2 (same size, other entries) to another;
 * rollback: an older checkpoint after a newer one (of the same history, or of a rewritten one);
 * a checkpoint signed by a key other than the one in its card;
-* a truncated, padded or corrupted proof from ``GetConsistencyProof`` / ``GetInclusionProof``;
+* a truncated, padded or corrupted proof from ``GetConsistencyProof`` / ``GetInclusionProof``,
+  or in the batches of ``StreamEntries`` (which otherwise carry correct proofs to the size
+  asked for);
 * extra signature lines on every note it serves (forged cosignatures), and any notes at all
   from ``ListCheckpoints`` (relayed or forged cosigned checkpoints, another history's).
 
@@ -137,6 +139,11 @@ class View:
     """Key that signs the checkpoints served; ``None``: the member's own (the card's) key."""
     consistency: Tamper = None
     inclusion: Tamper = None
+    batch_proofs: Tamper = None
+    """How the consistency proof each ``StreamEntries`` batch carries is altered."""
+    claimed_size: int | None = None
+    """Sign and serve a checkpoint of this size (any size, with a made-up root) instead of the
+    history's, and stream made-up entries for any range below it, for as long as asked."""
     extra_lines: tuple[str, ...] = ()
     """Signature lines appended to every note served (e.g. forged cosignatures)."""
     listed: tuple[str, ...] | None = None
@@ -170,6 +177,8 @@ class MaliciousMember(federation_pb2_grpc.FederationServiceServicer):  # type: i
     names: dict[str, str] = field(default_factory=dict)
     """Fingerprint -> a name, for :attr:`calls`."""
     calls: list[Call] = field(default_factory=list)
+    streamed: int = 0
+    """Entries sent for a claimed size (:attr:`View.claimed_size`)."""
     tampered: list[str] = field(default_factory=list)
     """One line per proof served altered (method, sizes, how), so a test can tell that a
     client's failure came after a lie it was actually told."""
@@ -342,7 +351,11 @@ class MaliciousMember(federation_pb2_grpc.FederationServiceServicer):  # type: i
     ) -> federation_pb2.ListOriginsResponse:
         view = await self._view(context, "ListOrigins", request)
         origins = []
-        if view.size > 0:
+        if view.claimed_size is not None:
+            claim = Checkpoint(self.origin, view.claimed_size, hashlib.sha256(b"claim").digest())
+            note = SignedCheckpoint.sign(claim, view.signer or self.signer).text()
+            origins.append(federation_pb2.OriginCheckpoint(origin=self.origin, checkpoint=note))
+        elif view.size > 0:
             note = self._note(view, view.size)
             origins.append(federation_pb2.OriginCheckpoint(origin=self.origin, checkpoint=note))
         return federation_pb2.ListOriginsResponse(origins=origins)
@@ -353,15 +366,29 @@ class MaliciousMember(federation_pb2_grpc.FederationServiceServicer):  # type: i
         view = await self._view(context, "StreamEntries", request)
         await self._origin(context, request.origin)
         start, end = int(request.start_index), int(request.end_index)
+        if view.claimed_size is not None and 0 <= start <= end <= view.claimed_size:
+            for first in range(start, end, BATCH_ENTRIES):
+                count = min(end - first, BATCH_ENTRIES)
+                self.streamed += count
+                yield federation_pb2.EntryBatch(
+                    start_index=first,
+                    entries=make_entries(self.origin, count, tag="claim", start=first),
+                )
+            return
         if not 0 <= start <= end <= view.size:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"entries [{start}, {end}) requested; this node serves [0, {view.size})",
             )
+        leaves = view.history.leaves(end)  # once per stream: each batch proves into tree(end)
         for first in range(start, end, BATCH_ENTRIES):
             last = min(end, first + BATCH_ENTRIES)
+            proof = [] if last == end else consistency_proof(last, leaves)
+            proof = self._tamper(proof, view.batch_proofs, f"StreamEntries batch {first}..{last}")
             yield federation_pb2.EntryBatch(
-                start_index=first, entries=list(view.history.bodies[first:last])
+                start_index=first,
+                entries=list(view.history.bodies[first:last]),
+                consistency_proof=proof,
             )
 
     async def GetInclusionProof(  # noqa: N802

@@ -98,7 +98,7 @@ def test_c_stores_nothing_of_an_origin_it_does_not_trust(line: dict[str, Member]
     assert report.ok, report.problems()
     assert D in report.untrusted_skipped
     assert c.count("entries", D) == 0
-    assert c.count("staged_entries", D) == 0
+    assert c.count("verified_heads", D) == 0
     assert c.count("checkpoints", D) == 0
     assert c.count("signals", D) == 0
     (result,) = c.match_signals([parse_signal(f"md5:{7:032x}")])

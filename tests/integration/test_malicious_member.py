@@ -90,7 +90,7 @@ def _state(member: Member) -> tuple[object, ...]:
             M,
         ),
         member.query("SELECT size, root FROM witness_state WHERE origin = ?", M),
-        member.count("staged_entries", M),
+        member.count("verified_heads", M),
     )
 
 
@@ -129,7 +129,7 @@ def test_checkpoint_signed_by_wrong_key_is_refused_and_nothing_stored(
     assert _state(b) == before
     assert b.count("entries", M) == prefix
     assert b.count("checkpoints", M) == (1 if prefix else 0)
-    assert b.count("staged_entries", M) == 0
+    assert b.count("verified_heads", M) == 0
     assert b.evidence() == []  # a checkpoint M did not sign is no evidence against M
     # The peer's statistics count the rejection, with its reason.
     (stats,) = [p for p in b.status()["peers"] if p["name"] == M]
@@ -259,7 +259,7 @@ def test_split_view_is_detected_and_witnesses_refuse_the_second_history(fed: Fed
     m.show(B, h2)
     assert [o.status for o in b.sync_one(M).origins] == ["halted"]
     assert set(_cosignature_roots(b, h1, h2, size=4).values()) == {"h1"}
-    assert b.count("entries", M) == 4 and b.count("staged_entries", M) == 0
+    assert b.count("entries", M) == 4 and b.count("verified_heads", M) == 0
 
     # C likewise, when it syncs from B.
     report = c.sync_one(B)

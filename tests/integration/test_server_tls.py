@@ -257,6 +257,29 @@ def test_stream_entries_in_bounded_batches_and_proofs(server_home: Path, client_
         assert newest.size == 2_600
         assert root_of([leaf_hash(b) for b in bodies]) == newest.root
 
+        # Each batch proves the tree up to its end into the tree of end_index (2,600 here).
+        leaves = [leaf_hash(b) for b in bodies]
+        for b in batches:
+            end = b.start_index + len(b.entries)
+            proof = list(b.consistency_proof)
+            assert (proof == []) == (end == 2_600)
+            verify_consistency(end, 2_600, proof, root_of(leaves[:end]), newest.root)
+        short = list(
+            stub.StreamEntries(
+                federation_pb2.StreamEntriesRequest(origin=SERVER, start_index=0, end_index=1_700),
+                timeout=10,
+            )
+        )
+        for b in short:
+            end = b.start_index + len(b.entries)
+            verify_consistency(
+                end,
+                1_700,
+                list(b.consistency_proof),
+                root_of(leaves[:end]),
+                root_of(leaves[:1_700]),
+            )
+
         proof = stub.GetInclusionProof(
             federation_pb2.GetInclusionProofRequest(origin=SERVER, entry_index=1_234, tree_size=0),
             timeout=5,

@@ -114,7 +114,7 @@ def test_conflicting_checkpoints_are_evidence(
             again = c.sync_one(name)
             assert [o.status for o in again.origins if o.origin == A] == ["halted"]
         assert c.count("entries", A) == before
-        assert c.count("staged_entries", A) == 0
+        assert c.count("verified_heads", A) == 0
         assert len(c.evidence()) == 1
     finally:
         for m in members:

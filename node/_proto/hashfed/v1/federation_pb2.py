@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bhashfed/v1/federation.proto\x12\nhashfed.v1\"\x14\n\x12GetNodeInfoRequest\"c\n\x08NodeInfo\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x18\n\x10protocol_version\x18\x02 \x01(\t\x12\x18\n\x10software_version\x18\x03 \x01(\t\x12\x13\n\x0bwitness_key\x18\x04 \x01(\t\"\x14\n\x12ListOriginsRequest\"6\n\x10OriginCheckpoint\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x12\n\ncheckpoint\x18\x02 \x01(\t\"D\n\x13ListOriginsResponse\x12-\n\x07origins\x18\x01 \x03(\x0b\x32\x1c.hashfed.v1.OriginCheckpoint\"N\n\x14StreamEntriesRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0bstart_index\x18\x02 \x01(\x04\x12\x11\n\tend_index\x18\x03 \x01(\x04\"2\n\nEntryBatch\x12\x13\n\x0bstart_index\x18\x01 \x01(\x04\x12\x0f\n\x07\x65ntries\x18\x02 \x03(\x0c\"R\n\x18GetInclusionProofRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntry_index\x18\x02 \x01(\x04\x12\x11\n\ttree_size\x18\x03 \x01(\x04\"C\n\x0eInclusionProof\x12\r\n\x05\x65ntry\x18\x01 \x01(\x0c\x12\x0e\n\x06hashes\x18\x02 \x03(\x0c\x12\x12\n\ncheckpoint\x18\x03 \x01(\t\"P\n\x1aGetConsistencyProofRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x10\n\x08old_size\x18\x02 \x01(\x04\x12\x10\n\x08new_size\x18\x03 \x01(\x04\"\"\n\x10\x43onsistencyProof\x12\x0e\n\x06hashes\x18\x01 \x03(\x0c\"Q\n\x16ListCheckpointsRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x10\n\x08min_size\x18\x02 \x01(\x04\x12\x15\n\rcosigned_only\x18\x03 \x01(\x08\"&\n\x0f\x43heckpointBatch\x12\x13\n\x0b\x63heckpoints\x18\x01 \x03(\t2\xff\x03\n\x11\x46\x65\x64\x65rationService\x12\x43\n\x0bGetNodeInfo\x12\x1e.hashfed.v1.GetNodeInfoRequest\x1a\x14.hashfed.v1.NodeInfo\x12N\n\x0bListOrigins\x12\x1e.hashfed.v1.ListOriginsRequest\x1a\x1f.hashfed.v1.ListOriginsResponse\x12K\n\rStreamEntries\x12 .hashfed.v1.StreamEntriesRequest\x1a\x16.hashfed.v1.EntryBatch0\x01\x12U\n\x11GetInclusionProof\x12$.hashfed.v1.GetInclusionProofRequest\x1a\x1a.hashfed.v1.InclusionProof\x12[\n\x13GetConsistencyProof\x12&.hashfed.v1.GetConsistencyProofRequest\x1a\x1c.hashfed.v1.ConsistencyProof\x12T\n\x0fListCheckpoints\x12\".hashfed.v1.ListCheckpointsRequest\x1a\x1b.hashfed.v1.CheckpointBatch0\x01\x42\x12\n\x0eorg.hashfed.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bhashfed/v1/federation.proto\x12\nhashfed.v1\"\x14\n\x12GetNodeInfoRequest\"c\n\x08NodeInfo\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x18\n\x10protocol_version\x18\x02 \x01(\t\x12\x18\n\x10software_version\x18\x03 \x01(\t\x12\x13\n\x0bwitness_key\x18\x04 \x01(\t\"\x14\n\x12ListOriginsRequest\"6\n\x10OriginCheckpoint\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x12\n\ncheckpoint\x18\x02 \x01(\t\"D\n\x13ListOriginsResponse\x12-\n\x07origins\x18\x01 \x03(\x0b\x32\x1c.hashfed.v1.OriginCheckpoint\"N\n\x14StreamEntriesRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0bstart_index\x18\x02 \x01(\x04\x12\x11\n\tend_index\x18\x03 \x01(\x04\"M\n\nEntryBatch\x12\x13\n\x0bstart_index\x18\x01 \x01(\x04\x12\x0f\n\x07\x65ntries\x18\x02 \x03(\x0c\x12\x19\n\x11\x63onsistency_proof\x18\x03 \x03(\x0c\"R\n\x18GetInclusionProofRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntry_index\x18\x02 \x01(\x04\x12\x11\n\ttree_size\x18\x03 \x01(\x04\"C\n\x0eInclusionProof\x12\r\n\x05\x65ntry\x18\x01 \x01(\x0c\x12\x0e\n\x06hashes\x18\x02 \x03(\x0c\x12\x12\n\ncheckpoint\x18\x03 \x01(\t\"P\n\x1aGetConsistencyProofRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x10\n\x08old_size\x18\x02 \x01(\x04\x12\x10\n\x08new_size\x18\x03 \x01(\x04\"\"\n\x10\x43onsistencyProof\x12\x0e\n\x06hashes\x18\x01 \x03(\x0c\"Q\n\x16ListCheckpointsRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x10\n\x08min_size\x18\x02 \x01(\x04\x12\x15\n\rcosigned_only\x18\x03 \x01(\x08\"&\n\x0f\x43heckpointBatch\x12\x13\n\x0b\x63heckpoints\x18\x01 \x03(\t2\xff\x03\n\x11\x46\x65\x64\x65rationService\x12\x43\n\x0bGetNodeInfo\x12\x1e.hashfed.v1.GetNodeInfoRequest\x1a\x14.hashfed.v1.NodeInfo\x12N\n\x0bListOrigins\x12\x1e.hashfed.v1.ListOriginsRequest\x1a\x1f.hashfed.v1.ListOriginsResponse\x12K\n\rStreamEntries\x12 .hashfed.v1.StreamEntriesRequest\x1a\x16.hashfed.v1.EntryBatch0\x01\x12U\n\x11GetInclusionProof\x12$.hashfed.v1.GetInclusionProofRequest\x1a\x1a.hashfed.v1.InclusionProof\x12[\n\x13GetConsistencyProof\x12&.hashfed.v1.GetConsistencyProofRequest\x1a\x1c.hashfed.v1.ConsistencyProof\x12T\n\x0fListCheckpoints\x12\".hashfed.v1.ListCheckpointsRequest\x1a\x1b.hashfed.v1.CheckpointBatch0\x01\x42\x12\n\x0eorg.hashfed.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,19 +45,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STREAMENTRIESREQUEST']._serialized_start=314
   _globals['_STREAMENTRIESREQUEST']._serialized_end=392
   _globals['_ENTRYBATCH']._serialized_start=394
-  _globals['_ENTRYBATCH']._serialized_end=444
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=446
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=528
-  _globals['_INCLUSIONPROOF']._serialized_start=530
-  _globals['_INCLUSIONPROOF']._serialized_end=597
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=599
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=679
-  _globals['_CONSISTENCYPROOF']._serialized_start=681
-  _globals['_CONSISTENCYPROOF']._serialized_end=715
-  _globals['_LISTCHECKPOINTSREQUEST']._serialized_start=717
-  _globals['_LISTCHECKPOINTSREQUEST']._serialized_end=798
-  _globals['_CHECKPOINTBATCH']._serialized_start=800
-  _globals['_CHECKPOINTBATCH']._serialized_end=838
-  _globals['_FEDERATIONSERVICE']._serialized_start=841
-  _globals['_FEDERATIONSERVICE']._serialized_end=1352
+  _globals['_ENTRYBATCH']._serialized_end=471
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=473
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=555
+  _globals['_INCLUSIONPROOF']._serialized_start=557
+  _globals['_INCLUSIONPROOF']._serialized_end=624
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=626
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=706
+  _globals['_CONSISTENCYPROOF']._serialized_start=708
+  _globals['_CONSISTENCYPROOF']._serialized_end=742
+  _globals['_LISTCHECKPOINTSREQUEST']._serialized_start=744
+  _globals['_LISTCHECKPOINTSREQUEST']._serialized_end=825
+  _globals['_CHECKPOINTBATCH']._serialized_start=827
+  _globals['_CHECKPOINTBATCH']._serialized_end=865
+  _globals['_FEDERATIONSERVICE']._serialized_start=868
+  _globals['_FEDERATIONSERVICE']._serialized_end=1379
 # @@protoc_insertion_point(module_scope)

@@ -51,12 +51,14 @@ class StreamEntriesRequest(_message.Message):
     def __init__(self, origin: _Optional[str] = ..., start_index: _Optional[int] = ..., end_index: _Optional[int] = ...) -> None: ...
 
 class EntryBatch(_message.Message):
-    __slots__ = ("start_index", "entries")
+    __slots__ = ("start_index", "entries", "consistency_proof")
     START_INDEX_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_PROOF_FIELD_NUMBER: _ClassVar[int]
     start_index: int
     entries: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, start_index: _Optional[int] = ..., entries: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    consistency_proof: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, start_index: _Optional[int] = ..., entries: _Optional[_Iterable[bytes]] = ..., consistency_proof: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class GetInclusionProofRequest(_message.Message):
     __slots__ = ("origin", "entry_index", "tree_size")

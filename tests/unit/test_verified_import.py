@@ -1,0 +1,114 @@
+"""Storing verified groups (node.verified_import.store_verified) on a real store.
+
+Groups of one origin may overlap when two syncs (two peers, or ``hashfed sync`` beside
+``serve``) stream it at once: what is held is skipped after its leaves are compared, only the
+tail is appended, the head follows, and the signed checkpoint is stored when a group reaches it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from node.core import Node
+from node.errors import NotFoundError, ProofError, SyncError
+from node.hashing import ComputedSignal, parse_signal
+from node.log.checkpoint import SignedCheckpoint
+from node.log.entry import Labels
+from node.log.merkle import Frontier, leaf_hash, root_of
+from node.verified_import import VerifiedGroup
+
+A = "node-a.example"
+SIZE = 30
+
+
+@pytest.fixture
+def homes(tmp_path: Path) -> tuple[Path, Path]:
+    a, b = tmp_path / "a", tmp_path / "b"
+    Node.init(a, A, peer_address="127.0.0.1:7301").close()
+    Node.init(b, "node-b.example", peer_address="127.0.0.1:7302").close()
+    with Node.open(a) as na, Node.open(b) as nb:
+        nb.add_member(json.dumps(na.identity_card()))
+        for n in range(SIZE - 1):
+            signal = ComputedSignal(parse_signal("md5:" + f"{n:032x}"), None)
+            na.publish_signals([signal], Labels(entity="E"))
+        na.retract(3, "wrong")  # a retraction among the streamed entries applies at once
+    return a, b
+
+
+def _source(home: Path) -> tuple[SignedCheckpoint, list[bytes]]:
+    with Node.open(home) as node:
+        signed = SignedCheckpoint.open(node.checkpoint().note, node.verifier)
+        return signed, node.entry_bodies(A, 0, SIZE)
+
+
+def _group(bodies: list[bytes], start: int, stop: int) -> VerifiedGroup:
+    leaves = [leaf_hash(b) for b in bodies]
+    before = Frontier.empty().extend(leaves[:start])
+    group = VerifiedGroup(A, start, before)
+    group.add(bodies[start:stop], leaves[start:stop], before.extend(leaves[start:stop]))
+    return group
+
+
+def _held(node: Node) -> tuple[int, int, int, int]:
+    heads = node.store.db.execute("SELECT COUNT(*) FROM verified_heads").fetchone()[0]
+    checkpoints = len(node.store.checkpoints(A))
+    entries = node.store.db.execute("SELECT COUNT(*) FROM entries WHERE origin = ?", [A])
+    return node.held(A).size, entries.fetchone()[0], heads, checkpoints
+
+
+def test_overlapping_groups_store_each_entry_once(homes: tuple[Path, Path]) -> None:
+    a, b = homes
+    signed, bodies = _source(a)
+    with Node.open(b) as node:
+        assert node.store_verified(_group(bodies, 0, 10), signed).appended == 10
+        assert _held(node) == (10, 10, 1, 0)
+        # Already held: skipped whole. Overlapping: only the tail is appended.
+        assert node.store_verified(_group(bodies, 0, 8), signed).appended == 0
+        assert node.store_verified(_group(bodies, 5, 18), signed).appended == 8
+        assert _held(node) == (18, 18, 1, 0)
+        # The retraction of entry 3 (entry 29) is not here yet: entry 3 still matches.
+        assert node.match_signals([parse_signal("md5:" + f"{3:032x}")])[0].matches
+        # Reaching the signed size stores the signed checkpoint and drops the head.
+        stored = node.store_verified(_group(bodies, 12, SIZE), signed)
+        assert (stored.appended, stored.checkpoint) == (SIZE - 18, True)
+        assert _held(node) == (SIZE, SIZE, 0, 1)
+        assert node.checkpoint(A).note == signed.text()
+        leaves = node.store.leaves(A, SIZE)
+        assert (
+            leaves == [leaf_hash(x) for x in bodies] and root_of(leaves) == signed.checkpoint.root
+        )
+        # Entry 3 was retracted by entry 29, applied as it arrived.
+        assert not node.match_signals([parse_signal("md5:" + f"{3:032x}")])[0].matches
+        assert node.match_signals([parse_signal("md5:" + f"{4:032x}")])[0].matches
+
+
+def test_a_gap_or_different_leaves_are_refused_and_change_nothing(
+    homes: tuple[Path, Path],
+) -> None:
+    a, b = homes
+    signed, bodies = _source(a)
+    with Node.open(b) as node:
+        node.store_verified(_group(bodies, 0, 10), signed)
+        with pytest.raises(SyncError, match="gap"):
+            node.store_verified(_group(bodies, 12, 20), signed)
+        other = list(bodies)
+        other[7] = bodies[8]  # an entry of the log, at another index
+        with pytest.raises(ProofError, match="differ from those held"):
+            node.store_verified(_group(other, 5, 15), signed)
+        assert _held(node) == (10, 10, 1, 0)
+
+
+def test_entries_beyond_the_newest_checkpoint_have_no_bundle_yet(
+    homes: tuple[Path, Path],
+) -> None:
+    a, b = homes
+    signed, bodies = _source(a)
+    with Node.open(b) as node:
+        node.store_verified(_group(bodies, 0, 10), signed)
+        with pytest.raises(NotFoundError, match="no signed checkpoint covers it yet"):
+            node.bundle(A, 4)
+        node.store_verified(_group(bodies, 10, SIZE), signed)
+        assert node.bundle(A, 4).entry_index == 4
