@@ -33,7 +33,7 @@ def test_two_peers_streaming_one_origin_at_once_import_it_once(tmp_path: Path) -
             assert sum(r.rejected for r in reports) == 0
             assert c.count("entries", A) == first + count
             assert c.checkpoint(A).note == a.checkpoint().note
-        assert c.count("staged_entries", A) == 0
+        assert c.count("verified_heads", A) == 0  # nothing held beyond the checkpoint
         assert c.evidence() == []
         health = {p["name"]: p["state"] for p in c.status()["peers"]}
         assert health == {A: "healthy", B: "healthy"}
