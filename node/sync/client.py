@@ -24,7 +24,7 @@ from node._proto.hashfed.v1 import federation_pb2, federation_pb2_grpc
 from node.core import Node
 from node.errors import NotFoundError, SyncError
 from node.sync.diagnosis import Diagnosis, diagnose, observe_tls, they_refuse
-from node.tls import certificate_fingerprint
+from node.tls import certificate_fingerprint, load_tls_identity
 
 MIB = 1024 * 1024
 MAX_RECEIVE_BYTES = 8 * MIB
@@ -70,7 +70,10 @@ class PeerTarget:
             raise NotFoundError(
                 f"{peer!r} is a peer but not a trusted member; add its card again with `peer add`"
             )
-        cert = node.paths.tls_cert.read_bytes()
+        # Checked as `serve` checks it: a key that is not the certificate's, or an expired
+        # certificate, would otherwise surface as a handshake failure blamed on the peer.
+        identity = load_tls_identity(node.paths.tls_key, node.paths.tls_cert)
+        cert = identity.cert_pem
         return cls(
             name=peer,
             address=peers[peer].address,
@@ -79,7 +82,7 @@ class PeerTarget:
             our_origin=node.origin,
             our_key_file=node.paths.tls_key,
             our_cert_file=node.paths.tls_cert,
-            our_key_pem=node.paths.tls_key.read_bytes(),
+            our_key_pem=identity.key_pem,
             our_cert_pem=cert,
             our_fingerprint=certificate_fingerprint(cert),
         )

@@ -197,3 +197,20 @@ def test_tls_renew_replaces_an_expired_certificate_and_the_node_serves_again(
             health_pb2.HealthCheckRequest(), timeout=10
         )
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_sync_says_the_tls_key_does_not_match_the_certificate(home: Path, tmp_path: Path) -> None:
+    """`hashfed sync` checks its own pair as `serve` does, instead of reporting a handshake the
+    peer seems to have refused."""
+    other = tmp_path / "other"
+    Node.init(other, "other.example", peer_address="127.0.0.1:9").close()
+    with Node.open(home) as node, Node.open(other) as peer:
+        node.add_peer(json.dumps(peer.identity_card()))
+    paths = HomePaths(home)
+    paths.tls_cert.write_bytes(HomePaths(other).tls_cert.read_bytes())
+    result = hashfed(home, "sync")
+    assert result.exit_code == 7, result.output
+    assert f"TLS key {paths.tls_key} does not match the certificate {paths.tls_cert}" in (
+        result.output
+    )
+    assert "Traceback" not in result.output
