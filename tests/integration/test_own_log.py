@@ -467,12 +467,49 @@ def test_recover_on_a_read_only_database_is_exit_8_with_one_line(tmp_path: Path)
         assert b.sync_one(a.origin).ok
         a.stop()
         _put_database(a, empty)
-        with read_only_view(a.home, tmp_path / "ro") as ro:
-            result = hashfed_process(ro, "recover", "--peer", b.origin)
-            assert result.returncode == 8, result.stderr
-            line = one_line_error(result)
-            assert "read-only" in line and "another process" not in line, line
+        # Opened once beside, so that its -wal and -shm files exist and a process seeing the
+        # folder read-only opens the database and meets the fault at recover's BEGIN.
+        with Node.open(a.home) as held:
+            held.status()
+            with read_only_view(a.home, tmp_path / "ro") as ro:
+                result = hashfed_process(ro, "recover", "--peer", b.origin)
+        assert result.returncode == 8, result.stderr
+        line = one_line_error(result)
+        assert "read-only" in line and "another process" not in line, line
         _recover(a, b.origin, 0, 3)
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_full_disk_under_the_signed_state_file_is_a_store_error(tmp_path: Path) -> None:
+    from node.errors import StoreError
+    from node.log.checkpoint import Checkpoint, SignedCheckpoint
+    from node.own_log import check_offer
+
+    with tmpfs(tmp_path / "small", "8m") as disk:
+        home = disk / "home"
+        with Node.init(home, "acme.example") as node:
+            node.import_hash_list([f"md5 {0:032x}"], Labels())
+        (home / "signed-head").unlink()  # a home made before the file existed, no peers
+        # Held open, as `serve` would be: its -wal and -shm files exist on the full disk.
+        with Node.open(home) as held:
+            (home / "signed-head").unlink()
+            filler = fill(disk)
+            with Node.open(home) as node:
+                # guard() writes the file for the upgraded home before signing: it cannot.
+                with pytest.raises(StoreError) as refused:
+                    node.import_hash_list([f"md5 {1:032x}"], Labels())
+                assert "signed-state file" in str(refused.value)
+                assert "No space left" in str(refused.value) and "Free space" in str(refused.value)
+                assert node.checkpoint().size == 1
+                # A peer's larger checkpoint of ours cannot be recorded: the sync hook says so
+                # and does not raise.
+                ahead = SignedCheckpoint.sign(
+                    Checkpoint(node.origin, 9, bytes(32)), node.signer
+                ).text()
+                reason = check_offer(node, ahead, "b.example")
+                assert reason is not None and "cannot record a peer's checkpoint" in reason
+            filler.unlink()
+            held.import_hash_list([f"md5 {1:032x}"], Labels())
+            assert held.checkpoint().size == 2
