@@ -513,3 +513,38 @@ def test_a_full_disk_under_the_signed_state_file_is_a_store_error(tmp_path: Path
             filler.unlink()
             held.import_hash_list([f"md5 {1:032x}"], Labels())
             assert held.checkpoint().size == 2
+
+
+def test_recover_clears_stale_findings_about_the_own_log(tmp_path: Path) -> None:
+    a = Member.create(tmp_path, "a.example")
+    b = Member.create(tmp_path, "b.example")
+    peer(a, b)
+    peer(b, a)
+    empty = tmp_path / "a-empty.db"
+    shutil.copyfile(a.home / "hashfed.db", empty)
+    _publish(a, 0, 3)
+    a.start()
+    b.start()
+    try:
+        assert b.sync_one(a.origin).ok
+        a.stop()
+        # One flipped byte in A's entry 1, found by `hashfed check` and recorded.
+        db = sqlite3.connect(a.home / "hashfed.db")
+        (body,) = db.execute("SELECT body FROM entries WHERE idx = 1").fetchone()
+        db.execute("UPDATE entries SET body = ? WHERE idx = 1", [bytes(body[:-1]) + b"\x00"])
+        db.commit()
+        db.close()
+        assert hashfed(a.home, "check").exit_code != 0
+        store = hashfed_json(a.home, "status")["store"]
+        assert store["ok"] is False and store["damage"]
+        # The damaged database is replaced by an old copy and the log recovered from B:
+        # status is right at once, without a full `hashfed check`.
+        _put_database(a, empty)
+        _recover(a, b.origin, 0, 3)
+        store = hashfed_json(a.home, "status")["store"]
+        assert store["damage"] == [], store
+        assert store["last_check"]["scope"] == "origin"
+        _continue(a, b, 3)
+    finally:
+        a.stop()
+        b.stop()
