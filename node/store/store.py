@@ -398,10 +398,6 @@ class Store(FederationTables, AuditTables, IntegrityReads):
         finally:
             self.db.execute("PRAGMA synchronous = NORMAL")
 
-    def synchronous(self) -> int:
-        """The connection's ``PRAGMA synchronous`` (1 NORMAL, 2 FULL); for tests and status."""
-        return int(self.db.execute("PRAGMA synchronous").fetchone()[0])
-
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """One durable write transaction with the database to ourselves, or a clear refusal
