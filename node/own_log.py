@@ -444,9 +444,14 @@ async def recover(node: Node, peer: str) -> RecoverReport:
     """Rebuild this node's own log from ``peer``: entries verified against our own key and the
     peer's newest checkpoint of our origin, which must not be behind the signed-state file.
 
-    All or nothing: one transaction, entries inserted as batches arrive (memory bounded by a
-    batch), committed only when the fold of our frontier and the received leaves gives the
-    signed root. Then the file is updated.
+    All or nothing: one durable transaction (:meth:`Store.exclusive`); each batch verified as
+    it arrives with the sync's own check (sizes, then its consistency proof into the signed
+    checkpoint) and only then inserted, so memory and disk are bounded by what is proven;
+    committed only when the fold gives the signed root. Then the file is updated and the own
+    origin re-checked for integrity (so stale findings leave ``status``).
+
+    With the file missing and the peer holding a prefix of the database's log, nothing is
+    fetched: that offer is the confirmation :func:`_unconfirmed` waits for.
     """
     from node.sync.client import PeerClient, PeerTarget
 

@@ -415,10 +415,15 @@ def test_a_missing_signed_state_file_waits_for_a_peer_before_signing(tmp_path: P
         assert hashfed_json(a.home, "status")["own_log"]["signed_size"] == 6
         _continue(a, b, 6)
 
-        # Or `recover` confirms it, from a peer that holds a prefix (B holds 7, A 7).
+        # Or `recover` confirms it, from a peer that holds the same log (B holds 7, A 7)...
         (a.home / "signed-head").unlink()
         _recover(a, b.origin, 7, 7)
         _continue(a, b, 7)
+        # ... or a prefix of it (B holds 8, A 9): nothing to fetch, the file is written.
+        _publish(a, 8, 1)
+        (a.home / "signed-head").unlink()
+        _recover(a, b.origin, 9, 9)
+        _continue(a, b, 9)
     finally:
         b.stop()
 
