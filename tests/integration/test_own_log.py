@@ -303,13 +303,10 @@ class _ForgingPeer(FlippingPeer):
     real), but streams fabricated, well-formed entries of the victim's origin in their place,
     with the upstream's proofs: decodable, so only a proof check can refuse them."""
 
-    batches = 0
-
     async def StreamEntries(  # noqa: N802
         self, request: federation_pb2.StreamEntriesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[federation_pb2.EntryBatch]:
         async for batch in self._stub.StreamEntries(request):
-            self.batches += 1
             forged = make_entries(
                 request.origin, len(batch.entries), tag="forged", start=batch.start_index
             )
