@@ -344,7 +344,9 @@ class Node:
         # they happen before the write transaction, which other writers wait for.
         encoded = [encode_entry(Entry(self.origin, now, statement)) for _, statement in items]
         leaves = [leaf_hash(body) for body in encoded]
-        with self.store.transaction():
+        # durable(): the commit is on disk before the fsync'd signed-state file names it, so a
+        # power cut cannot leave the file ahead of the database (node/own_log.py).
+        with self.store.durable(), self.store.transaction():
             latest = self.store.latest_checkpoint(self.origin)
             # Refuses (SignedStateError) when the database is behind what this node signed.
             head_before = own_log.guard(self, latest)

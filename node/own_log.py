@@ -18,8 +18,9 @@ fsync, rename, fsync of the folder) right *after* each publish commits. The cras
 
 So the file can only lag the database by the last append, never lead it: when it is ahead of
 the database (or names another root at its size), the database lost what this node signed.
-Power loss is the one exception: with ``synchronous = NORMAL`` the database may lose its last
-commits while the fsync'd file keeps them; that is refused as well (peers may hold them).
+Power loss too: publishes commit with ``synchronous = FULL`` (:meth:`Store.durable`), so the
+commit is on disk before the file is written. Only a disk that lies about fsync can leave the
+file ahead of the database; that is refused as well (peers may hold what it lost).
 
 **The check** (on open, and under the write lock before every publish): the database's own
 log must be at least as large as the file's checkpoint, and its root at the file's size must
@@ -32,8 +33,12 @@ than our database holds, or at a size we hold with another root, proves we signe
 hold (:func:`check_offer`, called by the sync engine). That note is written to the file, so
 the same check refuses to publish, across restarts, until recovery.
 
-A missing file on a node whose log is not empty (a home made before this file existed) is
-written from the database once; a missing file with an empty log is a node that never signed.
+A missing file on a node whose log is not empty is either a home made before this file existed
+or a lost file beside a restored database. With no peers configured it is written from the
+database once (with a warning: nothing else could tell). With peers, publishing waits until a
+peer's offer of our origin was compared with the database (:func:`offered`, during a sync) or
+``hashfed recover`` confirmed it; then the file is written from the database. A missing file
+with an empty log is a node that never signed.
 """
 
 from __future__ import annotations
@@ -41,7 +46,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,8 +66,8 @@ from node.errors import (
 from node.home import HomePaths
 from node.log.checkpoint import SignedCheckpoint
 from node.log.keys import VerifierKey
-from node.log.merkle import Frontier, leaf_hash
-from node.store.store import BUSY_TIMEOUT_MS, StoredCheckpoint
+from node.log.merkle import Frontier
+from node.store.store import StoredCheckpoint
 from node.verified_import import _slow_rows
 
 if TYPE_CHECKING:
@@ -73,6 +77,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("hashfed.own_log")
 
 RECOVER_ADVICE = "run `hashfed recover --peer NAME` to rebuild it from a peer that holds it"
+
+UNCONFIRMED_ADVICE = (
+    "signed-head is missing; run `hashfed sync` once so a peer confirms this node's newest "
+    "checkpoint (or `hashfed recover --peer NAME`)"
+)
+
+
+def _file_error(paths: HomePaths, exc: OSError, doing: str) -> StoreError:
+    """One line for a signed-state file that cannot be written (full or read-only disk)."""
+    return StoreError(
+        f"cannot {doing} the signed-state file {paths.signed_head}: "
+        f"{exc.strerror or exc}; nothing was signed. Free space on that disk or make "
+        f"{paths.signed_head.parent} writable by this user, then retry"
+    )
 
 
 # -- the file ----------------------------------------------------------------------------------
@@ -235,7 +253,22 @@ def state(node: Node) -> OwnLogState:
     return OwnLogState(
         0 if latest is None else latest.size,
         None if head is None else head.checkpoint.size,
-        _problem(node, latest, head),
+        _problem(node, latest, head) or _unconfirmed(node, latest, head),
+    )
+
+
+def _unconfirmed(
+    node: Node, latest: StoredCheckpoint | None, head: SignedCheckpoint | None
+) -> str | None:
+    """The file is missing, the log is not empty and peers exist: the database may be an old
+    copy, and only a peer can tell. Signing before one did could fork a log peers hold."""
+    if head is not None or latest is None or _current_text(node.paths) is not None:
+        return None
+    if not node.store.peers():
+        return None
+    return (
+        f"refusing to sign for {node.origin}: the database holds its log up to size "
+        f"{latest.size}, but {UNCONFIRMED_ADVICE}"
     )
 
 
@@ -251,6 +284,8 @@ def on_open(node: Node) -> OwnLogState:
     problem = _problem(node, latest, head)
     if problem is not None:
         log.error("%s", problem)
+    elif (unconfirmed := _unconfirmed(node, latest, head)) is not None:
+        log.warning("%s", unconfirmed)
     elif latest is not None and (head is None or head.checkpoint.size < latest.size):
         try:
             written = advance(node.paths, text, latest.note)
@@ -272,9 +307,14 @@ def guard(node: Node, latest: StoredCheckpoint | None) -> str | None:
     database is behind or beside what this node signed; else the file's text (for
     :func:`advance` after the commit)."""
     text, head = read_head(node.paths, node.verifier)
+    if (problem := _unconfirmed(node, latest, head)) is not None:
+        raise SignedStateError(problem)
     if head is None and latest is not None:
-        # An upgraded home that has not been opened through on_open (or lost the file).
-        advance(node.paths, None, latest.note)
+        # An upgraded home without peers that has not been opened through on_open.
+        try:
+            advance(node.paths, None, latest.note)
+        except OSError as exc:
+            raise _file_error(node.paths, exc, "write") from None
         text = latest.note
     if (problem := _problem(node, latest, head)) is not None:
         raise SignedStateError(problem)
@@ -314,11 +354,14 @@ def offered(node: Node, note: str, peer: str) -> str | None:
         ok = cp.size <= have and (cp.size == 0 or node.root_at(node.origin, cp.size) == cp.root)
         return ok, have
 
-    if holds()[0]:
+    if holds()[0] and (
+        _current_text(node.paths) is not None or node.store.latest_checkpoint(node.origin) is None
+    ):
         return None  # the usual case, without taking the write lock every round
     with node.store.transaction():  # serialised with publishes of every process
         ok, have = holds()
         if ok:
+            _confirmed(node, peer, cp.size)
             return None
         latest = node.store.latest_checkpoint(node.origin)
         try:
@@ -332,7 +375,10 @@ def offered(node: Node, note: str, peer: str) -> str | None:
             and _problem(node, latest, head) is not None
         )
         if not covered:
-            _replace(node.paths, signed.text())
+            try:
+                _replace(node.paths, signed.text())
+            except OSError as exc:
+                raise _file_error(node.paths, exc, "record a peer's checkpoint in") from None
     if cp.size > have:
         problem = (
             f"peer {peer} holds a checkpoint of {node.origin} of size {cp.size}, signed by this "
@@ -347,6 +393,28 @@ def offered(node: Node, note: str, peer: str) -> str | None:
         )
     log.error("%s", problem)
     return problem
+
+
+def _confirmed(node: Node, peer: str, size: int) -> None:
+    """A peer's checkpoint of our origin (``size``) is a prefix of the database's log: if the
+    file is missing, write it from the database, which lets publishing go on (see
+    :func:`_unconfirmed`). Under the caller's write transaction."""
+    latest = node.store.latest_checkpoint(node.origin)
+    if latest is None or _current_text(node.paths) is not None:
+        return
+    try:
+        written = advance(node.paths, None, latest.note)
+    except OSError as exc:
+        raise _file_error(node.paths, exc, "write") from None
+    if written:
+        log.warning(
+            "wrote %s from the database (size %d): it was missing, and peer %s holds this "
+            "node's log at size %d, a prefix of it",
+            node.paths.signed_head,
+            latest.size,
+            peer,
+            size,
+        )
 
 
 # -- recovery ----------------------------------------------------------------------------------
@@ -372,53 +440,25 @@ class RecoverReport:
         }
 
 
-@contextmanager
-def _exclusive(node: Node) -> Iterator[None]:
-    """The database to ourselves for the whole recovery, or a clear refusal at once.
-
-    In WAL mode an EXCLUSIVE locking-mode connection cannot start a write while any other
-    connection has the database open (``hashfed serve``, a sync, a publish), and no other
-    connection can read or write until it is back in NORMAL mode.
-    """
-    db = node.store.db
-    db.execute("PRAGMA busy_timeout = 0")
-    db.execute("PRAGMA locking_mode = EXCLUSIVE")
-    try:
-        try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(
-                f"another process has {node.store.path} open ({exc}): recover needs the "
-                "database to itself. Stop `hashfed serve` (and any other hashfed command on "
-                "this home) first, then run recover again"
-            ) from None
-        try:
-            yield
-        except BaseException:
-            if db.conn.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-    finally:
-        db.execute("PRAGMA locking_mode = NORMAL")
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        db.execute("SELECT 1 FROM origins LIMIT 1").fetchall()  # gives the lock back
-
-
 async def recover(node: Node, peer: str) -> RecoverReport:
     """Rebuild this node's own log from ``peer``: entries verified against our own key and the
     peer's newest checkpoint of our origin, which must not be behind the signed-state file.
 
-    All or nothing: one transaction, entries inserted as batches arrive (memory bounded by a
-    batch), committed only when the fold of our frontier and the received leaves gives the
-    signed root. Then the file is updated.
+    All or nothing: one durable transaction (:meth:`Store.exclusive`); each batch verified as
+    it arrives with the sync's own check (sizes, then its consistency proof into the signed
+    checkpoint) and only then inserted, so memory and disk are bounded by what is proven;
+    committed only when the fold gives the signed root. Then the file is updated and the own
+    origin re-checked for integrity (so stale findings leave ``status``).
+
+    With the file missing and the peer holding a prefix of the database's log, nothing is
+    fetched: that offer is the confirmation :func:`_unconfirmed` waits for.
     """
     from node.sync.client import PeerClient, PeerTarget
 
     node._require_member("recover its log")
     target = PeerTarget.load(node, peer)
     origin = node.origin
-    with _exclusive(node):
+    with node.store.exclusive():
         try:
             text, head = read_head(node.paths, node.verifier)
         except SignedStateError as exc:
@@ -457,6 +497,18 @@ async def recover(node: Node, peer: str) -> RecoverReport:
                     "for that size: this node's log forked; recover cannot choose a history"
                 )
             same_size_other_root = latest is not None and cp.size == have and cp.root != latest.root
+            if (
+                head is None
+                and text is None
+                and latest is not None
+                and cp.size < have
+                and node.root_at(origin, cp.size) == cp.root
+            ):
+                # The file is missing and the peer holds a prefix of the database's log: that
+                # is the confirmation publishing waits for (_unconfirmed); nothing to fetch.
+                _confirmed(node, peer, cp.size)
+                node._trees.pop(origin, None)
+                return RecoverReport(peer, have, have, 0, latest.root.hex(), have)
             if cp.size < have or same_size_other_root:
                 raise SignedStateError(
                     f"the database holds {origin}'s log up to size {have}, and peer {peer} "
@@ -470,7 +522,7 @@ async def recover(node: Node, peer: str) -> RecoverReport:
             )
             fetched = 0
             if cp.size > have:
-                frontier, fetched = await _fetch(node, client, peer, frontier, cp.size, head)
+                frontier, fetched = await _fetch(node, client, peer, frontier, signed, head)
             if frontier.size != cp.size or frontier.root() != cp.root:
                 raise ProofError(
                     f"the database's log of {origin} (size {have}) and the entries {peer} sent "
@@ -495,7 +547,19 @@ async def recover(node: Node, peer: str) -> RecoverReport:
             if problem is not None:
                 raise SignedStateError(problem)
     if head is None or head.checkpoint.size < cp.size:
-        advance(node.paths, text, signed.text())
+        try:
+            advance(node.paths, text, signed.text())
+        except OSError as exc:
+            raise StoreError(
+                f"recovered {origin}'s log from {peer} up to size {cp.size}, but cannot write "
+                f"the signed-state file {node.paths.signed_head}: {exc.strerror or exc}. Free "
+                "space on that disk or make the folder writable, then run recover again"
+            ) from None
+    # Findings about our own origin recorded before (a damaged entry) are stale now: check the
+    # rebuilt log once, so `hashfed status` is right without a full `hashfed check`.
+    from node import integrity
+
+    integrity.run_check(node.store, node.paths.root, origin, origin=origin)
     after = state(node)
     log.info("recovered %s from %s: size %d -> %d", origin, peer, have, cp.size)
     return RecoverReport(peer, have, cp.size, fetched, cp.root.hex(), after.signed_size)
@@ -506,24 +570,31 @@ async def _fetch(
     client: PeerClient,
     peer: str,
     frontier: Frontier,
-    size: int,
+    signed: SignedCheckpoint,
     head: SignedCheckpoint | None,
 ) -> tuple[Frontier, int]:
-    """Stream ``[frontier.size, size)`` of our origin from ``peer`` and insert it batch by batch
-    (inside the caller's transaction); check the signed-state file's root on the way."""
+    """Stream ``[frontier.size, signed size)`` of our origin from ``peer``, verify each batch
+    against ``signed`` and insert it (inside the caller's transaction); check the
+    signed-state file's root on the way."""
+    size = signed.checkpoint.size
+    # Imported here: the sync engine imports this module (check_offer).
+    from node.sync.engine import BatchRefusedError, verify_batch
+
     origin = node.origin
     slow = _slow_rows(origin)
     position = frontier.size
     fetched = 0
-    # The batch proofs are not needed here: the whole range is checked against the signed
-    # root before the caller's transaction commits, and a failure stores nothing.
-    async for start, batch, _proof in client.stream_entries(origin, position, size):
-        if start != position or not 0 < len(batch) <= size - position:
+    # Each batch is checked as it arrives, as the sync checks it (sizes, then its consistency
+    # proof into the signed tree): a lying peer's first bad batch ends the recovery before it
+    # is inserted, so it cannot grow the transaction's WAL up to the signed size first.
+    async for start, batch, proof in client.stream_entries(origin, position, size):
+        try:
+            extended, leaves = verify_batch(start, batch, proof, frontier, signed)
+        except BatchRefusedError as exc:
             raise ProofError(
-                f"peer {peer} sent {len(batch)} entries at index {start} when {position}.."
-                f"{size - 1} were asked for; nothing stored"
-            )
-        leaves = [leaf_hash(b) for b in batch]
+                f"peer {peer} sent a batch of {origin}'s log that does not verify: {exc}; "
+                "nothing stored"
+            ) from None
         try:
             entries, signals, special = rows_of(origin, start, batch, leaves, slow)
         except MalformedError as exc:
@@ -539,7 +610,7 @@ async def _fetch(
                     f"{head.checkpoint.size}, but this node signed {head.checkpoint.root.hex()} "
                     "for that size; nothing stored"
                 )
-        frontier = frontier.extend(leaves)
+        frontier = extended
         node.store.append_chunk(origin, entries, signals, special, indexed=False)
         position += len(batch)
         fetched += len(batch)

@@ -9,6 +9,7 @@ node's origin, and stores them in one transaction, so the node continues the sam
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated
 
 import typer
@@ -29,7 +30,16 @@ def recover(
 
     async def main() -> RecoverReport:
         # The node is opened on the event loop's thread: SQLite connections stay on one thread.
-        with Node.open(resolve_home(home)) as node:
+        # Opening logs the refusal to publish and advises recover: noise for the command that
+        # is the answer (it says itself what it finds), so that check is quiet here.
+        quiet = logging.getLogger("hashfed.own_log")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
+        try:
+            node = Node.open(resolve_home(home))
+        finally:
+            quiet.setLevel(level)
+        with node:
             return await run(node, peer)
 
     report = asyncio.run(main())

@@ -382,6 +382,65 @@ class Store(FederationTables, AuditTables, IntegrityReads):
         finally:
             self.db.execute(f"PRAGMA cache_size = {int(before)}")
 
+    @contextmanager
+    def durable(self) -> Iterator[None]:
+        """``synchronous = FULL`` for the transactions inside, restored to NORMAL afterwards.
+
+        NORMAL (the default here) survives process crashes but a power loss may drop the last
+        commits. A publish of our own log writes the fsync'd signed-state file right after its
+        commit (node/own_log.py): the commit must be on disk first, or after a power cut the
+        file is ahead of the database and the node may not publish again. The pragma only
+        takes effect outside a transaction, so it wraps BEGIN, not the other way round.
+        """
+        self.db.execute("PRAGMA synchronous = FULL")
+        try:
+            yield
+        finally:
+            self.db.execute("PRAGMA synchronous = NORMAL")
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One durable write transaction with the database to ourselves, or a clear refusal
+        at once (``hashfed recover``).
+
+        In WAL mode an EXCLUSIVE locking-mode connection cannot start a write while any other
+        connection has the database open (``hashfed serve``, a sync, a publish), and no other
+        connection can read or write until it is back in NORMAL mode. Here, not in the caller,
+        so that a full disk at COMMIT is a StoreError like every other storage fault.
+        """
+        db = self.db
+        db.execute("PRAGMA busy_timeout = 0")
+        db.execute("PRAGMA locking_mode = EXCLUSIVE")
+        db.execute("PRAGMA synchronous = FULL")  # see durable()
+        try:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise  # a storage fault: the wrapper says what
+                raise StoreError(
+                    f"another process has {self.path} open ({exc}): recover needs the "
+                    "database to itself. Stop `hashfed serve` (and any other hashfed command "
+                    "on this home) first, then run recover again"
+                ) from None
+            try:
+                yield
+            except BaseException:
+                if db.conn.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            try:
+                db.execute("COMMIT")
+            except sqlite3.DatabaseError:
+                if db.conn.in_transaction:  # as in transaction(): leave nothing pending
+                    db.execute("ROLLBACK")
+                raise
+        finally:
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA locking_mode = NORMAL")
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("SELECT 1 FROM origins LIMIT 1").fetchall()  # gives the lock back
+
     def put_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         """Store a checkpoint (the one covering entries appended in this transaction)."""
         self.db.conn.execute(

@@ -13,19 +13,29 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 import pytest
 
-from node._proto.hashfed.v1 import local_pb2, local_pb2_grpc
+from node._proto.hashfed.v1 import federation_pb2, local_pb2, local_pb2_grpc
 from node.core import Node
 from node.errors import SignedStateError
 from node.log.entry import Labels
 from node.server.background import BackgroundNode
 from node.sync.engine import OWN
 from tests.integration.cli import hashfed, hashfed_json
-from tests.integration.fednet import Member, peer
+from tests.integration.fakes import FlippingPeer
+from tests.integration.fednet import Member, peer, trust
+from tests.integration.malicious import make_entries
+from tests.integration.storage import (
+    fill,
+    hashfed_process,
+    one_line_error,
+    read_only_view,
+    tmpfs,
+)
 
 
 def _publish(member: Member, first: int, count: int) -> None:
@@ -282,6 +292,260 @@ def test_recover_replaces_a_damaged_signed_state_file(tmp_path: Path) -> None:
         assert status["ok"] is False and "does not hold a checkpoint" in status["problem"]
         assert hashfed(a.home, "add", "--signal", "md5:" + "e" * 32).exit_code == 8
         _recover(a, b.origin, 0, 3)
+        _continue(a, b, 3)
+    finally:
+        a.stop()
+        b.stop()
+
+
+class _ForgingPeer(FlippingPeer):
+    """Relays the honest upstream's genuine ListOrigins (so the victim's own checkpoint is
+    real), but streams fabricated, well-formed entries of the victim's origin in their place,
+    with the upstream's proofs: decodable, so only a proof check can refuse them."""
+
+    async def StreamEntries(  # noqa: N802
+        self, request: federation_pb2.StreamEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[federation_pb2.EntryBatch]:
+        async for batch in self._stub.StreamEntries(request):
+            forged = make_entries(
+                request.origin, len(batch.entries), tag="forged", start=batch.start_index
+            )
+            yield federation_pb2.EntryBatch(
+                start_index=batch.start_index,
+                entries=forged,
+                consistency_proof=batch.consistency_proof,
+            )
+
+
+def test_recover_refuses_the_first_forged_batch_and_stores_nothing(tmp_path: Path) -> None:
+    a = Member.create(tmp_path, "a.example")
+    b = Member.create(tmp_path, "b.example")
+    m = Member.create(tmp_path, "mallory.example")
+    peer(a, b)
+    peer(b, a)
+    trust(b, m)  # B serves Mallory, as it would any member
+    a.add_peer(m.card())
+    empty = tmp_path / "a-empty.db"
+    shutil.copyfile(a.home / "hashfed.db", empty)
+    a.import_hash_list([f"md5 {i:032x}" for i in range(5_000)], Labels(entity="bulk"))
+    a.start()
+    b.start()
+    try:
+        assert b.sync_one(a.origin).ok
+    finally:
+        a.stop()
+    _put_database(a, empty)
+    fake = _ForgingPeer(
+        m.home,
+        m.origin,
+        upstream_address=b.address,
+        upstream_origin=b.origin,
+        upstream_certificate=(b.home / "keys" / "tls.crt").read_bytes(),
+        pinned_clients=[(a.home / "keys" / "tls.crt").read_bytes()],
+        flip_origin=a.origin,
+        flip_index=0,
+    )
+    assert b.served is not None
+    b.served.run(fake.start(m.address))
+    try:
+        result = hashfed(a.home, "recover", "--peer", m.origin)
+    finally:
+        b.served.run(fake.stop())
+    try:
+        assert result.exit_code == 5, result.output
+        # The first batch's proof fails: the recovery ends there, not at the signed size.
+        assert "does not verify" in result.stderr and "entries 0..999" in result.stderr
+        assert "nothing stored" in result.stderr
+        assert _size(a) == 0 and a.count("entries", a.origin) == 0
+        _refuses(a, 0, 5_000)
+        _recover(a, b.origin, 0, 5_000)
+    finally:
+        b.stop()
+
+
+def test_a_missing_signed_state_file_waits_for_a_peer_before_signing(tmp_path: Path) -> None:
+    a = Member.create(tmp_path, "a.example")
+    b = Member.create(tmp_path, "b.example")
+    peer(a, b)
+    peer(b, a)
+    _publish(a, 0, 2)
+    old = tmp_path / "a-old.db"
+    shutil.copyfile(a.home / "hashfed.db", old)  # closed: everything is in the main file
+    _publish(a, 2, 3)
+    a.start()
+    b.start()
+    try:
+        assert b.sync_one(a.origin).ok  # B holds 5
+    finally:
+        a.stop()
+    try:
+        # An old copy (size 2) restored and the signed-state file lost: only B can tell.
+        _put_database(a, old)
+        (a.home / "signed-head").unlink()
+        status = hashfed_json(a.home, "status")["own_log"]
+        assert status["ok"] is False and status["signed_size"] is None
+        added = hashfed(a.home, "add", "--signal", "md5:" + "e" * 32)
+        assert added.exit_code == 8, added.output
+        assert "signed-head is missing; run `hashfed sync` once" in added.stderr
+        assert not (a.home / "signed-head").exists()  # not written from the old database
+        assert _size(a) == 2
+        # The sync compares B's offer (5) with the database (2): that refusal takes over.
+        a.start()
+        try:
+            own = next(o for o in a.sync_one(b.origin).origins if o.origin == a.origin)
+            assert own.reason is not None and "size 5" in own.reason
+        finally:
+            a.stop()
+        _refuses(a, 2, 5)
+        _recover(a, b.origin, 2, 5)
+        _continue(a, b, 5)
+
+        # The current database and a lost file: one sync confirms it, then publishing goes on.
+        (a.home / "signed-head").unlink()
+        assert hashfed(a.home, "add", "--signal", "md5:" + "e" * 32).exit_code == 8
+        a.start()
+        try:
+            own = next(o for o in a.sync_one(b.origin).origins if o.origin == a.origin)
+            assert own.status == OWN and own.reason is None
+        finally:
+            a.stop()
+        assert hashfed_json(a.home, "status")["own_log"]["signed_size"] == 6
+        _continue(a, b, 6)
+
+        # Or `recover` confirms it, from a peer that holds the same log (B holds 7, A 7)...
+        (a.home / "signed-head").unlink()
+        _recover(a, b.origin, 7, 7)
+        _continue(a, b, 7)
+        # ... or a prefix of it (B holds 8, A 9): nothing to fetch, the file is written.
+        _publish(a, 8, 1)
+        (a.home / "signed-head").unlink()
+        _recover(a, b.origin, 9, 9)
+        _continue(a, b, 9)
+    finally:
+        b.stop()
+
+
+def test_recover_on_a_full_disk_is_exit_8_with_one_line(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "small", "16m") as disk:
+        a = Member.create(disk, "a.example")
+        b = Member.create(tmp_path, "b.example")
+        peer(a, b)
+        peer(b, a)
+        empty = tmp_path / "a-empty.db"
+        shutil.copyfile(a.home / "hashfed.db", empty)
+        a.import_hash_list([f"md5 {i:032x}" for i in range(3_000)], Labels(entity="bulk"))
+        a.start()
+        b.start()
+        try:
+            assert b.sync_one(a.origin).ok
+            a.stop()
+            _put_database(a, empty)
+            # Room to open the database and fill the page cache; the WAL written at COMMIT
+            # does not fit.
+            filler = fill(disk, leave=96 * 1024)
+            result = hashfed_process(a.home, "recover", "--peer", b.origin)
+            assert result.returncode == 8, result.stderr
+            line = one_line_error(result)
+            assert "full" in line and "free space" in line, line
+            filler.unlink()
+            assert _size(a) == 0
+            _recover(a, b.origin, 0, 3_000)
+        finally:
+            a.stop()
+            b.stop()
+
+
+def test_recover_on_a_read_only_database_is_exit_8_with_one_line(tmp_path: Path) -> None:
+    a = Member.create(tmp_path, "a.example")
+    b = Member.create(tmp_path, "b.example")
+    peer(a, b)
+    peer(b, a)
+    empty = tmp_path / "a-empty.db"
+    shutil.copyfile(a.home / "hashfed.db", empty)
+    _publish(a, 0, 3)
+    a.start()
+    b.start()
+    try:
+        assert b.sync_one(a.origin).ok
+        a.stop()
+        _put_database(a, empty)
+        # Opened once beside, so that its -wal and -shm files exist and a process seeing the
+        # folder read-only opens the database and meets the fault at recover's BEGIN.
+        with Node.open(a.home) as held:
+            held.status()
+            with read_only_view(a.home, tmp_path / "ro") as ro:
+                result = hashfed_process(ro, "recover", "--peer", b.origin)
+        assert result.returncode == 8, result.stderr
+        line = one_line_error(result)
+        assert "read-only" in line and "another process" not in line, line
+        _recover(a, b.origin, 0, 3)
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_a_full_disk_under_the_signed_state_file_is_a_store_error(tmp_path: Path) -> None:
+    from node.errors import StoreError
+    from node.log.checkpoint import Checkpoint, SignedCheckpoint
+    from node.own_log import check_offer
+
+    with tmpfs(tmp_path / "small", "8m") as disk:
+        home = disk / "home"
+        with Node.init(home, "acme.example") as node:
+            node.import_hash_list([f"md5 {0:032x}"], Labels())
+        (home / "signed-head").unlink()  # a home made before the file existed, no peers
+        # Held open, as `serve` would be: its -wal and -shm files exist on the full disk.
+        with Node.open(home) as held:
+            (home / "signed-head").unlink()
+            filler = fill(disk)
+            with Node.open(home) as node:
+                # guard() writes the file for the upgraded home before signing: it cannot.
+                with pytest.raises(StoreError) as refused:
+                    node.import_hash_list([f"md5 {1:032x}"], Labels())
+                assert "signed-state file" in str(refused.value)
+                assert "No space left" in str(refused.value) and "Free space" in str(refused.value)
+                assert node.checkpoint().size == 1
+                # A peer's larger checkpoint of ours cannot be recorded: the sync hook says so
+                # and does not raise.
+                ahead = SignedCheckpoint.sign(
+                    Checkpoint(node.origin, 9, bytes(32)), node.signer
+                ).text()
+                reason = check_offer(node, ahead, "b.example")
+                assert reason is not None and "cannot record a peer's checkpoint" in reason
+            filler.unlink()
+            held.import_hash_list([f"md5 {1:032x}"], Labels())
+            assert held.checkpoint().size == 2
+
+
+def test_recover_clears_stale_findings_about_the_own_log(tmp_path: Path) -> None:
+    a = Member.create(tmp_path, "a.example")
+    b = Member.create(tmp_path, "b.example")
+    peer(a, b)
+    peer(b, a)
+    empty = tmp_path / "a-empty.db"
+    shutil.copyfile(a.home / "hashfed.db", empty)
+    _publish(a, 0, 3)
+    a.start()
+    b.start()
+    try:
+        assert b.sync_one(a.origin).ok
+        a.stop()
+        # One flipped byte in A's entry 1, found by `hashfed check` and recorded.
+        db = sqlite3.connect(a.home / "hashfed.db")
+        (body,) = db.execute("SELECT body FROM entries WHERE idx = 1").fetchone()
+        db.execute("UPDATE entries SET body = ? WHERE idx = 1", [bytes(body[:-1]) + b"\x00"])
+        db.commit()
+        db.close()
+        assert hashfed(a.home, "check").exit_code != 0
+        store = hashfed_json(a.home, "status")["store"]
+        assert store["ok"] is False and store["damage"]
+        # The damaged database is replaced by an old copy and the log recovered from B:
+        # status is right at once, without a full `hashfed check`.
+        _put_database(a, empty)
+        _recover(a, b.origin, 0, 3)
+        store = hashfed_json(a.home, "status")["store"]
+        assert store["damage"] == [], store
+        assert store["last_check"]["scope"] == "origin"
         _continue(a, b, 3)
     finally:
         a.stop()

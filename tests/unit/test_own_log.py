@@ -150,3 +150,54 @@ def test_a_peer_offering_another_root_at_our_size_stops_publishing(home: Path) -
             _add(node, 3)
     with Node.open(home) as node:  # remembered across restarts, in the file
         assert not node.own_log_state().ok
+
+
+def _synchronous(node: Node) -> int:
+    return int(node.store.db.execute("PRAGMA synchronous").fetchone()[0])
+
+
+def test_a_publish_commits_with_synchronous_full_then_restores_normal(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Node.open(home) as node:
+        seen: list[int] = []
+        append = node.store.append
+
+        def spy(*args: object, **kwargs: object) -> object:
+            seen.append(_synchronous(node))
+            return append(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(node.store, "append", spy)
+        _add(node, 0)
+        node.retract(0)
+        # FULL (2) inside the publish transaction, so its commit is on disk before the
+        # fsync'd signed-state file names it; NORMAL (1) for everything else.
+        assert seen == [2, 2]
+        assert _synchronous(node) == 1
+        with node.store.exclusive():
+            assert _synchronous(node) == 2
+        assert _synchronous(node) == 1
+
+
+def test_a_missing_file_with_peers_refuses_until_a_peer_confirms(home: Path) -> None:
+    from node.own_log import check_offer
+
+    with Node.open(home) as node:
+        _add(node, 0)
+        _add(node, 1)
+        node.store.db.execute(
+            "INSERT INTO peers (name, address, added_ms) VALUES ('b.example', '127.0.0.1:1', 0)"
+        )
+    (home / "signed-head").unlink()
+    with Node.open(home) as node:
+        assert not (home / "signed-head").exists()  # not trusted from the database alone
+        state = node.own_log_state()
+        assert not state.ok and state.problem is not None
+        assert "signed-head is missing; run `hashfed sync` once" in state.problem
+        with pytest.raises(SignedStateError, match="signed-head is missing"):
+            _add(node, 2)
+        # A peer's offer of size 1, a prefix of ours, confirms it: the file is written.
+        assert check_offer(node, node.store.checkpoint_at(node.origin, 1).note, "b") is None
+        assert _head(home, node) == 2
+        _add(node, 2)
+        assert _head(home, node) == 3
