@@ -22,7 +22,7 @@ from node.errors import (
     ProofError,
     SyncError,
 )
-from node.integrity import Damage, OwnDamageError
+from node.integrity import Damage, OwnDamageError, repair_advice
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.entry import MAX_ENTRY_BYTES
 from node.log.keys import VerifierKey
@@ -464,8 +464,8 @@ class _OriginSync:
         r = self.report
         r.status = PEER_OUTDATED
         r.reason = (
-            f"peer {self.peer} sent no batch proof ({refused.detail}): it runs a hashfed "
-            "without batch proofs (older than this protocol); upgrade it"
+            f"peer {self.peer} sent no batch proof: it runs a hashfed without batch proofs "
+            f"(older than this protocol); upgrade it ({refused.detail})"
         )
         log.warning("sync %s: %s: %s", self.peer, self.origin, r.reason)
         return r
@@ -477,9 +477,8 @@ class _OriginSync:
         r.status = FAILED
         r.own_damage = True
         r.reason = (
-            f"this node's copy of {self.origin} is damaged ({damage.detail}); neither "
-            f"{self.origin} nor {self.peer} is blamed. Run `hashfed check --origin "
-            f"{self.origin}`, then `hashfed check --repair --peer NAME`"
+            f"this node's copy of {self.origin} is damaged ({damage.detail}); nobody is "
+            f"blamed, no evidence kept. Repair: {damage.repair}"
         )
         log.error("sync %s: %s: %s", self.peer, self.origin, r.reason)
         return r
@@ -662,7 +661,7 @@ class _OriginSync:
                         f"the {m} entries held beyond the newest checkpoint are not the "
                         f"first {m} of the signed tree of size {their.size} they were proven "
                         "into",
-                        "",
+                        repair_advice(self.origin, None, "head"),
                         checkpoint_size=m,
                     )
                 if damage is not None:
