@@ -381,14 +381,13 @@ class _OriginSync:
                 f"{self.origin} signed a tree of {their.size} entries; max_origin_entries is "
                 f"{plan.max_origin_entries}",
             )
-        if their.size < signed_size or (their.size == signed_size and signed_size > 0):
-            assert latest is not None
+        # From here n > 0, and c <= m (signed_size <= ours): exactly one of n <= c, c < n <= m,
+        # n > m holds (docs/protocol.md §9.1 step 2); n = m is one of the first two.
+        if their.size <= signed_size:
+            assert latest is not None  # n > 0, so c > 0: a checkpoint is stored
             return await self._compare(signed, latest)
-        if their.size <= ours and their.size > 0:
+        if their.size <= ours:
             return await self._compare_head(signed, held)
-        if their.size == ours:
-            r.status = UP_TO_DATE
-            return r
         self.max_fetch = plan.max_fetch_per_round
         r.reused = ours - signed_size
         return await self._fetch(signed, held, retried=False)
