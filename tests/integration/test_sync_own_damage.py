@@ -11,7 +11,10 @@ import json
 import sqlite3
 from pathlib import Path
 
-from node.integrity import known_damage
+import pytest
+
+from node.core import Node
+from node.integrity import OwnDamageError, known_damage
 from node.log.entry import Labels
 from node.sync.engine import FAILED, PEER_OUTDATED
 from tests.integration.cli import hashfed
@@ -166,3 +169,70 @@ def test_a_peer_without_batch_proofs_is_outdated_not_lying(
     (stats,) = [p for p in c.status()["peers"] if p["name"] == M]
     assert stats["rejected"] == 0 and stats["rejected_reasons"] == {}, stats
     assert c.count("entries", A) == 0
+
+
+@pytest.mark.parametrize("size", [5, 20])
+def test_a_changed_stored_root_never_makes_an_honest_checkpoint_evidence(
+    tmp_path: Path, size: int
+) -> None:
+    a, b, c = (Member.create(tmp_path, f"{n}.example") for n in "abc")
+    peer(c, a)
+    peer(b, a)
+    peer(b, c)
+    a.start()
+    b.start()
+    c.start()
+    try:
+        _pub(a, 0, 5)
+        assert b.sync_one(a.origin).ok  # B holds checkpoints 5 ...
+        assert c.sync_one(a.origin).ok  # (C stays at 5, to offer it later)
+        _pub(a, 5, 15)
+        assert b.sync_one(a.origin).ok  # ... and 20
+        b.stop()
+        # The root column beside the note, which the comparison reads first.
+        _flip(
+            b.home,
+            "SELECT root FROM checkpoints WHERE origin=? AND size=?",
+            "UPDATE checkpoints SET root=? WHERE origin=? AND size=?",
+            a.origin,
+            size,
+        )
+        b.start()
+        offering = a if size == 20 else c
+        result = _origin(b.sync_one(offering.origin), a.origin)
+        assert result.status == FAILED and result.own_damage, result
+        assert b.do(lambda n: n.evidence()) == []
+        assert b.do(lambda n: n.halted_origins()) == set()
+        assert any(d.checkpoint_size == size for d in known_damage(b.home)), known_damage(b.home)
+    finally:
+        a.stop()
+        b.stop()
+        c.stop()
+
+
+def test_evidence_that_does_not_prove_itself_is_never_kept(tmp_path: Path) -> None:
+    a, b = (Member.create(tmp_path, f"{n}.example") for n in "ab")
+    peer(b, a)
+    a.start()
+    b.start()
+    try:
+        _pub(a, 0, 5)
+        assert b.sync_one(a.origin).ok
+        _pub(a, 5, 3)
+        assert b.sync_one(a.origin).ok
+        notes = b.do(lambda n: [c.note for c in n.store.checkpoints(a.origin)])
+        first, second = notes[0], notes[-1]
+        detail = json.dumps({"prefix_root": "00" * 32, "consistency_proof": []})
+
+        def record(n: Node) -> object:
+            try:
+                return n.record_evidence(a.origin, "inconsistent-smaller", second, first, detail)
+            except OwnDamageError as exc:
+                return exc
+
+        assert isinstance(b.do(record), OwnDamageError)
+        assert b.do(lambda n: n.evidence()) == []
+        assert b.do(lambda n: n.halted_origins()) == set()
+    finally:
+        a.stop()
+        b.stop()
