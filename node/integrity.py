@@ -36,6 +36,7 @@ check comes back clean.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -49,6 +50,7 @@ from node.entry_rows import entry_row, rows_of
 from node.errors import (
     DamageError,
     HashfedError,
+    MalformedError,
     NotFoundError,
     StoreError,
     VerificationError,
@@ -222,7 +224,8 @@ def check_origins(
                 checker.run()
                 # The head is checked apart from the log: the fold above stops at what the
                 # checkpoints cover, and a wrong head frontier blames the next honest tree.
-                if (found := head_damage(store, name, key)) is not None:
+                found = head_damage(store, name, key, from_checkpoint=True)
+                if found is not None:
                     checker.damage.append(found)
         except StoreError as exc:  # a damaged page: report it, check the other origins
             result.complete = False
@@ -763,13 +766,19 @@ def own_damage_repair(origin: str) -> str:
     )
 
 
-def head_damage(store: Store, origin: str, key: VerifierKey | None) -> Damage | None:
+def head_damage(
+    store: Store, origin: str, key: VerifierKey | None, *, from_checkpoint: bool = False
+) -> Damage | None:
     """Why the ``verified_heads`` row of ``origin`` cannot be trusted, or None.
 
     The head's entries were proven into the origin's signed ``target_note`` batch by batch; what
     is stored of that must still hold: the frontier is the one the stored leaves [0, size)
     give, and the target note verifies with the origin's key and is larger than ``size``. A
-    head that fails this would make the next sync blame whoever offers the honest tree."""
+    head that fails this would make the next sync blame whoever offers the honest tree.
+
+    ``from_checkpoint``: start from the newest checkpoint's stored frontier instead of leaf 0,
+    for a check that verifies the leaves and frontier up to that checkpoint anyway (a log of
+    10^8 entries is not read twice)."""
     head = store.verified_head(origin)
     if head is None:
         return None
@@ -800,7 +809,12 @@ def head_damage(store: Store, origin: str, key: VerifierKey | None) -> Damage | 
             f"{target.size} of {target.origin!r}; it must be a larger tree of {origin}"
         )
     frontier = Frontier.empty()
-    position = 0
+    latest = store.latest_checkpoint(origin) if from_checkpoint else None
+    if latest is not None and latest.size < head.size:
+        # A malformed checkpoint frontier is the check's own finding; start from leaf 0 then.
+        with contextlib.suppress(MalformedError):
+            frontier = Frontier.from_bytes(latest.size, latest.frontier)
+    position = frontier.size
     while position < head.size:
         rows = store.entry_chunk(
             origin, position, min(LEAF_CHUNK, head.size - position), bodies=False

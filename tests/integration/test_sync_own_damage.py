@@ -236,3 +236,35 @@ def test_evidence_that_does_not_prove_itself_is_never_kept(tmp_path: Path) -> No
     finally:
         a.stop()
         b.stop()
+
+
+def test_check_sees_a_damaged_head_beyond_a_checkpoint(
+    net: tuple[Member, Member, Member],  # noqa: F811
+) -> None:
+    a, c, m = net
+    peer(c, a)
+    _publish(a, 5)
+    a.start()
+    c.start()
+    assert c.sync_one(A).ok  # checkpoint 5
+    _publish(a, 2_001, start=5)
+    assert a.served is not None
+    fake = _relay(ShortPeer, a, c, m)
+    a.served.run(fake.start(m.address))
+    try:
+        c.sync_one(M)  # [5, 2005) held in a head beyond checkpoint 5
+    finally:
+        a.served.run(fake.stop())
+    assert c.query("SELECT size FROM verified_heads WHERE origin=?", A) == [(2_005,)]
+    c.stop()
+    assert hashfed(c.home, "check").exit_code == 0  # an intact head is no finding
+    _flip(
+        c.home,
+        "SELECT frontier FROM verified_heads WHERE origin=?",
+        "UPDATE verified_heads SET frontier=? WHERE origin=?",
+        A,
+    )
+    checked = hashfed(c.home, "check", "--json")
+    assert checked.exit_code == 5, checked.stdout
+    damage = json.loads(checked.stdout)["damage"]
+    assert [(d["kind"], d["checkpoint_size"]) for d in damage] == [("head", 2_005)], damage
