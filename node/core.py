@@ -964,12 +964,13 @@ class Node:
         for stored, signed in conflicts:
             try:
                 kind, detail = self.conflict_detail(stored, signed)
+                detail_json = json.dumps(detail, sort_keys=True)
+                evidence_id = self.record_evidence(
+                    origin, kind, stored.note, signed.text(), detail_json, peer
+                )
             except integrity.OwnDamageError:
                 continue  # our store is wrong, not the origin: recorded as a finding, logged
-            detail_json = json.dumps(detail, sort_keys=True)
-            report.evidence_ids.append(
-                self.record_evidence(origin, kind, stored.note, signed.text(), detail_json, peer)
-            )
+            report.evidence_ids.append(evidence_id)
             break  # one piece of evidence halts the origin; the rest add nothing
         return report
 

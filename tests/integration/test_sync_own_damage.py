@@ -74,6 +74,12 @@ def test_a_flipped_leaf_of_ours_never_makes_an_honest_smaller_checkpoint_evidenc
         # Nor is the relaying peer blamed for our damage.
         (stats,) = [p for p in b.status()["peers"] if p["name"] == c.origin]
         assert stats["rejected"] == 0 and stats["last_error"] is None, stats
+        # The same checkpoint relayed with cosignatures (the witnessing path) is no evidence
+        # either.
+        note = c.do(lambda n: n.checkpoint(a.origin).note)
+        absorbed = b.do(lambda n: n.absorb_cosigned(a.origin, [note], c.origin))
+        assert absorbed.evidence_ids == []
+        assert b.do(lambda n: n.evidence()) == []
     finally:
         a.stop()
         b.stop()
