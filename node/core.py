@@ -34,6 +34,8 @@ from node.errors import (
     LowQualityError,
     MalformedError,
     NotFoundError,
+    ProofError,
+    VerificationError,
 )
 from node.hashing import (
     MIN_PUBLISH_QUALITY,
@@ -59,7 +61,7 @@ from node.log.entry import (
     encode_entry,
 )
 from node.log.keys import SignerKey, VerifierKey
-from node.log.merkle import Frontier, TreeLevels, leaf_hash
+from node.log.merkle import Frontier, TreeLevels, leaf_hash, verify_consistency
 from node.matching import MatchIndex, TypedHit
 from node.own_log import OwnLogState
 from node.results import (
@@ -962,11 +964,15 @@ class Node:
             return AbsorbReport(ignored=len(notes))
         report, conflicts = self.witness.absorb(origin, self.origin_key(origin), list(notes), peer)
         for stored, signed in conflicts:
-            kind, detail = self.conflict_detail(stored, signed)
-            detail_json = json.dumps(detail, sort_keys=True)
-            report.evidence_ids.append(
-                self.record_evidence(origin, kind, stored.note, signed.text(), detail_json, peer)
-            )
+            try:
+                kind, detail = self.conflict_detail(stored, signed)
+                detail_json = json.dumps(detail, sort_keys=True)
+                evidence_id = self.record_evidence(
+                    origin, kind, stored.note, signed.text(), detail_json, peer
+                )
+            except integrity.OwnDamageError:
+                continue  # our store is wrong, not the origin: recorded as a finding, logged
+            report.evidence_ids.append(evidence_id)
             break  # one piece of evidence halts the origin; the rest add nothing
         return report
 
@@ -975,12 +981,28 @@ class Node:
     ) -> tuple[str, dict[str, object]]:
         """(evidence kind, detail) for an origin-signed checkpoint of a size we hold, or smaller,
         whose root is not ours: same size, or a smaller tree our log does not begin with (then
-        with the consistency proof from its size to ours that shows it)."""
+        with the consistency proof from its size to ours that shows it).
+
+        Every root comes from a signed note, never from a stored column, and the proof is
+        checked as ``scripts/verify_evidence.py`` would before it is returned: a flipped byte in
+        our own leaves or roots must never become evidence against an honest origin. When it
+        does not hold, our store is damaged: the finding is recorded beside the store and
+        :class:`~node.integrity.OwnDamageError` raised."""
+        origin = ours.origin
         their = signed.checkpoint
-        if their.size == ours.size:
+        mine = self.stored_note(ours)
+        if their.size == mine.size:
+            if their.root == mine.root:
+                # The same tree: only our stored root column (which the caller compared) is
+                # wrong.
+                raise self._own_damage(
+                    origin,
+                    mine.size,
+                    f"the stored root of checkpoint {mine.size} differs from its signed note",
+                )
             detail: dict[str, object] = {
                 "size": their.size,
-                "first_root": ours.root.hex(),
+                "first_root": mine.root.hex(),
                 "second_root": their.root.hex(),
                 "explanation": (
                     f"two checkpoints of size {their.size}, both signed by {their.origin}, "
@@ -988,23 +1010,79 @@ class Node:
                 ),
             }
             return "same-size-different-roots", detail
-        assert their.size < ours.size
-        tree = self._tree(ours.origin, ours.size)
+        assert 0 < their.size < mine.size
+        tree = self._tree(origin, mine.size)
         prefix = tree.root(their.size)
+        proof = tree.consistency_proof(their.size, mine.size)
+        try:
+            verify_consistency(their.size, mine.size, proof, prefix, mine.root)
+        except ProofError:
+            raise self._own_damage(
+                origin,
+                mine.size,
+                f"the stored leaves [0, {mine.size}) do not rebuild the signed root of "
+                f"checkpoint {mine.size} (a checkpoint of size {their.size} was offered)",
+            ) from None
+        if prefix == their.root:
+            # Our leaves agree with the offered tree: a stored root at that size is wrong.
+            raise self._own_damage(
+                origin,
+                their.size,
+                f"the stored root at size {their.size} differs from the root its leaves give",
+            )
         detail = {
             "smaller_size": their.size,
             "smaller_root": their.root.hex(),
-            "larger_size": ours.size,
-            "larger_root": ours.root.hex(),
+            "larger_size": mine.size,
+            "larger_root": mine.root.hex(),
             "prefix_root": prefix.hex(),
-            "consistency_proof": [h.hex() for h in tree.consistency_proof(their.size, ours.size)],
+            "consistency_proof": [h.hex() for h in proof],
             "explanation": (
-                f"the consistency proof shows that the signed tree of size {ours.size} has "
+                f"the consistency proof shows that the signed tree of size {mine.size} has "
                 f"root {prefix.hex()} at size {their.size}, but {their.origin} also signed "
                 f"root {their.root.hex()} for size {their.size}"
             ),
         }
         return "inconsistent-smaller", detail
+
+    def stored_note(self, stored: StoredCheckpoint) -> Checkpoint:
+        """The checkpoint our stored note signs, verified again with the origin's key (it was
+        when stored; a changed byte since then is our damage, not the origin's word)."""
+        try:
+            mine = SignedCheckpoint.open(stored.note, self.origin_key(stored.origin)).checkpoint
+        except VerificationError as exc:
+            raise self._own_damage(
+                stored.origin,
+                stored.size,
+                f"the stored note of checkpoint {stored.size} does not verify: {exc}",
+            ) from None
+        if mine.origin != stored.origin or mine.size != stored.size:
+            raise self._own_damage(
+                stored.origin,
+                stored.size,
+                f"the stored note of checkpoint {stored.size} signs {mine.origin} at size "
+                f"{mine.size}",
+            )
+        return mine
+
+    def _own_damage(self, origin: str, size: int, detail: str) -> integrity.OwnDamageError:
+        """Record a finding about our own store met outside a check (``hashfed status`` shows
+        the store unhealthy until a check comes back clean); the error to raise."""
+        damage = integrity.Damage(
+            origin, "root", detail, integrity.own_damage_repair(origin), checkpoint_size=size
+        )
+        integrity.record_damage(self.paths.root, damage, "sync")
+        log.error("own store damaged: %s", damage.line())
+        return integrity.OwnDamageError(damage)
+
+    def head_damage(self, origin: str) -> integrity.Damage | None:
+        """Why our verified head of ``origin`` cannot be trusted (recorded as a finding), or
+        None when its leaves rebuild its frontier and its target note verifies."""
+        damage = integrity.head_damage(self.store, origin, self.origin_key(origin))
+        if damage is not None:
+            integrity.record_damage(self.paths.root, damage, "sync")
+            log.error("own store damaged: %s", damage.line())
+        return damage
 
     # -- audit ---------------------------------------------------------------------------------
 
@@ -1146,9 +1224,41 @@ class Node:
         peer: str | None = None,
     ) -> int:
         """Keep proof that ``origin`` signed two checkpoints that cannot both be true; stop
-        importing it."""
+        importing it. The proof is checked first as ``scripts/verify_evidence.py`` checks it;
+        one that does not hold is our own damage (:class:`~node.integrity.OwnDamageError`),
+        never kept, never halting anyone."""
+        self._check_evidence(origin, kind, first_note, second_note, detail)
         with self.store.transaction():
             return self.store.add_evidence(origin, kind, first_note, second_note, detail, peer)
+
+    def _check_evidence(
+        self, origin: str, kind: str, first_note: str, second_note: str, detail: str
+    ) -> None:
+        key = self.origin_key(origin)
+        try:
+            first = SignedCheckpoint.open(first_note, key).checkpoint
+            second = SignedCheckpoint.open(second_note, key).checkpoint
+            doc = json.loads(detail)
+            if first.origin != origin or second.origin != origin:
+                raise ProofError("a checkpoint names another origin")
+            if kind == "same-size-different-roots":
+                if first.size != second.size or first.root == second.root:
+                    raise ProofError("not two roots for one size")
+                return
+            smaller, larger = sorted((first, second), key=lambda c: c.size)
+            if not 0 < smaller.size < larger.size:
+                raise ProofError("needs two non-empty trees of different sizes")
+            prefix = bytes.fromhex(doc["prefix_root"])
+            proof = [bytes.fromhex(h) for h in doc["consistency_proof"]]
+            verify_consistency(smaller.size, larger.size, proof, prefix, larger.root)
+            if prefix == smaller.root:
+                raise ProofError("the larger tree begins with the smaller one")
+        except (VerificationError, ValueError, KeyError, TypeError) as exc:
+            raise self._own_damage(
+                origin,
+                max(_note_size(first_note), _note_size(second_note)),
+                f"evidence ({kind}) built from our store does not prove itself ({exc})",
+            ) from None
 
     def evidence(self) -> list[EvidenceRow]:
         return self.store.evidence()
@@ -1270,6 +1380,14 @@ def _load_cosigner(paths: HomePaths, origin: str, store: Store) -> CosignerKey:
         with store.transaction():
             store.set_witness_key(origin, str(cosigner.verifier()))
     return cosigner
+
+
+def _note_size(note: str) -> int:
+    """The size a note states (unverified; only to name where damage is), or 0."""
+    try:
+        return Checkpoint.parse(note.split("\n\n", 1)[0] + "\n").size
+    except VerificationError:
+        return 0
 
 
 def _size(checkpoint: StoredCheckpoint | None) -> int:

@@ -22,6 +22,8 @@ reports, for each finding, the origin, the entry (or checkpoint) and what differ
 ``signals``     the signal rows of an entry (what matching uses) differ from the signals in its
                 body, or its kind or retraction mark is wrong
 ``database``    ``PRAGMA quick_check`` found the file's structure damaged
+``head``        the verified head (entries held beyond the newest checkpoint) is not what its
+                leaves give, or its target note does not verify or is not larger
 
 A finding also says how to repair it: this node's own log is rebuilt from a peer
 (``hashfed recover --peer NAME``); another origin's log is held, signed, by every peer that
@@ -34,6 +36,7 @@ check comes back clean.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -47,6 +50,7 @@ from node.entry_rows import entry_row, rows_of
 from node.errors import (
     DamageError,
     HashfedError,
+    MalformedError,
     NotFoundError,
     StoreError,
     VerificationError,
@@ -218,6 +222,11 @@ def check_origins(
         try:
             with store.transaction_read():
                 checker.run()
+                # The head is checked apart from the log: the fold above stops at what the
+                # checkpoints cover, and a wrong head frontier blames the next honest tree.
+                found = head_damage(store, name, key, from_checkpoint=True)
+                if found is not None:
+                    checker.damage.append(found)
         except StoreError as exc:  # a damaged page: report it, check the other origins
             result.complete = False
             cause = exc.__cause__ or exc
@@ -735,3 +744,93 @@ def store_health(home: Path, database: Path) -> dict[str, object]:
         "last_check": last if isinstance(last, dict) else None,
         "last_full_check_ms": doc.get("last_full_check_ms"),
     }
+
+
+# -- our own damage met during a sync ----------------------------------------------------------
+
+
+class OwnDamageError(DamageError):
+    """A sync found that our own store, not a peer or an origin, is wrong: a stored leaf,
+    frontier or root no longer matches what the origin signed. Never evidence against anyone;
+    ``damage`` is the finding (already recorded beside the store)."""
+
+    def __init__(self, damage: Damage) -> None:
+        super().__init__(damage.line())
+        self.damage = damage
+
+
+def own_damage_repair(origin: str) -> str:
+    return (
+        f"run `hashfed check --origin {origin}` to find the damaged entry, then fetch it again "
+        "from a peer: `hashfed check --repair --peer NAME`"
+    )
+
+
+def head_damage(
+    store: Store, origin: str, key: VerifierKey | None, *, from_checkpoint: bool = False
+) -> Damage | None:
+    """Why the ``verified_heads`` row of ``origin`` cannot be trusted, or None.
+
+    The head's entries were proven into the origin's signed ``target_note`` batch by batch; what
+    is stored of that must still hold: the frontier is the one the stored leaves [0, size)
+    give, and the target note verifies with the origin's key and is larger than ``size``. A
+    head that fails this would make the next sync blame whoever offers the honest tree.
+
+    ``from_checkpoint``: start from the newest checkpoint's stored frontier instead of leaf 0,
+    for a check that verifies the leaves and frontier up to that checkpoint anyway (a log of
+    10^8 entries is not read twice)."""
+    head = store.verified_head(origin)
+    if head is None:
+        return None
+
+    def found(detail: str) -> Damage:
+        return Damage(
+            origin,
+            "head",
+            detail,
+            # Dropping the head row and the entries beyond the newest checkpoint is safe (the
+            # next sync fetches them again) but `check --repair` does not do it yet.
+            repair_advice(origin, None, "head"),
+            checkpoint_size=head.size,
+        )
+
+    if key is None:
+        return found(
+            "the origin's stored verifier key does not parse, so the head's target note "
+            "cannot be verified"
+        )
+    try:
+        target = SignedCheckpoint.open(head.target_note, key).checkpoint
+    except VerificationError as exc:
+        return found(f"the verified head's target note does not verify: {exc}")
+    if target.origin != origin or target.size <= head.size:
+        return found(
+            f"the verified head of {head.size} entries names a target checkpoint of size "
+            f"{target.size} of {target.origin!r}; it must be a larger tree of {origin}"
+        )
+    frontier = Frontier.empty()
+    latest = store.latest_checkpoint(origin) if from_checkpoint else None
+    if latest is not None and latest.size < head.size:
+        # A malformed checkpoint frontier is the check's own finding; start from leaf 0 then.
+        with contextlib.suppress(MalformedError):
+            frontier = Frontier.from_bytes(latest.size, latest.frontier)
+    position = frontier.size
+    while position < head.size:
+        rows = store.entry_chunk(
+            origin, position, min(LEAF_CHUNK, head.size - position), bodies=False
+        )
+        if not rows or rows[0][0] != position:
+            return found(f"entry {position} of the {head.size} the verified head covers is missing")
+        for idx, leaf, _, _ in rows:
+            if idx != position:
+                return found(
+                    f"entry {position} of the {head.size} the verified head covers is missing"
+                )
+            frontier = frontier.append(leaf)
+            position += 1
+    if frontier.to_bytes() != head.frontier:
+        return found(
+            f"the stored frontier of the verified head (size {head.size}) is not the one the "
+            f"stored leaves give"
+        )
+    return None

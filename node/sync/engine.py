@@ -22,6 +22,7 @@ from node.errors import (
     ProofError,
     SyncError,
 )
+from node.integrity import Damage, OwnDamageError, repair_advice
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.entry import MAX_ENTRY_BYTES
 from node.log.keys import VerifierKey
@@ -56,11 +57,17 @@ HALTED = "halted"
 REJECTED = "rejected"
 EVIDENCE = "evidence"
 FAILED = "failed"
+PEER_OUTDATED = "peer-outdated"
+"""The peer runs a hashfed older than batch proofs (docs/protocol.md §8): a failure to back off
+from and report to its operator, never a lie counted against it."""
 
 # Statistics keys (``peer_stats.reasons``) of batches refused before or at verification.
 OUT_OF_RANGE_REASON = "entries sent out of the range asked for"
 OVERSIZED_REASON = "entry larger than the protocol allows"
 BATCH_FAULT_REASON = PEER_FAULT_REASON
+NO_BATCH_PROOF_REASON = "peer sent no batch proof"
+"""``BatchRefusedError.reason`` of a batch ending before the signed size without a proof: what a
+hashfed older than batch proofs sends (the package is still ``hashfed.v1``)."""
 
 MAX_BATCH_BYTES_RECEIVED = MAX_BATCH_BYTES + MAX_ENTRY_BYTES
 """Most entry bytes accepted in one batch: the protocol's 1 MiB, which one entry (at most
@@ -98,6 +105,8 @@ class OriginSyncReport:
     rejected: int = 0
     reason: str | None = None
     evidence_id: int | None = None
+    own_damage: bool = False
+    """The failure is our own store's damage (recorded as an integrity finding): nobody else's."""
 
     @property
     def ok(self) -> bool:
@@ -246,7 +255,8 @@ async def sync_peer(
                 result.status = FAILED
                 result.reason = str(exc)
             report.origins.append(result)
-    failures = [o for o in report.origins if not o.ok and o.status != REJECTED]
+    # Our own damage is not the peer's failure: it is in the integrity findings instead.
+    failures = [o for o in report.origins if not o.ok and o.status != REJECTED and not o.own_damage]
     if failures:
         # Rejections were recorded (with their reason) as they happened.
         await runner.call(
@@ -371,14 +381,13 @@ class _OriginSync:
                 f"{self.origin} signed a tree of {their.size} entries; max_origin_entries is "
                 f"{plan.max_origin_entries}",
             )
-        if their.size < signed_size or (their.size == signed_size and signed_size > 0):
-            assert latest is not None
+        # From here n > 0, and c <= m (signed_size <= ours): exactly one of n <= c, c < n <= m,
+        # n > m holds (docs/protocol.md §9.1 step 2); n = m is one of the first two.
+        if their.size <= signed_size:
+            assert latest is not None  # n > 0, so c > 0: a checkpoint is stored
             return await self._compare(signed, latest)
-        if their.size <= ours and their.size > 0:
+        if their.size <= ours:
             return await self._compare_head(signed, held)
-        if their.size == ours:
-            r.status = UP_TO_DATE
-            return r
         self.max_fetch = plan.max_fetch_per_round
         r.reused = ours - signed_size
         return await self._fetch(signed, held, retried=False)
@@ -389,14 +398,17 @@ class _OriginSync:
         """The peer's tree is not larger than ours: it must be a prefix of what we verified."""
         r = self.report
         their = signed.checkpoint
-        if their.size == 0:
-            r.status = PEER_BEHIND
-            return r
+        # run() returns before this for a tree of size 0, which every log extends.
         our_root = await self.runner.call(self.node.root_at, self.origin, their.size)
         if our_root == their.root:
             r.status = UP_TO_DATE if their.size == r.our_size_before else PEER_BEHIND
             return r
-        kind, detail = await self.runner.call(self.node.conflict_detail, latest, signed)
+        try:
+            # Roots from the signed notes, the proof checked: our stored leaves or roots alone
+            # never convict anyone.
+            kind, detail = await self.runner.call(self.node.conflict_detail, latest, signed)
+        except OwnDamageError as exc:
+            return self._damaged(exc.damage)
         return await self._evidence(kind, latest.note, signed.text(), detail)
 
     async def _compare_head(self, signed: SignedCheckpoint, held: Held) -> OriginSyncReport:
@@ -407,6 +419,10 @@ class _OriginSync:
         if our_root == their.root:
             r.status = UP_TO_DATE if their.size == held.size else PEER_BEHIND
             return r
+        damage = await self.runner.call(self.node.head_damage, self.origin)
+        if damage is not None:
+            # Our head no longer is what was proven: the differing root is our damage.
+            return self._damaged(damage)
         # Our entries there were proven into another checkpoint the origin signed, so this is
         # the origin's contradiction; but the evidence format needs a checkpoint we hold in
         # full (the larger one), so it is recorded once the sync reaches that one.
@@ -423,21 +439,47 @@ class _OriginSync:
         self, kind: str, first_note: str, second_note: str, detail: dict[str, object]
     ) -> OriginSyncReport:
         r = self.report
-        r.evidence_id = await self.runner.call(
-            self.node.record_evidence,
-            self.origin,
-            kind,
-            first_note,
-            second_note,
-            json.dumps(detail, sort_keys=True),
-            self.peer,
-        )
+        try:
+            r.evidence_id = await self.runner.call(
+                self.node.record_evidence,
+                self.origin,
+                kind,
+                first_note,
+                second_note,
+                json.dumps(detail, sort_keys=True),
+                self.peer,
+            )
+        except OwnDamageError as exc:  # the evidence did not prove itself: built from damage
+            return self._damaged(exc.damage)
         r.status = EVIDENCE
         r.reason = (
             f"{self.origin} signed two checkpoints that cannot both be true ({kind}); "
             f"evidence #{r.evidence_id} kept, import from {self.origin} stopped"
         )
         log.error("EQUIVOCATION by %s (relayed by %s): %s", self.origin, self.peer, r.reason)
+        return r
+
+    def _outdated(self, refused: BatchRefusedError) -> OriginSyncReport:
+        r = self.report
+        r.status = PEER_OUTDATED
+        r.reason = (
+            f"peer {self.peer} sent no batch proof: it runs a hashfed without batch proofs "
+            f"(older than this protocol); upgrade it ({refused.detail})"
+        )
+        log.warning("sync %s: %s: %s", self.peer, self.origin, r.reason)
+        return r
+
+    def _damaged(self, damage: Damage) -> OriginSyncReport:
+        """Our own store is wrong (recorded as an integrity finding): no evidence, no halt, no
+        count against the peer; the operator repairs it."""
+        r = self.report
+        r.status = FAILED
+        r.own_damage = True
+        r.reason = (
+            f"this node's copy of {self.origin} is damaged ({damage.detail}); nobody is "
+            f"blamed, no evidence kept. Repair: {damage.repair}"
+        )
+        log.error("sync %s: %s: %s", self.peer, self.origin, r.reason)
         return r
 
     async def _reject(self, count: int, reason: str, detail: str = "") -> OriginSyncReport:
@@ -521,6 +563,8 @@ class _OriginSync:
             return r
         self._stored(writer)
         if refused is not None:
+            if refused.reason == NO_BATCH_PROOF_REASON:
+                return self._outdated(refused)
             if refused.proof and position == held.size:
                 # The very first batch after what we hold: our tree or the peer's bytes?
                 return await self._judge(signed, held, refused, retried=retried)
@@ -590,7 +634,10 @@ class _OriginSync:
         latest = held.latest
         verdict = None
         if not cleared and their.size <= MAX_FULL_LOG_ENTRIES:
-            verdict, check = await self._full_log_verdict(signed, latest)
+            try:
+                verdict, check = await self._full_log_verdict(signed, latest)
+            except OwnDamageError as exc:  # our newest checkpoint's note no longer verifies
+                return self._damaged(exc.damage)
             if verdict is not None and verdict.culprit is Culprit.ORIGIN:
                 assert latest is not None  # a prefix of size 0 cannot differ
                 return await self._evidence(
@@ -602,6 +649,22 @@ class _OriginSync:
                 and held.head is not None
                 and check.root_at(m) != held.frontier.root()
             ):
+                damage = await self.runner.call(self.node.head_damage, self.origin)
+                target = Checkpoint.parse(held.head.target_note.split("\n\n", 1)[0] + "\n")
+                if damage is None and (target.size, target.root) == (their.size, their.root):
+                    # Our head was proven into this very tree, yet the full log that
+                    # reproduces it does not give our head: our leaves changed since.
+                    damage = Damage(
+                        self.origin,
+                        "head",
+                        f"the {m} entries held beyond the newest checkpoint are not the "
+                        f"first {m} of the signed tree of size {their.size} they were proven "
+                        "into",
+                        repair_advice(self.origin, None, "head"),
+                        checkpoint_size=m,
+                    )
+                if damage is not None:
+                    return self._damaged(damage)
                 # The signed tree of n extends our newest checkpoint but not the entries held
                 # beyond it, which were proven into another checkpoint the origin signed: the
                 # origin's contradiction, not the peer's. Evidence needs that checkpoint in
@@ -636,7 +699,10 @@ class _OriginSync:
         if latest is None:
             check = FullLogCheck(0, EMPTY_ROOT, their.size, their.root)
         else:
-            check = FullLogCheck(latest.size, latest.root, their.size, their.root)
+            # The root from our signed note, not the stored column: a changed byte there would
+            # make the honest full log look like the origin's contradiction.
+            mine = await self.runner.call(self.node.stored_note, latest)
+            check = FullLogCheck(mine.size, mine.root, their.size, their.root)
         try:
             stream = self.client.stream_entries(self.origin, 0, their.size)
             async with contextlib.aclosing(stream):
@@ -677,6 +743,13 @@ def verify_batch(
     check_batch(start, batch, frontier.size, cp.size)
     leaves = [leaf_hash(b) for b in batch]
     extended = frontier.extend(leaves)
+    if not proof and extended.size < cp.size:
+        # What a hashfed older than batch proofs sends: outdated, not lying (nothing counted).
+        raise BatchRefusedError(
+            NO_BATCH_PROOF_REASON,
+            f"entries {start}..{extended.size - 1} end before {cp.size} without a proof",
+            0,
+        )
     try:
         verify_consistency(extended.size, cp.size, proof, extended.root(), cp.root)
     except ProofError as exc:

@@ -132,9 +132,10 @@ class PaddingPeer(FlippingPeer):
 class JunkPeer(FlippingPeer):
     """Relays the origin's genuine signed checkpoint (``ListOrigins`` passes through) but
     streams ``junk_bytes`` of junk for every entry asked for, in batches within the protocol's
-    1 MiB, and ends the stream ``short_by`` entries before the end asked for. The batches carry
-    no proof: nothing it could send would prove junk into the signed tree. ``flipped`` counts
-    the junk entries sent."""
+    1 MiB, and ends the stream ``short_by`` entries before the end asked for. Nothing it could
+    send would prove junk into the signed tree; each batch carries a made-up proof (a batch
+    without any would read as an outdated peer, not a liar). ``flipped`` counts the junk
+    entries sent."""
 
     junk_bytes = 64 * 1024
     short_by = 0
@@ -148,7 +149,21 @@ class JunkPeer(FlippingPeer):
             count = min(per, stop - first)
             junk = [bytes([(first + i) % 251]) * self.junk_bytes for i in range(count)]
             self.flipped += count
-            yield federation_pb2.EntryBatch(start_index=first, entries=junk)
+            yield federation_pb2.EntryBatch(
+                start_index=first, entries=junk, consistency_proof=[b"\x00" * 32]
+            )
+
+
+class ProoflessPeer(FlippingPeer):
+    """Relays the origin's batches intact but without their consistency proofs: what a hashfed
+    older than batch proofs serves (docs/protocol.md §8)."""
+
+    async def StreamEntries(  # noqa: N802
+        self, request: federation_pb2.StreamEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[federation_pb2.EntryBatch]:
+        async for batch in self._stub.StreamEntries(request):
+            self.flipped += 1
+            yield federation_pb2.EntryBatch(start_index=batch.start_index, entries=batch.entries)
 
 
 class ShortPeer(FlippingPeer):

@@ -11,6 +11,7 @@ from node.log.keys import SignerKey
 from node.log.merkle import Frontier, consistency_proof, leaf_hash, root_of
 from node.sync.engine import (
     BATCH_FAULT_REASON,
+    NO_BATCH_PROOF_REASON,
     OUT_OF_RANGE_REASON,
     OVERSIZED_REASON,
     BatchRefusedError,
@@ -72,7 +73,7 @@ def test_oversized_entries_and_batches_are_refused() -> None:
     assert error.reason == OVERSIZED_REASON and "batches are at most" in error.detail
 
 
-@pytest.mark.parametrize("how", ["flipped entry", "padded proof", "short proof", "no proof"])
+@pytest.mark.parametrize("how", ["flipped entry", "padded proof", "short proof"])
 def test_a_batch_that_does_not_prove_is_refused_with_the_reason(how: str) -> None:
     batch = BODIES[700:1_700]
     proof = _proof(1_700, 2_500)
@@ -80,10 +81,17 @@ def test_a_batch_that_does_not_prove_is_refused_with_the_reason(how: str) -> Non
         batch = [*batch[:5], b"entry 705!", *batch[6:]]
     elif how == "padded proof":
         proof = [*proof, proof[0]]
-    elif how == "short proof":
-        proof = proof[:-1]
     else:
-        proof = []
+        proof = proof[:-1]
     error = _refused(700, batch, proof)
     assert error.reason == BATCH_FAULT_REASON and error.proof
     assert error.detail.startswith("entries 700..1699: ") and error.count == 1_000
+
+
+def test_a_batch_without_a_proof_before_the_signed_size_is_an_outdated_peer() -> None:
+    # What a hashfed older than batch proofs sends: nothing proven, nothing counted.
+    error = _refused(700, BODIES[700:1_700], [])
+    assert error.reason == NO_BATCH_PROOF_REASON and not error.proof and error.count == 0
+    # The batch that ends at the signed size needs no proof: it is checked against the root.
+    error = _refused(1_500, [*BODIES[1_500:2_499], b"x"], [], at=1_500)
+    assert error.reason == BATCH_FAULT_REASON and error.proof
