@@ -43,7 +43,8 @@ class PeerState(StrEnum):
     HEALTHY = "healthy"
     BACKING_OFF = "backing-off"
     """The peer failed without lying: a stream it broke off or ended early, a batch it sent
-    without a proof (older software)."""
+    without a proof (older software); or an unexpected error of ours in its round (not a store
+    fault: those leave the peer's health alone)."""
     SLOW = "slow"
     """The round exceeded its deadline, or the stream was below the minimum rate."""
     LYING = "lying"
@@ -116,7 +117,10 @@ def peer_failed(report: PeerSyncReport, origin: OriginSyncReport) -> bool:
     if origin.status != FAILED:
         return False
     reason = origin.reason or ""
-    return reason.startswith(f"{report.peer} ") or any(m in reason for m in PEER_FAILURE_MARKERS)
+    # "we refuse P's certificate": the probe's words (node/sync/diagnosis.py) when the
+    # connection failed because of the certificate P presented.
+    named = (f"{report.peer} ", f"we refuse {report.peer}'s ")
+    return reason.startswith(named) or any(m in reason for m in PEER_FAILURE_MARKERS)
 
 
 def judge_report(report: PeerSyncReport) -> Outcome:

@@ -127,6 +127,10 @@ def test_only_the_peers_own_doing_counts_against_it() -> None:
         "a", "failed", reason="p.example ended the stream of a at index 3, before 9"
     )
     assert judge_report(_report(big, cut)).state is PeerState.BACKING_OFF
+    refused = OriginSyncReport(
+        "a", "failed", reason="we refuse p.example's certificate: it presented sha256 ab"
+    )
+    assert judge_report(_report(refused)).state is PeerState.BACKING_OFF
     old = OriginSyncReport(
         "a",
         "failed",
