@@ -26,6 +26,7 @@ from tests.integration.cli import hashfed_json
 from tests.integration.fakes import FlippingPeer
 from tests.integration.fednet import Member, peer, trust
 from tests.integration.slow_peer import configure, wait_for
+from tests.integration.storage import fill, tmpfs
 
 A, B, C, L, M = (
     "node-a.example",
@@ -215,3 +216,41 @@ def test_deciding_whose_fault_is_never_cut_as_a_slow_stream(members: dict[str, M
     finally:
         c.stop()
         a.served.run(fake.stop())
+
+
+def test_a_full_disk_shows_in_the_store_section_and_sync_resumes_once_space_is_freed(
+    tmp_path: Path, members: dict[str, Member]
+) -> None:
+    """C's home on a small tmpfs, filled while B has 5,000 new entries for it: every round
+    fails on our side (disk full); B is not backed off, `status` says the store is unhealthy,
+    and once the filler is deleted the entries arrive within a couple of intervals."""
+    b = members[B]
+    with tmpfs(tmp_path / "small", "16m") as disk:
+        c = Member.create(disk, C)
+        try:
+            peer(c, b)
+            b.import_hash_list(_hashes(0xB, 5_000), Labels(entity="b"))
+            configure(
+                c, sync_interval_s=INTERVAL_S, sync_backoff_max_s=30.0, sync_min_entries_per_s=0
+            )
+            b.start()
+            c.start(run_sync=True)
+            assert wait_for(lambda: _health(c, B) is not None, 10)  # C's database is in use
+            filler = fill(disk, leave=200 * 1024)
+            b.import_hash_list(_hashes(0xB1, 5_000), Labels(entity="b"))
+            time.sleep(4.0)  # without the fix: back-off of 0.5, 1, 2, 4 s ...
+            health = _health(c, B)
+            assert health is not None and health[1] == 0, health
+            assert c.count("entries", B) < 10_000
+            report = hashfed_json(c.home, "status")
+            store = report["store"]
+            assert not store["ok"], store
+            assert any("free" in str(r) for r in store["reasons"]), store
+
+            filler.unlink()
+            freed = time.monotonic()
+            assert wait_for(lambda: c.count("entries", B) == 10_000, 5.0)
+            assert time.monotonic() - freed <= 5.0
+            assert wait_for(lambda: _health(c, B) == ("healthy", 0), 5)
+        finally:
+            c.stop()
