@@ -24,7 +24,7 @@ from enum import StrEnum
 
 from node.home import Config
 from node.store.federation import PeerHealthRow
-from node.sync.engine import PeerSyncReport
+from node.sync.engine import FAILED, OriginSyncReport, PeerSyncReport
 
 LIE_EXTRA_DOUBLINGS = 2
 """A lying peer waits four times longer than a failing one after the same number of rounds:
@@ -42,7 +42,9 @@ class PeerState(StrEnum):
     """No round yet."""
     HEALTHY = "healthy"
     BACKING_OFF = "backing-off"
-    """The round broke off for another reason (stream cut, our own trouble)."""
+    """The peer failed without lying: a stream it broke off or ended early, a batch it sent
+    without a proof (older software); or an unexpected error of ours in its round (not a store
+    fault: those leave the peer's health alone)."""
     SLOW = "slow"
     """The round exceeded its deadline, or the stream was below the minimum rate."""
     LYING = "lying"
@@ -61,6 +63,9 @@ class Limits:
     min_rate: float
     """Entries per second a stream must deliver over ``rate_window_s``; 0 turns the rule off."""
     rate_window_s: float
+    max_fetch: int = 0
+    """``max_fetch_per_round``: the engine stops an origin's stream once this many entries
+    arrived, so the rate watch stops timing it there (0: not known, only ``total`` ends it)."""
 
     @classmethod
     def from_config(cls, config: Config) -> Limits:
@@ -71,6 +76,7 @@ class Limits:
             backoff_max_s=max(config.sync_backoff_max_s, config.sync_interval_s),
             min_rate=config.sync_min_entries_per_s,
             rate_window_s=config.sync_rate_window_s,
+            max_fetch=config.max_fetch_per_round,
         )
 
 
@@ -91,8 +97,42 @@ class Outcome:
         return self.state is PeerState.HEALTHY
 
 
+PEER_FAILURE_MARKERS: tuple[str, ...] = ("sent no batch proof",)
+"""Words of per-origin ``failed`` reasons that are the peer's failure although they do not start
+with its name. A peer that sends batches without proofs runs older software: a failure to retry
+later, never a lie (its entries are not counted against it)."""
+
+
+def peer_failed(report: PeerSyncReport, origin: OriginSyncReport) -> bool:
+    """Whether ``origin``'s outcome is a failure of the peer (not a lie, not the origin's doing).
+
+    Only a ``failed`` status can be, and only when the peer's connection caused it: the client
+    (node/sync/client.py) and the engine ("ended the stream ... before n") word every such
+    failure with the peer's name first. Every other ``failed`` reason is about what the *origin*
+    signed ("signed an entry this node cannot read", a signed tree that contradicts the entries
+    we hold) or about our own store (held entries that differ, the origin no longer trusted),
+    none of which the relaying peer could have done otherwise: it relayed signed data
+    unchanged.
+    """
+    if origin.status != FAILED:
+        return False
+    reason = origin.reason or ""
+    # "we refuse P's certificate": the probe's words (node/sync/diagnosis.py) when the
+    # connection failed because of the certificate P presented.
+    named = (f"{report.peer} ", f"we refuse {report.peer}'s ")
+    return reason.startswith(named) or any(m in reason for m in PEER_FAILURE_MARKERS)
+
+
 def judge_report(report: PeerSyncReport) -> Outcome:
-    """The outcome of a round that ran to its end."""
+    """The outcome of a round that ran to its end.
+
+    Only what the peer did counts: a rejected checkpoint or batch (``lying``), no connection
+    (``unreachable``), a stream it broke off (``backing-off``). Per-origin outcomes that are the
+    origin's doing (a checkpoint it signed larger than ``max_origin_entries``, an entry it signed
+    that we cannot read, its contradictions) leave the peer healthy: they are in the sync report
+    and the peer's last error, and backing off an honest relay for them would only delay every
+    other origin it relays.
+    """
     if report.error is not None:
         return Outcome(PeerState.UNREACHABLE, report.error)
     if report.rejected:
@@ -100,8 +140,19 @@ def judge_report(report: PeerSyncReport) -> Outcome:
             f"{o.origin}: {o.reason}" for o in report.origins if o.rejected and o.reason
         )
         return Outcome(PeerState.LYING, f"{report.rejected} entries rejected: {why}")
-    if not report.ok:
-        return Outcome(PeerState.BACKING_OFF, "; ".join(report.problems()))
+    failed = [o for o in report.origins if peer_failed(report, o)]
+    if failed:
+        return Outcome(
+            PeerState.BACKING_OFF,
+            "; ".join(f"{report.peer}: {o.origin}: {o.reason}" for o in failed),
+        )
+    others = [o for o in report.origins if not o.ok]
+    if others:
+        # Healthy, with the origins' problems as the reason (status --json shows it).
+        return Outcome(
+            PeerState.HEALTHY,
+            "not the peer's doing: " + "; ".join(f"{o.origin}: {o.reason}" for o in others),
+        )
     return Outcome(PeerState.HEALTHY)
 
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from node.core import Node
-from node.errors import NotFoundError
+from node.errors import NotFoundError, StoreError
 from node.server.runner import NodeRunner
 from node.store.federation import PeerHealthRow, now_ms
 from node.sync.cosign_gossip import gather_cosignatures
@@ -60,9 +60,19 @@ def _limits(node: Node) -> Limits:
 class _RateWatch:
     """The progress callback of one round: remembers how fast entries arrive.
 
-    The engine reports ``received`` of ``total`` per origin after each batch (and once before
-    the stream starts); the stream of an origin is running from that first report until
-    ``received == total``.
+    The engine reports ``received`` of ``total`` per origin after each verified batch. An
+    origin's stream is timed from its first report until the engine stops streaming it, which
+    is the first of:
+
+    * ``received == total``: all of ``[start, n)`` arrived;
+    * ``received >= max_fetch_per_round``: the engine stops the origin there (§9.6); what
+      follows (storing the last group, the next origins) is not a stream;
+    * the next origin's first report, or :meth:`streams_over` at the end of the round.
+
+    A stream that stops at a refused batch or breaks off gives no report of its own: the work
+    that follows it (a rejection, the next origins' comparisons) is not a stream either, but
+    the watch only learns so at the next report, or from a report with ``received == total``
+    that an engine may send when an origin's session ends.
     """
 
     def __init__(
@@ -80,11 +90,17 @@ class _RateWatch:
 
     def __call__(self, p: SyncProgress) -> None:
         now = self._clock()
-        if p.origin != self._origin:
+        if p.origin != self._origin or (self._samples and p.received < self._samples[-1][1]):
+            # Another origin, or the same one streamed again from its start (the retry after
+            # a refused first batch, §9.2): a new stream, a new window.
             self._origin = p.origin
             self._samples.clear()
         self._samples.append((now, p.received))
-        self._streaming = p.received < p.total
+        # At max_fetch the engine breaks off the stream after this batch (engine._fetch:
+        # ``position >= limit``), whatever ``total`` says: from here on nothing is streamed,
+        # and the silence that follows must not look like a trickle.
+        stopped = 0 < self.limits.max_fetch <= p.received
+        self._streaming = p.received < p.total and not stopped
         if self.forward is not None:
             self.forward(p)
 
@@ -264,8 +280,23 @@ async def _peer_loop(runner: NodeRunner, peer: str, limits: Limits, stop: asynci
             # Removed meanwhile: the supervisor ends this task at its next look.
             log.info("sync %s: %s", peer, shown(str(exc)))
             delay = limits.interval_s
+        except StoreError as exc:
+            # Our own store failed (disk full, database busy, a damaged page): not the peer's
+            # doing, so its health and back-off are left as they were, and the round is tried
+            # again at the normal interval: once space is freed, sync resumes within one
+            # interval instead of a back-off of up to sync_backoff_max_s. `status` shows the
+            # store's trouble in its store section.
+            log.error(
+                "sync %s: not synced, our store failed: %s; trying again in %g s",
+                peer,
+                shown(str(exc)),
+                limits.interval_s,
+            )
+            delay = limits.interval_s
         except Exception as exc:
-            # Our own trouble (database busy, …): this peer waits like after a failure.
+            # Anything else is unexpected (a bug, perhaps triggered by what this peer sent):
+            # this peer waits like after a failure, so a peer that trips it is not retried
+            # every interval.
             log.exception("sync %s: failed on our side", peer)
             try:
                 outcome = Outcome(PeerState.BACKING_OFF, f"our side: {exc}")

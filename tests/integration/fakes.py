@@ -1,11 +1,10 @@
 """A malicious peer: a real FederationService over real mutual TLS that lies about one byte.
 
-:class:`FlippingPeer` serves with its own member identity (a real home: keys, certificate) and
-admits exactly the certificates it is told to pin. Every call is proxied, over real mTLS with
-that identity, to an honest node it peers with; in the entries it relays, one byte of one entry
-is flipped (every time, or only the first ``max_flips`` times). Checkpoints pass through
-untouched, so what it serves claims to be the origin's signed log but does not reproduce the
-signed root.
+:class:`RelayPeer` is the shared relay (its own identity, pinned clients, calls proxied to an
+honest node; also the base of ``tests/integration/slow_peer.py``). :class:`FlippingPeer` relays
+entries with one byte of one entry flipped (every time, or only the first ``max_flips``
+times). Checkpoints pass through untouched, so what it serves claims to be the origin's signed
+log but does not reproduce the signed root.
 """
 
 from __future__ import annotations
@@ -18,7 +17,18 @@ import grpc
 from node._proto.hashfed.v1 import federation_pb2, federation_pb2_grpc
 
 
-class FlippingPeer(federation_pb2_grpc.FederationServiceServicer):  # type: ignore[misc]
+class RelayPeer(federation_pb2_grpc.FederationServiceServicer):  # type: ignore[misc]
+    """A real FederationService over real mutual TLS that relays an honest node.
+
+    It serves with its own member identity (the keys and certificate of a real home) and admits
+    exactly the client certificates in ``pinned_clients``; every call a subclass relays goes,
+    over real mTLS with that identity, to the upstream node (``self._stub``). This base relays
+    ``GetNodeInfo`` (its own answer) and ``ListOrigins`` (unchanged); subclasses add the calls
+    they relay and where they lie or dawdle. Calls nobody implements answer ``UNIMPLEMENTED``.
+    """
+
+    software_version = "fake"
+
     def __init__(
         self,
         home: Path,
@@ -28,21 +38,12 @@ class FlippingPeer(federation_pb2_grpc.FederationServiceServicer):  # type: igno
         upstream_origin: str,
         upstream_certificate: bytes,
         pinned_clients: list[bytes],
-        flip_origin: str,
-        flip_index: int,
-        flip_offset: int = -1,
-        max_flips: int | None = None,
     ) -> None:
         self.origin = origin
         self._key = (home / "keys" / "tls.key").read_bytes()
         self._cert = (home / "keys" / "tls.crt").read_bytes()
         self._upstream = (upstream_address, upstream_origin, upstream_certificate)
         self._pinned = b"".join(pinned_clients)
-        self.flip_origin = flip_origin
-        self.flip_index = flip_index
-        self.flip_offset = flip_offset
-        self.max_flips = max_flips  # None: lie every time
-        self.flipped = 0  # how many times the lie was told
         self._server: grpc.aio.Server | None = None
         self._channel: grpc.aio.Channel | None = None
         self.port = 0
@@ -63,7 +64,8 @@ class FlippingPeer(federation_pb2_grpc.FederationServiceServicer):  # type: igno
         server_credentials = grpc.ssl_server_credentials(
             [(self._key, self._cert)], root_certificates=self._pinned, require_client_auth=True
         )
-        self.port = self._server.add_secure_port(address, server_credentials)
+        self.port = int(self._server.add_secure_port(address, server_credentials))
+        assert self.port, f"could not bind {address}"
         await self._server.start()
         return self.port
 
@@ -79,7 +81,9 @@ class FlippingPeer(federation_pb2_grpc.FederationServiceServicer):  # type: igno
         self, request: federation_pb2.GetNodeInfoRequest, context: grpc.aio.ServicerContext
     ) -> federation_pb2.NodeInfo:
         return federation_pb2.NodeInfo(
-            origin=self.origin, protocol_version="hashfed.v1", software_version="fake"
+            origin=self.origin,
+            protocol_version="hashfed.v1",
+            software_version=self.software_version,
         )
 
     async def ListOrigins(  # noqa: N802
@@ -87,6 +91,36 @@ class FlippingPeer(federation_pb2_grpc.FederationServiceServicer):  # type: igno
     ) -> federation_pb2.ListOriginsResponse:
         response: federation_pb2.ListOriginsResponse = await self._stub.ListOrigins(request)
         return response
+
+
+class FlippingPeer(RelayPeer):
+    def __init__(
+        self,
+        home: Path,
+        origin: str,
+        *,
+        upstream_address: str,
+        upstream_origin: str,
+        upstream_certificate: bytes,
+        pinned_clients: list[bytes],
+        flip_origin: str,
+        flip_index: int,
+        flip_offset: int = -1,
+        max_flips: int | None = None,
+    ) -> None:
+        super().__init__(
+            home,
+            origin,
+            upstream_address=upstream_address,
+            upstream_origin=upstream_origin,
+            upstream_certificate=upstream_certificate,
+            pinned_clients=pinned_clients,
+        )
+        self.flip_origin = flip_origin
+        self.flip_index = flip_index
+        self.flip_offset = flip_offset
+        self.max_flips = max_flips  # None: lie every time
+        self.flipped = 0  # how many times the lie was told
 
     async def StreamEntries(  # noqa: N802
         self, request: federation_pb2.StreamEntriesRequest, context: grpc.aio.ServicerContext

@@ -1,13 +1,14 @@
 """A slow peer: a real FederationService over real mutual TLS that relays a log at a trickle.
 
-:class:`SlowPeer` serves with its own member identity (a real home made by ``Node.init``: keys,
-certificate, the address in its card) and admits exactly the client certificates it is told to
-pin. Every call is proxied, over real mTLS with that identity, to an honest node that serves
-it. ``StreamEntries`` is where it is slow: it relays the upstream's first ``first_batches``
-batches at once, then one batch every ``gap_s`` seconds, just under the client's idle timeout
-(60 s) by default, which is what the attacker of issue 9 did (a batch holds at most 1,000
-entries, so a log of a few thousand gives a stream that lasts minutes). Everything it sends is
-genuine and relayed unchanged, so nothing it does can be rejected; it can only be too slow.
+:class:`SlowPeer` is a :class:`~tests.integration.fakes.RelayPeer`: it serves with its own
+member identity (a real home made by ``Node.init``: keys, certificate, the address in its
+card), admits exactly the client certificates it is told to pin, and proxies every call, over
+real mTLS with that identity, to an honest node that serves it. ``StreamEntries`` is where it
+is slow: it relays the upstream's first ``first_batches`` batches at once, then one batch every
+``gap_s`` seconds, just under the client's idle timeout (60 s) by default, which is what the
+attacker of issue 9 did (a batch holds at most 1,000 entries, so a log of a few thousand gives
+a stream that lasts minutes). Everything it sends is genuine and relayed unchanged, so nothing
+it does can be rejected; it can only be too slow.
 
 It counts what happened to its streams (:attr:`started`, :attr:`open`, :attr:`cancelled`,
 :attr:`sent`), so a test can tell that a client gave up on it, and when. :func:`configure` and
@@ -25,7 +26,8 @@ from pathlib import Path
 import grpc
 import tomli_w
 
-from node._proto.hashfed.v1 import federation_pb2, federation_pb2_grpc
+from node._proto.hashfed.v1 import federation_pb2
+from tests.integration.fakes import RelayPeer
 from tests.integration.fednet import Member
 
 
@@ -47,7 +49,9 @@ def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
     return condition()
 
 
-class SlowPeer(federation_pb2_grpc.FederationServiceServicer):  # type: ignore[misc]
+class SlowPeer(RelayPeer):
+    software_version = "slow"
+
     def __init__(
         self,
         home: Path,
@@ -60,11 +64,14 @@ class SlowPeer(federation_pb2_grpc.FederationServiceServicer):  # type: ignore[m
         first_batches: int = 1,
         gap_s: float = 55.0,
     ) -> None:
-        self.origin = origin
-        self._key = (home / "keys" / "tls.key").read_bytes()
-        self._cert = (home / "keys" / "tls.crt").read_bytes()
-        self._upstream = (upstream_address, upstream_origin, upstream_certificate)
-        self._pinned = b"".join(pinned_clients)
+        super().__init__(
+            home,
+            origin,
+            upstream_address=upstream_address,
+            upstream_origin=upstream_origin,
+            upstream_certificate=upstream_certificate,
+            pinned_clients=pinned_clients,
+        )
         self.first_batches = first_batches
         self.gap_s = gap_s
         self.started = 0
@@ -77,50 +84,8 @@ class SlowPeer(federation_pb2_grpc.FederationServiceServicer):  # type: ignore[m
         """Entries sent, over all streams."""
         self.requests: list[tuple[int, int]] = []
         """``[start, end)`` of every StreamEntries call, in order."""
-        self._server: grpc.aio.Server | None = None
-        self._channel: grpc.aio.Channel | None = None
 
-    async def start(self, address: str) -> int:
-        upstream_address, upstream_origin, upstream_cert = self._upstream
-        credentials = grpc.ssl_channel_credentials(
-            root_certificates=upstream_cert, private_key=self._key, certificate_chain=self._cert
-        )
-        self._channel = grpc.aio.secure_channel(
-            upstream_address,
-            credentials,
-            options=[("grpc.ssl_target_name_override", upstream_origin)],
-        )
-        self._stub = federation_pb2_grpc.FederationServiceStub(self._channel)
-        self._server = grpc.aio.server()
-        federation_pb2_grpc.add_FederationServiceServicer_to_server(self, self._server)
-        server_credentials = grpc.ssl_server_credentials(
-            [(self._key, self._cert)], root_certificates=self._pinned, require_client_auth=True
-        )
-        port = self._server.add_secure_port(address, server_credentials)
-        assert port, f"could not bind {address}"
-        await self._server.start()
-        return int(port)
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            await self._server.stop(None)
-        if self._channel is not None:
-            await self._channel.close()
-
-    # -- FederationService ---------------------------------------------------------------------
-
-    async def GetNodeInfo(  # noqa: N802
-        self, request: federation_pb2.GetNodeInfoRequest, context: grpc.aio.ServicerContext
-    ) -> federation_pb2.NodeInfo:
-        return federation_pb2.NodeInfo(
-            origin=self.origin, protocol_version="hashfed.v1", software_version="slow"
-        )
-
-    async def ListOrigins(  # noqa: N802
-        self, request: federation_pb2.ListOriginsRequest, context: grpc.aio.ServicerContext
-    ) -> federation_pb2.ListOriginsResponse:
-        response: federation_pb2.ListOriginsResponse = await self._stub.ListOrigins(request)
-        return response
+    # -- FederationService (besides RelayPeer's) ----------------------------------------------
 
     async def ListCheckpoints(  # noqa: N802
         self, request: federation_pb2.ListCheckpointsRequest, context: grpc.aio.ServicerContext

@@ -58,10 +58,11 @@ def test_reports_become_states_with_their_reasons() -> None:
     assert judge_report(_report(good, lie)) == Outcome(
         PeerState.LYING, "20 entries rejected: a: entries do not reproduce"
     )
-    broken = OriginSyncReport("a", "failed", reason="stream ended early")
+    # The peer's connection failed: the client and the engine name the peer first.
+    broken = OriginSyncReport("a", "failed", reason="p.example ended the stream early")
     outcome = judge_report(_report(broken))
     assert outcome.state is PeerState.BACKING_OFF
-    assert outcome.reason == "p.example: a: stream ended early"
+    assert outcome.reason == "p.example: a: p.example ended the stream early"
 
 
 def test_a_clean_round_resets_the_count_and_waits_one_interval() -> None:
@@ -95,3 +96,51 @@ def test_the_deadline_defaults_to_twice_the_interval_but_at_least_a_minute(
     assert round_deadline_s(_config(tmp_path, "sync_round_deadline_s = 4")) == 4
     limits = Limits.from_config(_config(tmp_path, "sync_interval_s = 900"))
     assert limits.backoff_max_s == 900  # never tried more often than a healthy peer
+
+
+def test_only_the_peers_own_doing_counts_against_it() -> None:
+    """An honest relay of an origin that signed something odd, or that our policy refuses,
+    stays healthy; the origins' problems are its reason. A stream the peer broke off, or a
+    batch without a proof (older software), is a failure of the peer, never a lie."""
+    big = OriginSyncReport(
+        "big",
+        "rejected",
+        reason="checkpoint larger than this node accepts (big signed a tree of 10^12 entries)",
+    )
+    odd = OriginSyncReport(
+        "odd", "failed", reason="odd signed an entry this node cannot read: bad tag"
+    )
+    fork = OriginSyncReport(
+        "fork",
+        "failed",
+        reason="fork's signed tree of size 9 does not extend the 5 entries we hold (verified "
+        "against its checkpoint of size 7); not the peer's fault",
+    )
+    good = OriginSyncReport("b", "imported", imported=1)
+    outcome = judge_report(_report(good, big, odd, fork))
+    assert outcome.clean and outcome.state is PeerState.HEALTHY
+    assert outcome.reason is not None
+    for origin in ("big: checkpoint larger", "odd: odd signed an entry", "fork: fork's signed"):
+        assert origin in outcome.reason
+
+    cut = OriginSyncReport(
+        "a", "failed", reason="p.example ended the stream of a at index 3, before 9"
+    )
+    assert judge_report(_report(big, cut)).state is PeerState.BACKING_OFF
+    refused = OriginSyncReport(
+        "a", "failed", reason="we refuse p.example's certificate: it presented sha256 ab"
+    )
+    assert judge_report(_report(refused)).state is PeerState.BACKING_OFF
+    old = OriginSyncReport(
+        "a",
+        "failed",
+        reason="sent no batch proof: it runs a hashfed without batch proofs; upgrade it",
+    )
+    outcome = judge_report(_report(odd, old))
+    assert outcome.state is PeerState.BACKING_OFF
+    assert outcome.reason == f"p.example: a: {old.reason}"
+
+
+def test_the_fetch_bound_reaches_the_rate_watch(tmp_path: Path) -> None:
+    limits = Limits.from_config(_config(tmp_path, "max_fetch_per_round = 5000"))
+    assert limits.max_fetch == 5000

@@ -80,3 +80,44 @@ def test_nothing_is_timed_between_streams_or_when_the_rule_is_off() -> None:
     _tell(off, 0, 500)
     clock.now += 1_000
     assert off.too_slow() is None
+
+
+def test_an_origin_stopped_at_max_fetch_is_no_longer_timed() -> None:
+    """The engine stops an origin at max_fetch_per_round although received < total; what it
+    does next (storing, the next origins' work, deciding whose fault) is not a stream."""
+    limits = Limits(
+        interval_s=1,
+        deadline_s=60,
+        backoff_max_s=60,
+        min_rate=10,
+        rate_window_s=30,
+        max_fetch=5_000,
+    )
+    watch, clock, _ = _watch(limits)
+    for i in range(1, 6):
+        clock.now += 0.4
+        _tell(watch, i * 1_000, 10_000)
+    for later in (10, 29, 31, 35, 300):
+        clock.now += later
+        assert watch.too_slow() is None
+    # The next origin is timed on its own again.
+    _tell(watch, 1_000, 3_000, origin="b.example")
+    clock.now += 31
+    assert "of b.example" in (watch.too_slow() or "")
+
+
+def test_a_final_report_ends_the_timing_and_a_restart_opens_a_new_window() -> None:
+    watch, clock, _ = _watch()
+    _tell(watch, 1_000, 3_000)
+    _tell(watch, 1_000, 1_000)  # an engine's report that the origin's session ended early
+    clock.now += 100
+    assert watch.too_slow() is None
+    # The same origin streamed again from its start (the retry of §9.2): a new window, not a
+    # negative count over the old one.
+    _tell(watch, 0, 3_000)
+    _tell(watch, 500, 3_000)
+    clock.now += 29
+    assert watch.too_slow() is None
+    _tell(watch, 1_000, 3_000)
+    clock.now += 2
+    assert watch.too_slow() is None  # 1,000 entries in 31 s: above 10 per second
