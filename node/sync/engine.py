@@ -255,6 +255,10 @@ async def sync_peer(
                 result.status = FAILED
                 result.reason = str(exc)
             report.origins.append(result)
+            if result.fetched:
+                # This origin's stream is over, whatever stopped it: the loop's rate watch
+                # stops timing it here, so later whose-fault work is never "too slow".
+                session._tell(result.fetched, result.fetched)
     # Our own damage is not the peer's failure: it is in the integrity findings instead.
     failures = [o for o in report.origins if not o.ok and o.status != REJECTED and not o.own_damage]
     if failures:
@@ -563,6 +567,11 @@ class _OriginSync:
             return r
         self._stored(writer)
         if refused is not None:
+            # The stream is over: a report with received == total tells the loop's rate watch
+            # to stop timing it before the whose-fault work below (a consistency call, perhaps
+            # a full-log fetch), which is verification, not streaming (§9.7).
+            got = position - r.our_size_before
+            self._tell(got, got)
             if refused.reason == NO_BATCH_PROOF_REASON:
                 return self._outdated(refused)
             if refused.proof and position == held.size:

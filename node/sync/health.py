@@ -24,7 +24,7 @@ from enum import StrEnum
 
 from node.home import Config
 from node.store.federation import PeerHealthRow
-from node.sync.engine import FAILED, OriginSyncReport, PeerSyncReport
+from node.sync.engine import FAILED, PEER_OUTDATED, OriginSyncReport, PeerSyncReport
 
 LIE_EXTRA_DOUBLINGS = 2
 """A lying peer waits four times longer than a failing one after the same number of rounds:
@@ -114,8 +114,10 @@ def peer_failed(report: PeerSyncReport, origin: OriginSyncReport) -> bool:
     none of which the relaying peer could have done otherwise: it relayed signed data
     unchanged.
     """
-    if origin.status != FAILED:
-        return False
+    if origin.status == PEER_OUTDATED:
+        return True  # older software: retry later, never a lie (nothing counted against it)
+    if origin.status != FAILED or origin.own_damage:
+        return False  # our own store's damage is never the peer's doing
     reason = origin.reason or ""
     # "we refuse P's certificate": the probe's words (node/sync/diagnosis.py) when the
     # connection failed because of the certificate P presented.

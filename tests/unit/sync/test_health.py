@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 from node.home import Config
-from node.sync.engine import OriginSyncReport, PeerSyncReport
+from node.sync.engine import PEER_OUTDATED, OriginSyncReport, PeerSyncReport
 from node.sync.health import (
     MIN_DEADLINE_S,
     Limits,
@@ -144,3 +144,15 @@ def test_only_the_peers_own_doing_counts_against_it() -> None:
 def test_the_fetch_bound_reaches_the_rate_watch(tmp_path: Path) -> None:
     limits = Limits.from_config(_config(tmp_path, "max_fetch_per_round = 5000"))
     assert limits.max_fetch == 5000
+
+
+def test_an_outdated_peer_backs_off_and_our_own_damage_never_counts() -> None:
+    """The engine's explicit outcomes, not words: a peer on older software (no batch proofs)
+    is a failure to retry later; damage in our own store is ours, whatever the reason says."""
+    outdated = OriginSyncReport("a", PEER_OUTDATED, reason="upgrade it")
+    outcome = judge_report(_report(outdated))
+    assert outcome.state is PeerState.BACKING_OFF
+    damaged = OriginSyncReport(
+        "b", "failed", reason="p.example ended ... our store is damaged", own_damage=True
+    )
+    assert judge_report(_report(damaged)).state is PeerState.HEALTHY
