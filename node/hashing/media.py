@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import stat
+import time
 from pathlib import Path, PurePath
 
 from PIL import Image
@@ -26,6 +28,11 @@ from node.hashing.signals import ComputedSignal
 DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024
 # Chunk for files hashed as a stream (no image involved): memory stays at one chunk per file.
 READ_CHUNK_BYTES = 1024 * 1024
+# A file whose timestamps are this recent when the read begins may have been written within the
+# same timestamp tick as a write during the read (ticks are a few ms on ext4, 1-2 s on older or
+# FAT file systems), which the before/after comparison cannot see: it is read a second time and
+# both reads must agree.
+RECENT_WRITE_NS = 3_000_000_000
 # Pillow identifies a format by the first 16 bytes alone (``Image.open`` reads exactly these
 # and asks each format's ``accept``); nothing is decoded on a format none of them accepts.
 _PILLOW_PREFIX_BYTES = 16
@@ -96,6 +103,8 @@ def hash_media_file(
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise MediaError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    recent = time.time_ns() - max(before.st_mtime_ns, before.st_ctime_ns) < RECENT_WRITE_NS
+    first = hashlib.sha256()
     with os.fdopen(fd, "rb", buffering=0) as f:
         if _identity(os.fstat(fd)) != _identity(before):
             raise _changed(path, "it was replaced before it could be opened")
@@ -105,11 +114,15 @@ def hash_media_file(
             if digests is None:
                 data = _read_whole(f, before.st_size)
                 read = len(data)
+                first.update(data)
             else:
-                read = _read_streaming(f, before.st_size, digests)
+                read = _read_streaming(f, before.st_size, [*digests, (None, first)])
+            again = _sha256_of(fd, before.st_size) if recent and read == before.st_size else None
         except OSError as exc:
             raise MediaError(f"cannot read {path}: {exc.strerror or exc}") from exc
         after = os.fstat(fd)
+    if again is not None and again != first.digest():
+        raise _changed(path, "it was written to just before the read, and two reads differ")
     if read != before.st_size:
         more = "+" if read > before.st_size else ""
         raise _changed(path, f"{before.st_size:,} bytes when the read began, {read:,}{more} read")
@@ -192,7 +205,22 @@ def _read_whole(f: io.FileIO, expected: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def _read_streaming(f: io.FileIO, expected: int, digests: list[tuple[FileHasher, Digest]]) -> int:
+def _sha256_of(fd: int, size: int) -> bytes:
+    """SHA-256 of the file's first ``size`` bytes, read again from offset 0."""
+    digest = hashlib.sha256()
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, min(READ_CHUNK_BYTES, size - offset), offset)
+        if not chunk:
+            break
+        digest.update(chunk)
+        offset += len(chunk)
+    return digest.digest()
+
+
+def _read_streaming(
+    f: io.FileIO, expected: int, digests: list[tuple[FileHasher | None, Digest]]
+) -> int:
     """Feed every digest the same chunks; the count read, stopping once past ``expected``."""
     total = 0
     while total <= expected:
