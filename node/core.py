@@ -29,6 +29,7 @@ from node.bulk import parse_hash_list
 from node.cards import CARD_FORMAT, MemberCard
 from node.entry_rows import entry_row, ignored_because
 from node.errors import (
+    DamageError,
     IdentityError,
     InvalidInputError,
     LowQualityError,
@@ -890,7 +891,26 @@ class Node:
             raise InvalidInputError(
                 f"entries [{start}, {end}) of {origin} requested; this node serves [0, {size})"
             )
-        return self.store.bodies(origin, start, end)
+        bodies = self.store.bodies(origin, start, end)
+        self._serve_undamaged(origin, start, bodies, size)
+        return bodies
+
+    def _serve_undamaged(self, origin: str, start: int, bodies: list[bytes], size: int) -> None:
+        """Refuse, by name, a body that no longer hashes to its stored leaf: the peer verifies
+        every batch against the origin's signed root, so sending it would only make this node
+        look like a lying relay (and the peer would fetch it elsewhere anyway)."""
+        stored = self._tree(origin, size).leaf_bytes(start, start + len(bodies))
+        for offset, body in enumerate(bodies):
+            if leaf_hash(body) != stored[32 * offset : 32 * offset + 32]:
+                damage = integrity.Damage(
+                    origin,
+                    "body",
+                    "its stored body does not hash to its stored leaf",
+                    integrity.repair_advice(origin, self.origin),
+                    index=start + offset,
+                )
+                integrity.record_damage(self.paths.root, damage, "serve")
+                raise integrity.refuse(damage)
 
     def inclusion(
         self, origin: str, entry_index: int, tree_size: int = 0
@@ -1194,6 +1214,24 @@ class Node:
                 f"batch proofs of {origin} to size {end} requested; this node serves [0, {served}]"
             )
         tree = self._tree(origin, end)
+        signed = self.store.checkpoint_at(origin, end)
+        if signed is not None and tree.root(end) != signed.root:
+            # Stored leaves that no longer make the signed root: every proof would fail at the
+            # peer, which would count it against us.
+            damage = integrity.Damage(
+                origin,
+                "root",
+                f"the stored leaves give root {tree.root(end).hex()} at size {end}, not the "
+                f"signed {signed.root.hex()}",
+                integrity.repair_advice(origin, self.origin, "root"),
+                checkpoint_size=end,
+            )
+            self._trees.pop(origin, None)
+            integrity.record_damage(self.paths.root, damage, "serve")
+            raise DamageError(
+                f"refusing to serve {origin}: {damage.detail} (run `hashfed check --origin "
+                f"{origin}`). Repair: {damage.repair}"
+            )
         return [[] if n == end else tree.consistency_proof(n, end) for n in sizes]
 
     def import_verified(

@@ -257,6 +257,11 @@ class TreeLevels:
                 count //= 2
                 k += 1
 
+    def leaf_bytes(self, start: int, stop: int) -> bytes:
+        """The leaf hashes ``start..stop-1``, end to end (32 bytes each)."""
+        self._require(stop)
+        return bytes(self._levels[0][HASH_SIZE * start : HASH_SIZE * stop])
+
     def root(self, size: int) -> bytes:
         """``MTH(D[0:size])`` for any ``size`` up to what was appended."""
         self._require(size)
