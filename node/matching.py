@@ -186,6 +186,25 @@ class MatchIndex:
                     if target is not None:
                         target.set_live([r for r in rows if r < len(target)], is_live)
 
+    def refresh_when_behind(self, min_rows: int, max_rows: int) -> bool:
+        """:meth:`refresh` once the store holds, of some signal type, at least as many rows
+        not yet indexed as are indexed (but at least ``min_rows``, at most ``max_rows``);
+        True if it did.
+
+        A large sync stores its entries in many small groups. Catching up after every group
+        would fold each into the buckets as it comes, which costs several times one bulk fold
+        (each fold rewrites the growing segment); catching up as the backlog doubles keeps the
+        total near twice one fold. Rows not indexed yet are still found by every search: the
+        searching facade calls :meth:`refresh` first.
+        """
+        for signal_type in signal_types():
+            indexed = len(self._indexes[signal_type.name])
+            behind = self._store.signal_count(signal_type.name) - indexed
+            if behind >= max(min_rows, min(indexed, max_rows)):
+                self.refresh()
+                return True
+        return False
+
     def apply(self, result: AppendResult) -> None:
         self._add(list(result.added))
         by_type: dict[str, list[int]] = {}
