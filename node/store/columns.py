@@ -49,7 +49,7 @@ _SIGNALS_SQL = (
 )
 
 
-def int_column(values: Sequence[int]) -> bytes | None:
+def int_column(values: Sequence[int | None]) -> bytes | None:
     """``values`` as fixed-width decimal text, ``_WIDTH`` bytes each; None when one is not an
     integer of 64 bits."""
     import numpy as np  # here, not at import: every CLI command imports the store

@@ -102,4 +102,4 @@ def test_int_column_is_exact_at_the_ends_of_int64(tmp_path: Path) -> None:
     store.close()
     assert got == values
     assert columns.int_column([2**63]) is None
-    assert columns.int_column([None, 1]) is None  # type: ignore[list-item]
+    assert columns.int_column([None, 1]) is None
