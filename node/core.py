@@ -1104,11 +1104,16 @@ class Node:
         if group.origin == self.origin:
             raise InvalidInputError("a node never imports its own origin from others")
         stored = store_verified(self.store, group, target, self._index)
+        if self._index is not None and stored.result is not None and stored.checkpoint:
+            self._index.hold(stored.result.appended)
         if stored.checkpoint or self._index is None:
             self._follow_store()
         else:
-            # Mid-stream the index catches up as its backlog doubles (MatchIndex docstring);
-            # every match still sees every stored entry (it refreshes first).
+            # Mid-stream the index catches up as its backlog doubles (MatchIndex docstring),
+            # from the rows in memory; every match still sees every stored entry (it
+            # refreshes first).
+            if stored.result is not None:
+                self._index.hold(stored.result.appended)
             self._index.refresh_when_behind(INDEX_CATCH_UP_MIN_ROWS, INDEX_CATCH_UP_MAX_ROWS)
         if stored.checkpoint:
             self.cosign_latest(group.origin)

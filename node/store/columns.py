@@ -8,10 +8,10 @@ and integers travel as fixed-width decimal text (a sign and 19 digits, which ``C
 exactly for every 64-bit value). The work per row is then SQLite's alone, which runs without
 the GIL, so a sync's event loop goes on receiving meanwhile.
 
-Each function returns False (and inserts nothing) when the rows do not fit its layout (a leaf
-that is not 32 bytes, indices that are not consecutive, values of several lengths, an integer
-outside 64 bits, a mix of known and unknown qualities); the caller then inserts them the plain
-way. Both ways store the same rows: ``tests/unit/store/test_columns.py`` compares them.
+Each function returns False or None (and inserts nothing) when the rows do not fit its layout
+(a leaf that is not 32 bytes, indices that are not consecutive, values of several lengths, an
+integer outside 64 bits, a mix of known and unknown qualities); the caller then inserts them the
+plain way. Both ways store the same rows: ``tests/unit/store/test_columns.py`` compares them.
 """
 
 from __future__ import annotations
@@ -123,12 +123,13 @@ def insert_signals(
     signal_type: str,
     first_row: int,
     signals: Sequence[tuple[int, str, bytes, int | None]],
-) -> bool:
+) -> bytes | None:
     """Insert one type's ``(idx, type, value, quality)`` signals as rows ``first_row, …`` (not
-    retracted); False (nothing inserted) when they do not fit the layout."""
+    retracted) and return their values end to end; None (nothing inserted) when they do not
+    fit the layout."""
     n = len(signals)
     if n == 0:
-        return True
+        return b""
     values = [s[2] for s in signals]
     sizes = set(map(len, values))
     idx = int_column([s[0] for s in signals])
@@ -139,12 +140,13 @@ def insert_signals(
         or idx is None
         or not all(isinstance(v, bytes) for v in values)
     ):
-        return False
+        return None
+    joined = b"".join(values)
     params: dict[str, object] = {
         "n": n,
         "type": signal_type,
         "first": first_row,
-        "values": b"".join(values),
+        "values": joined,
         "size": sizes.pop(),
         "origin": origin,
         "idx": idx,
@@ -154,8 +156,8 @@ def insert_signals(
     else:
         column = int_column(qualities)  # None (a mix, or out of range): the plain way
         if column is None:
-            return False
+            return None
         params["quality"] = column
         quality = _at("quality")
     conn.execute(_SIGNALS_SQL.format(quality=quality), params)
-    return True
+    return joined

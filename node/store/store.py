@@ -107,6 +107,10 @@ class AppendResult:
 
     added: tuple[IndexedSignal, ...]
     retracted: tuple[tuple[str, int], ...]  # (signal type, row) no longer live
+    appended: tuple[tuple[str, int, int, bytes], ...] = ()
+    """Per signal type, the rows appended as (type, first row, count, values end to end) when
+    ``indexed=False`` and the values were at hand (else not listed): what the index may take
+    from memory once the transaction commits (:meth:`node.matching.MatchIndex.hold`)."""
 
 
 @dataclass(frozen=True)
@@ -309,10 +313,14 @@ class Store(FederationTables, AuditTables, IntegrityReads):
                 chain.from_iterable((origin, *e) for e in entries),
             )
         signal_rows: list[tuple[str, int, bytes, int | None, str, int, int]] = []
+        appended: list[tuple[str, int, int, bytes]] = []
         for signal_type, first in next_row.items():
             # Rows are dense per type, in log order: number each type's signals in turn.
             of_type = signals if len(next_row) == 1 else [s for s in signals if s[1] == signal_type]
-            if columns.insert_signals(conn, origin, signal_type, first, of_type):
+            values = columns.insert_signals(conn, origin, signal_type, first, of_type)
+            if values is not None:
+                if not indexed:
+                    appended.append((signal_type, first, len(of_type), values))
                 if indexed:
                     signal_rows.extend(
                         (signal_type, row, s[2], s[3], origin, s[0], 0)
@@ -378,6 +386,7 @@ class Store(FederationTables, AuditTables, IntegrityReads):
         return AppendResult(
             tuple(a for a in added if (a.type, a.row) not in dead) if dead else tuple(added),
             tuple(retracted),
+            tuple(appended),
         )
 
     @contextmanager

@@ -34,7 +34,7 @@ def _append(
             if plain:
                 with (
                     mock.patch.object(columns, "insert_entries", return_value=False),
-                    mock.patch.object(columns, "insert_signals", return_value=False),
+                    mock.patch.object(columns, "insert_signals", return_value=None),
                 ):
                     result = store.append_chunk("a.example", entries, signals, [])
             else:
