@@ -96,6 +96,10 @@ log = logging.getLogger("hashfed.node")
 # recently proved origin is dropped (it is rebuilt from the store when asked again).
 TREE_CACHE_BYTES = 512 * 1024 * 1024
 TREE_READ_CHUNK = 100_000
+# A sync's groups reach the match index in bulk: once the rows not yet indexed are as many as
+# those indexed, between these bounds (MatchIndex.refresh_when_behind).
+INDEX_CATCH_UP_MIN_ROWS = 65_536
+INDEX_CATCH_UP_MAX_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -1200,7 +1204,17 @@ class Node:
         if group.origin == self.origin:
             raise InvalidInputError("a node never imports its own origin from others")
         stored = store_verified(self.store, group, target, self._index)
-        self._follow_store()
+        if self._index is not None and stored.result is not None and stored.checkpoint:
+            self._index.hold(stored.result.appended)
+        if stored.checkpoint or self._index is None:
+            self._follow_store()
+        else:
+            # Mid-stream the index catches up as its backlog doubles (MatchIndex docstring),
+            # from the rows in memory; every match still sees every stored entry (it
+            # refreshes first).
+            if stored.result is not None:
+                self._index.hold(stored.result.appended)
+            self._index.refresh_when_behind(INDEX_CATCH_UP_MIN_ROWS, INDEX_CATCH_UP_MAX_ROWS)
         if stored.checkpoint:
             self.cosign_latest(group.origin)
         return stored

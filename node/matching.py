@@ -89,6 +89,8 @@ class MatchIndex:
         self._snapshot_folder = snapshot_folder
         self._retraction_cursor = 0
         self._trust_cursor = 0
+        # Rows committed by this node, kept from memory until the next refresh (hold()).
+        self._held: dict[str, tuple[int, list[bytes], int]] = {}
         reason = "no snapshot folder given" if snapshot_folder is None else ""
         loaded = snapshot_folder is not None and self._load_snapshot(snapshot_folder)
         if isinstance(loaded, str):
@@ -163,6 +165,7 @@ class MatchIndex:
         ``fresh`` (a build from nothing): rows start live, so trusted origins need no pass.
         """
         with self._store.transaction_read():
+            self._take_held()
             for signal_type in signal_types():
                 index = self._indexes[signal_type.name]
                 values, count = self._store.signal_values_since(
@@ -185,6 +188,53 @@ class MatchIndex:
                     target = self._indexes.get(signal_type_name)
                     if target is not None:
                         target.set_live([r for r in rows if r < len(target)], is_live)
+
+    def hold(self, appended: Sequence[tuple[str, int, int, bytes]]) -> None:
+        """Keep signal rows this node has just committed, ``(type, first row, count, values end
+        to end)``, to add at the next :meth:`refresh` instead of reading them back.
+
+        Only rows that continue exactly from what the index holds (and what is already kept)
+        are kept; anything else is dropped with what was kept of its type, and the store
+        supplies it instead. At most ``refresh_when_behind``'s backlog is kept this way.
+        """
+        for name, first_row, count, values in appended:
+            index = self._indexes.get(name)
+            if index is None:
+                continue  # a type this version cannot match
+            start, chunks, rows = self._held.get(name, (len(index), [], 0))
+            if start + rows != first_row or len(values) != count * get_signal_type(name).size:
+                self._held.pop(name, None)
+                continue
+            chunks.append(values)
+            self._held[name] = (start, chunks, rows + count)
+
+    def _take_held(self) -> None:
+        held, self._held = self._held, {}
+        for name, (start, chunks, rows) in held.items():
+            index = self._indexes[name]
+            if rows and start == len(index):
+                size = get_signal_type(name).size
+                array = np.frombuffer(b"".join(chunks), dtype=np.uint8).reshape(rows, size)
+                index.append(array, first_row=start)
+
+    def refresh_when_behind(self, min_rows: int, max_rows: int) -> bool:
+        """:meth:`refresh` once the store holds, of some signal type, at least as many rows
+        not yet indexed as are indexed (but at least ``min_rows``, at most ``max_rows``);
+        True if it did.
+
+        A large sync stores its entries in many small groups. Catching up after every group
+        would fold each into the buckets as it comes, which costs several times one bulk fold
+        (each fold rewrites the growing segment); catching up as the backlog doubles keeps the
+        total near twice one fold. Rows not indexed yet are still found by every search: the
+        searching facade calls :meth:`refresh` first.
+        """
+        for signal_type in signal_types():
+            indexed = len(self._indexes[signal_type.name])
+            behind = self._store.signal_count(signal_type.name) - indexed
+            if behind >= max(min_rows, min(indexed, max_rows)):
+                self.refresh()
+                return True
+        return False
 
     def apply(self, result: AppendResult) -> None:
         self._add(list(result.added))

@@ -59,6 +59,12 @@ def leaf_hash(entry: bytes) -> bytes:
     return hashlib.sha256(_LEAF_PREFIX + entry).digest()
 
 
+def leaf_hashes(entries: Iterable[bytes]) -> list[bytes]:
+    """``[leaf_hash(e) for e in entries]`` without a Python call per entry."""
+    sha256, prefix = hashlib.sha256, _LEAF_PREFIX
+    return [sha256(prefix + entry).digest() for entry in entries]
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     """Return the RFC 9162 interior node hash ``SHA-256(0x01 || left || right)``."""
     return hashlib.sha256(_NODE_PREFIX + left + right).digest()

@@ -20,6 +20,7 @@ import sqlite_utils
 
 from node.errors import NotFoundError, StoreError
 from node.log.entry import INDEX_LIMIT
+from node.store import columns
 from node.store.audit import AuditTables
 from node.store.faults import guard_store_errors, store_error
 from node.store.federation import FederationTables, now_ms
@@ -106,6 +107,10 @@ class AppendResult:
 
     added: tuple[IndexedSignal, ...]
     retracted: tuple[tuple[str, int], ...]  # (signal type, row) no longer live
+    appended: tuple[tuple[str, int, int, bytes], ...] = ()
+    """Per signal type, the rows appended as (type, first row, count, values end to end) when
+    ``indexed=False`` and the values were at hand (else not listed): what the index may take
+    from memory once the transaction commits (:meth:`node.matching.MatchIndex.hold`)."""
 
 
 @dataclass(frozen=True)
@@ -299,17 +304,29 @@ class Store(FederationTables, AuditTables, IntegrityReads):
         next_row = self._next_rows({s[1] for s in signals})
         retracted: list[tuple[str, int]] = []
         conn = self.db.conn
-        _insert_rows(
-            conn,
-            "INSERT INTO entries (origin, idx, leaf, body, kind, create_ms) VALUES ",
-            6,
-            len(entries),
-            chain.from_iterable((origin, *e) for e in entries),
-        )
+        if not columns.insert_entries(conn, origin, entries):
+            _insert_rows(
+                conn,
+                "INSERT INTO entries (origin, idx, leaf, body, kind, create_ms) VALUES ",
+                6,
+                len(entries),
+                chain.from_iterable((origin, *e) for e in entries),
+            )
         signal_rows: list[tuple[str, int, bytes, int | None, str, int, int]] = []
+        appended: list[tuple[str, int, int, bytes]] = []
         for signal_type, first in next_row.items():
             # Rows are dense per type, in log order: number each type's signals in turn.
             of_type = signals if len(next_row) == 1 else [s for s in signals if s[1] == signal_type]
+            values = columns.insert_signals(conn, origin, signal_type, first, of_type)
+            if values is not None:
+                if not indexed:
+                    appended.append((signal_type, first, len(of_type), values))
+                if indexed:
+                    signal_rows.extend(
+                        (signal_type, row, s[2], s[3], origin, s[0], 0)
+                        for row, s in zip(count(first), of_type)
+                    )
+                continue
             signal_rows.extend(
                 zip(
                     repeat(signal_type),
@@ -321,13 +338,13 @@ class Store(FederationTables, AuditTables, IntegrityReads):
                     repeat(0),
                 )
             )
-        _insert_rows(
-            conn,
-            "INSERT INTO signals VALUES ",
-            7,
-            len(signal_rows),
-            chain.from_iterable(signal_rows),
-        )
+            _insert_rows(
+                conn,
+                "INSERT INTO signals VALUES ",
+                7,
+                len(of_type),
+                chain.from_iterable(signal_rows[-len(of_type) :]),
+            )
         added = (
             [IndexedSignal(t, row, value) for t, row, value, *_ in signal_rows] if indexed else []
         )
@@ -369,6 +386,7 @@ class Store(FederationTables, AuditTables, IntegrityReads):
         return AppendResult(
             tuple(a for a in added if (a.type, a.row) not in dead) if dead else tuple(added),
             tuple(retracted),
+            tuple(appended),
         )
 
     @contextmanager

@@ -26,7 +26,7 @@ from node.integrity import Damage, OwnDamageError, repair_advice
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.entry import MAX_ENTRY_BYTES
 from node.log.keys import VerifierKey
-from node.log.merkle import EMPTY_ROOT, Frontier, leaf_hash, verify_consistency
+from node.log.merkle import EMPTY_ROOT, Frontier, leaf_hash, leaf_hashes, verify_consistency
 from node.own_log import check_offer
 from node.server.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
 from node.server.runner import NodeRunner
@@ -750,7 +750,7 @@ def verify_batch(
     """
     cp = signed.checkpoint
     check_batch(start, batch, frontier.size, cp.size)
-    leaves = [leaf_hash(b) for b in batch]
+    leaves = leaf_hashes(batch)
     extended = frontier.extend(leaves)
     if not proof and extended.size < cp.size:
         # What a hashfed older than batch proofs sends: outdated, not lying (nothing counted).

@@ -112,3 +112,27 @@ def test_entries_beyond_the_newest_checkpoint_have_no_bundle_yet(
             node.bundle(A, 4)
         node.store_verified(_group(bodies, 10, SIZE), signed)
         assert node.bundle(A, 4).entry_index == 4
+
+
+def test_groups_reach_the_index_from_memory_and_every_match_sees_them(
+    homes: tuple[Path, Path],
+) -> None:
+    a, b = homes
+    signed, bodies = _source(a)
+    with Node.open(b) as node:
+        index = node.index  # loaded first, as a serving node's is
+        for start in range(0, SIZE, 4):
+            stored = node.store_verified(_group(bodies, start, min(start + 4, SIZE)), signed)
+            assert stored.result is not None
+            if not stored.checkpoint:
+                # Kept for the index, not yet in it (the backlog is below one catch-up)...
+                assert index.sizes()["md5"] == start < node.store.signal_count("md5")
+                # ...but found by a match, which catches up first.
+                last = min(start + 4, SIZE - 1) - 1
+                hits = node.match_signals([parse_signal("md5:" + f"{last:032x}")])[0].matches
+                assert [h.entry_index for h in hits] == [last]
+        assert index.sizes()["md5"] == SIZE - 1
+        assert node.store.signal_count("md5") == SIZE - 1
+        for n in range(SIZE - 1):
+            found = node.match_signals([parse_signal("md5:" + f"{n:032x}")])[0].matches
+            assert [h.entry_index for h in found] == ([] if n == 3 else [n])
