@@ -265,8 +265,11 @@ def test_recover_stores_nothing_from_a_peer_whose_copy_was_altered(tmp_path: Pat
     b.start()
     try:
         result = hashfed(a.home, "recover", "--peer", b.origin)
-        assert result.exit_code == 5, result.output
-        assert "nothing stored" in result.stderr
+        # B checks what it serves: a body that no longer hashes to its leaf is refused by name
+        # (DATA_LOSS), so the damage never reaches A. A forged batch that does arrive is refused
+        # by recover itself (see test_recover_refuses_the_first_forged_batch_and_stores_nothing).
+        assert result.exit_code == 9, result.output
+        assert f"refusing to serve {a.origin} entry 2" in result.stderr
         assert _size(a) == 0 and a.count("entries", a.origin) == 0
         _refuses(a, 0, 4)
     finally:
