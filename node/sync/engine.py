@@ -427,17 +427,9 @@ class _OriginSync:
         if damage is not None:
             # Our head no longer is what was proven: the differing root is our damage.
             return self._damaged(damage)
-        # Our entries there were proven into another checkpoint the origin signed, so this is
-        # the origin's contradiction; but the evidence format needs a checkpoint we hold in
-        # full (the larger one), so it is recorded once the sync reaches that one.
-        r.status = FAILED
-        r.reason = (
-            f"{self.origin} signed a tree of size {their.size} whose root differs from the "
-            f"entries we hold (verified against its checkpoint of size "
-            f"{_note_size(held)}); evidence is recorded once that checkpoint is reached"
+        return self._contradiction(
+            held, f"{self.origin} signed a tree of size {their.size} whose root differs from"
         )
-        log.error("sync %s: %s: %s", self.peer, self.origin, r.reason)
-        return r
 
     async def _evidence(
         self, kind: str, first_note: str, second_note: str, detail: dict[str, object]
@@ -597,6 +589,21 @@ class _OriginSync:
         self.report.imported += writer.appended
         self.report.our_size_after = max(self.report.our_size_after, writer.size)
 
+    def _contradiction(self, held: Held, what: str) -> OriginSyncReport:
+        """A signed tree that contradicts the entries held beyond our newest checkpoint, which
+        were proven into another checkpoint the origin signed: the origin's doing, not the
+        peer's. The evidence format needs a checkpoint held in full (the one those entries were
+        proven into), so evidence is recorded once the sync reaches it."""
+        r = self.report
+        r.status = FAILED
+        r.reason = (
+            f"{what} the {held.size} entries we hold (verified against its checkpoint of size "
+            f"{_note_size(held)}); not the peer's fault; evidence is recorded once that "
+            "checkpoint is reached"
+        )
+        log.error("sync %s: %s: %s", self.peer, self.origin, r.reason)
+        return r
+
     async def _judge(
         self, signed: SignedCheckpoint, held: Held, refused: BatchRefusedError, *, retried: bool
     ) -> OriginSyncReport:
@@ -675,18 +682,10 @@ class _OriginSync:
                 if damage is not None:
                     return self._damaged(damage)
                 # The signed tree of n extends our newest checkpoint but not the entries held
-                # beyond it, which were proven into another checkpoint the origin signed: the
-                # origin's contradiction, not the peer's. Evidence needs that checkpoint in
-                # full (as in _compare_head).
-                r.status = FAILED
-                r.reason = (
-                    f"{self.origin}'s signed tree of size {their.size} does not extend the "
-                    f"{m} entries we hold (verified against its checkpoint of size "
-                    f"{_note_size(held)}); not the peer's fault; evidence is recorded once "
-                    "that checkpoint is reached"
+                # beyond it.
+                return self._contradiction(
+                    held, f"{self.origin}'s signed tree of size {their.size} does not extend"
                 )
-                log.error("sync %s: %s: %s", self.peer, self.origin, r.reason)
-                return r
         await self._reject(refused.count, PEER_FAULT_REASON, failure)
         if not (cleared or (verdict is not None and verdict.culprit is Culprit.NOBODY)):
             return r
