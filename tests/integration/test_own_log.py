@@ -38,6 +38,18 @@ from tests.integration.storage import (
 )
 
 
+def _peers_and_empty_copy(tmp_path: Path) -> tuple[Member, Member, Path]:
+    """A and B peering with each other, and a copy of A's database before anything was published
+    (taken closed: everything is in the main file), to restore as an old backup."""
+    a = Member.create(tmp_path, "a.example")
+    b = Member.create(tmp_path, "b.example")
+    peer(a, b)
+    peer(b, a)
+    empty = tmp_path / "a-empty.db"
+    shutil.copyfile(a.home / "hashfed.db", empty)
+    return a, b, empty
+
+
 def _publish(member: Member, first: int, count: int) -> None:
     for i in range(first, first + count):
         member.import_hash_list([f"md5 {i:032x}"], Labels(entity="own-log-test"))
@@ -112,12 +124,7 @@ def _continue(a: Member, b: Member, index: int) -> None:
 def test_lost_wal_and_old_database_are_refused_then_recovered_from_a_peer(
     tmp_path: Path,
 ) -> None:
-    a = Member.create(tmp_path, "a.example")
-    b = Member.create(tmp_path, "b.example")
-    peer(a, b)
-    peer(b, a)
-    empty = tmp_path / "a-empty.db"
-    shutil.copyfile(a.home / "hashfed.db", empty)  # closed: everything is in the main file
+    a, b, empty = _peers_and_empty_copy(tmp_path)
 
     _publish(a, 0, 5)
     a.start()
@@ -212,12 +219,7 @@ def test_the_local_api_refuses_to_publish_behind_the_signed_state(
 
 
 def test_recover_refuses_a_peer_behind_what_this_node_signed(tmp_path: Path) -> None:
-    a = Member.create(tmp_path, "a.example")
-    b = Member.create(tmp_path, "b.example")
-    peer(a, b)
-    peer(b, a)
-    empty = tmp_path / "a-empty.db"
-    shutil.copyfile(a.home / "hashfed.db", empty)
+    a, b, empty = _peers_and_empty_copy(tmp_path)
     _publish(a, 0, 3)
     a.start()
     b.start()
@@ -237,12 +239,7 @@ def test_recover_refuses_a_peer_behind_what_this_node_signed(tmp_path: Path) -> 
 
 
 def test_recover_stores_nothing_from_a_peer_whose_copy_was_altered(tmp_path: Path) -> None:
-    a = Member.create(tmp_path, "a.example")
-    b = Member.create(tmp_path, "b.example")
-    peer(a, b)
-    peer(b, a)
-    empty = tmp_path / "a-empty.db"
-    shutil.copyfile(a.home / "hashfed.db", empty)
+    a, b, empty = _peers_and_empty_copy(tmp_path)
     _publish(a, 0, 4)
     a.start()
     b.start()
@@ -277,12 +274,7 @@ def test_recover_stores_nothing_from_a_peer_whose_copy_was_altered(tmp_path: Pat
 
 
 def test_recover_replaces_a_damaged_signed_state_file(tmp_path: Path) -> None:
-    a = Member.create(tmp_path, "a.example")
-    b = Member.create(tmp_path, "b.example")
-    peer(a, b)
-    peer(b, a)
-    empty = tmp_path / "a-empty.db"
-    shutil.copyfile(a.home / "hashfed.db", empty)
+    a, b, empty = _peers_and_empty_copy(tmp_path)
     _publish(a, 0, 3)
     a.start()
     b.start()
@@ -459,12 +451,7 @@ def test_recover_on_a_full_disk_is_exit_8_with_one_line(tmp_path: Path) -> None:
 
 
 def test_recover_on_a_read_only_database_is_exit_8_with_one_line(tmp_path: Path) -> None:
-    a = Member.create(tmp_path, "a.example")
-    b = Member.create(tmp_path, "b.example")
-    peer(a, b)
-    peer(b, a)
-    empty = tmp_path / "a-empty.db"
-    shutil.copyfile(a.home / "hashfed.db", empty)
+    a, b, empty = _peers_and_empty_copy(tmp_path)
     _publish(a, 0, 3)
     a.start()
     b.start()
@@ -521,12 +508,7 @@ def test_a_full_disk_under_the_signed_state_file_is_a_store_error(tmp_path: Path
 
 
 def test_recover_clears_stale_findings_about_the_own_log(tmp_path: Path) -> None:
-    a = Member.create(tmp_path, "a.example")
-    b = Member.create(tmp_path, "b.example")
-    peer(a, b)
-    peer(b, a)
-    empty = tmp_path / "a-empty.db"
-    shutil.copyfile(a.home / "hashfed.db", empty)
+    a, b, empty = _peers_and_empty_copy(tmp_path)
     _publish(a, 0, 3)
     a.start()
     b.start()
