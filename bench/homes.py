@@ -35,7 +35,7 @@ def fill_pdq(
     make = lines or random_pdq_lines
     for start in range(0, rows, batch):
         chunk = make(min(batch, rows - start))
-        node.import_hash_list(chunk, labels)
+        node.publisher.import_hash_list(chunk, labels)
         if progress:
             print(f"  built {start + len(chunk):,} / {rows:,}", file=sys.stderr, flush=True)
 

@@ -11,7 +11,7 @@ flipped, half random; threshold 31, as bench/match.py):
 - unary ``MatchSignal`` lookups/s with C concurrent clients (grpc.aio, one channel each);
 - streaming bulk lookups/s: one ``StreamMatches`` call, M queries per message;
 - in-process batched ``BitIndex.search_many`` over the same hashes (the index alone), so each
-  gRPC figure is also a fraction of it; and in-process ``Node.match_signals`` with 1,000
+  gRPC figure is also a fraction of it; and in-process ``Matcher.match_signals`` with 1,000
   signals at once (the facade StreamMatches calls: index plus store reads and result objects),
   which splits the gap into what the facade costs and what gRPC and encoding cost.
 The load average (``/proc/loadavg``) is printed beside the figures: the machine is shared.
@@ -213,13 +213,13 @@ def in_process(
 
 
 def facade(home: Path, queries: np.ndarray, seconds: float) -> tuple[float, float, int]:
-    """In-process ``Node.match_signals`` of all queries at once: lookups/s per wall and per CPU
+    """In-process ``Matcher.match_signals`` of all queries at once: lookups/s per wall and per CPU
     second, and the matches found (the same as StreamMatches must find)."""
     signals = [Signal("pdq", q.tobytes()) for q in queries]
     with Node.open(home) as node:
-        results = node.match_signals(signals, THRESHOLD)  # index loaded, kernel warm
+        results = node.matcher.match_signals(signals, THRESHOLD)  # index loaded, kernel warm
         per_wall, per_cpu = timed_rate(
-            lambda: node.match_signals(signals, THRESHOLD), len(signals), seconds
+            lambda: node.matcher.match_signals(signals, THRESHOLD), len(signals), seconds
         )
     return per_wall, per_cpu, sum(len(r.matches) for r in results)
 
@@ -336,7 +336,7 @@ def main() -> None:
         load["stream"],
     )
     table.add_row(
-        "in-process Node.match_signals (1,000 at once; what StreamMatches calls)",
+        "in-process Matcher.match_signals (1,000 at once; what StreamMatches calls)",
         f"{facade_qps:,.0f}",
         f"{facade_qps / batched_qps:.3f}",
         f"{facade_cpu_qps:,.0f}",

@@ -5,7 +5,7 @@
 
 Compares, on the same log, the plain RFC 9162 generators (read every leaf hash from the store
 and hash the whole tree per proof: what a node without stored interior nodes does) with the
-node's cached tree levels (``Node.inclusion`` / ``Node.consistency``: levels built from the store
+node's cached tree levels (``Reader.inclusion`` / ``Reader.consistency``: levels built from the store
 once, then O(log^2 n) per proof). Prints a table; numbers go to docs/performance.md.
 """
 
@@ -35,7 +35,7 @@ def build(home: Path, count: int) -> None:
 def measure(home: Path, queries: int) -> None:
     rng = random.Random(20261130)
     with Node.open(home) as node:
-        origin, size = node.origin, node.checkpoint().size
+        origin, size = node.origin, node.reader.checkpoint().size
         index, old = size // 3, size // 2
 
         started = time.perf_counter()
@@ -47,21 +47,21 @@ def measure(home: Path, queries: int) -> None:
         plain_consistency_s = time.perf_counter() - started
 
         started = time.perf_counter()
-        first = node.inclusion(origin, index)[1]
+        first = node.reader.inclusion(origin, index)[1]
         first_s = time.perf_counter() - started
         assert first == plain_inclusion
         steady = []
         for _ in range(queries):
             i = rng.randrange(size)
             started = time.perf_counter()
-            node.inclusion(origin, i)
+            node.reader.inclusion(origin, i)
             steady.append(time.perf_counter() - started)
         steady.sort()
         started = time.perf_counter()
-        cached_consistency = node.consistency(origin, old, size)
+        cached_consistency = node.reader.consistency(origin, old, size)
         cached_consistency_s = time.perf_counter() - started
         assert cached_consistency == plain_consistency
-        levels_mb = node._trees[origin].nbytes() / 1e6
+        levels_mb = node.trees.get(origin, size).nbytes() / 1e6
 
     console = Console(width=130)
     console.print(
@@ -73,10 +73,10 @@ def measure(home: Path, queries: int) -> None:
     rows = [
         ("plain generator: inclusion (read leaves, hash all)", plain_inclusion_s),
         ("plain generator: consistency n/2 -> n", plain_consistency_s),
-        ("Node.inclusion, first call (builds the levels)", first_s),
-        (f"Node.inclusion, then (p50 of {queries})", p50),
-        (f"Node.inclusion, then (p99 of {queries})", p99),
-        ("Node.consistency n/2 -> n, levels built", cached_consistency_s),
+        ("Reader.inclusion, first call (builds the levels)", first_s),
+        (f"Reader.inclusion, then (p50 of {queries})", p50),
+        (f"Reader.inclusion, then (p99 of {queries})", p99),
+        ("Reader.consistency n/2 -> n, levels built", cached_consistency_s),
     ]
     for name, seconds in rows:
         ratio = plain_inclusion_s / seconds

@@ -5,11 +5,11 @@
                             [--out /tmp/perf_startup.md]
 
 1. A node home with N stored PDQ signals (default 1M), published through the normal path
-   (``Node.import_hash_list`` in batches of 50,000: signed checkpoints, real entries; ~55 us
+   (``Publisher.import_hash_list`` in batches of 50,000: signed checkpoints, real entries; ~55 us
    per entry, so 10M takes ~10 minutes). ``--home`` reuses a home made by an earlier run (it is
    created there if missing, and kept).
 2. Each start runs in a fresh Python process (page cache warm, as on a restart), timed from
-   ``Node.open`` to the first answered lookup (``Node.match_signals``):
+   ``Node.open`` to the first answered lookup (``Matcher.match_signals``):
    - cold: no snapshot, the index built from the store;
    - snapshot write: time and size of ``MatchIndex.save_snapshot`` after the cold start;
    - warm: from the snapshot (SHA-256 of every array, store check, catch-up);
@@ -71,7 +71,7 @@ node = Node.open(__import__("pathlib").Path(home))
 opened = time.perf_counter()
 node.index
 ready = time.perf_counter()
-results = node.match_signals([Signal("pdq", query)], 31)
+results = node.matcher.match_signals([Signal("pdq", query)], 31)
 answered = time.perf_counter()
 out = {
     "import_s": imported - started,
@@ -252,7 +252,7 @@ def freshness(home: Path, count: int) -> dict[str, list[float]]:
             for _ in range(count):
                 value = secrets.token_hex(32)
                 started = time.perf_counter()
-                report = other.import_hash_list([f"pdq {value}"], Labels())
+                report = other.publisher.import_hash_list([f"pdq {value}"], Labels())
                 out["other add"].append(time.perf_counter() - started + _until(shows(value, 1)))
                 other_entries.append((report.entries[0].entry_index, value))
                 time.sleep(random.uniform(0, 0.25))  # not in phase with the refresh ticks
@@ -262,7 +262,7 @@ def freshness(home: Path, count: int) -> dict[str, list[float]]:
                 out["grpc rm"].append(time.perf_counter() - started + _until(shows(value, 0)))
             for idx, value in other_entries:
                 started = time.perf_counter()
-                other.retract(idx)
+                other.publisher.retract(idx)
                 out["other rm"].append(time.perf_counter() - started + _until(shows(value, 0)))
                 time.sleep(random.uniform(0, 0.25))
     return out

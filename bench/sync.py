@@ -153,8 +153,8 @@ def main() -> None:
         Node.init(a, ORIGIN, peer_address=f"127.0.0.1:{a_port}").close()
         Node.init(b, "reader-b.example", peer_address=f"127.0.0.1:{b_port}").close()
         with Node.open(a) as na, Node.open(b) as nb:
-            na.add_member(json.dumps(nb.identity_card()))
-            nb.add_peer(json.dumps(na.identity_card()))
+            na.members.add(json.dumps(nb.identity_card()))
+            nb.members.add_peer(json.dumps(na.identity_card()))
         started = time.perf_counter()
         publish(a, args.entries)
         publish_s = time.perf_counter() - started
@@ -164,7 +164,9 @@ def main() -> None:
             # on their own, so the floor below is transport only, as before batch proofs.
             runner = served.running.runner
             started = time.perf_counter()
-            levels = runner.call(runner.node.batch_proofs, ORIGIN, [args.entries], args.entries)
+            levels = runner.call(
+                runner.node.importer.batch_proofs, ORIGIN, [args.entries], args.entries
+            )
             served.run(levels, timeout=600)
             levels_s = time.perf_counter() - started
             floor = in_child("floor", b, args.entries)
@@ -176,7 +178,7 @@ def main() -> None:
             assert inc["count"] == args.incremental, inc
         store_s = storage_floor(b, folder)
         with Node.open(b) as nb, Node.open(a) as na:
-            assert nb.checkpoint(ORIGIN).root == na.checkpoint().root
+            assert nb.reader.checkpoint(ORIGIN).root == na.reader.checkpoint().root
 
     console = Console(width=150)
     console.print(

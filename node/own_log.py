@@ -228,8 +228,8 @@ def _problem(
             f"against {node.origin}. The database lost committed entries (a deleted "
             f"hashfed.db-wal or an older copy restored?); {RECOVER_ADVICE}"
         )
-    if cp.size > 0 and node.root_at(node.origin, cp.size) != cp.root:
-        ours = node.root_at(node.origin, cp.size).hex()
+    if cp.size > 0 and node.reader.root_at(node.origin, cp.size) != cp.root:
+        ours = node.reader.root_at(node.origin, cp.size).hex()
         return (
             f"refusing to sign for {node.origin}: the database's log has root {ours} at size "
             f"{cp.size}, but this node signed root {cp.root.hex()} for that size (in {where}). "
@@ -351,7 +351,9 @@ def offered(node: Node, note: str, peer: str) -> str | None:
     def holds() -> tuple[bool, int]:
         latest = node.store.latest_checkpoint(node.origin)
         have = 0 if latest is None else latest.size
-        ok = cp.size <= have and (cp.size == 0 or node.root_at(node.origin, cp.size) == cp.root)
+        ok = cp.size <= have and (
+            cp.size == 0 or node.reader.root_at(node.origin, cp.size) == cp.root
+        )
         return ok, have
 
     if holds()[0] and (
@@ -502,12 +504,12 @@ async def recover(node: Node, peer: str) -> RecoverReport:
                 and text is None
                 and latest is not None
                 and cp.size < have
-                and node.root_at(origin, cp.size) == cp.root
+                and node.reader.root_at(origin, cp.size) == cp.root
             ):
                 # The file is missing and the peer holds a prefix of the database's log: that
                 # is the confirmation publishing waits for (_unconfirmed); nothing to fetch.
                 _confirmed(node, peer, cp.size)
-                node._trees.pop(origin, None)
+                node.trees.forget(origin)
                 return RecoverReport(peer, have, have, 0, latest.root.hex(), have)
             if cp.size < have or same_size_other_root:
                 raise SignedStateError(
@@ -543,7 +545,7 @@ async def recover(node: Node, peer: str) -> RecoverReport:
             try:
                 problem = _problem(node, node.store.latest_checkpoint(origin), newest)
             finally:
-                node._trees.pop(origin, None)  # may hold leaves that a rollback removes
+                node.trees.forget(origin)  # may hold leaves that a rollback removes
             if problem is not None:
                 raise SignedStateError(problem)
     if head is None or head.checkpoint.size < cp.size:

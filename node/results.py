@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from enum import Enum
+from pathlib import PurePath
+from typing import Any
 
 from node.hashing import ComputedSignal
 from node.log.entry import Labels
@@ -183,3 +187,39 @@ class QueryResult:
 
     def to_dict(self) -> dict[str, object]:
         return {"query": self.query, "matches": [m.to_dict() for m in self.matches]}
+
+
+def to_json(value: object) -> Any:
+    """``value`` as JSON-ready data: dataclasses as objects of their fields (a field's
+    ``metadata["json"]`` renames it), enums as their values, bytes as hex, paths as text.
+
+    A value with its own ``to_dict()`` keeps that shape (types not yet described by fields)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Enum):
+        return to_json(value.value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, PurePath):
+        return str(value)
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return to_json(to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.metadata.get("json", f.name): to_json(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+        }
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_json(v) for v in value]
+    raise TypeError(f"no JSON form for {type(value).__name__}")
+
+
+def to_json_dict(value: object) -> dict[str, object]:
+    """:func:`to_json` of a value whose JSON form is an object."""
+    doc = to_json(value)
+    if not isinstance(doc, dict):
+        raise TypeError(f"{type(value).__name__} is not a JSON object")
+    return doc

@@ -52,7 +52,16 @@ class AbsorbReport:
 
 
 @dataclass(frozen=True)
-class _Covering:
+class WitnessSummary:
+    """How far one origin is witnessed here (``hashfed status``)."""
+
+    witnessed_size: int | None
+    newest_cosigned_size: int | None
+    newest_cosigners: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Covering:
     """Per origin: sizes of witnessed checkpoints, and the best unwitnessed coverage."""
 
     sizes: list[int]  # ascending, witnessed only
@@ -73,7 +82,7 @@ class Witness:
         self.config = config
         # Per origin: (store change stamp, coverage). Every lookup that matches an origin asks
         # for its coverage; it is recomputed only after something in the store changed.
-        self._coverings: dict[str, tuple[tuple[int, int], _Covering]] = {}
+        self._coverings: dict[str, tuple[tuple[int, int], Covering]] = {}
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -249,7 +258,7 @@ class Witness:
 
     # -- the policy ----------------------------------------------------------------------------
 
-    def covering(self, origin: str) -> _Covering:
+    def covering(self, origin: str) -> Covering:
         """Which checkpoints of ``origin`` are witnessed, cached until the store changes."""
         stamp = self.store.change_stamp()
         cached = self._coverings.get(origin)
@@ -259,7 +268,7 @@ class Witness:
         self._coverings[origin] = (stamp, covering)
         return covering
 
-    def _compute_covering(self, origin: str) -> _Covering:
+    def _compute_covering(self, origin: str) -> Covering:
         # Counted by key, not by name: after a member's witness key changes, cosignatures made
         # with the old one no longer count (an auditor checking with the new key agrees).
         keys = self.member_witness_keys()
@@ -280,11 +289,9 @@ class Witness:
             best_after[i] = best
         sizes = [s for s, names in zip(all_sizes, counted, strict=True) if len(names) >= need]
         names = [n for n in counted if len(n) >= need]
-        return _Covering(sizes, names, all_sizes, best_after)
+        return Covering(sizes, names, all_sizes, best_after)
 
-    def status(
-        self, origin: str, entry_index: int, covering: _Covering | None = None
-    ) -> Witnessing:
+    def status(self, origin: str, entry_index: int, covering: Covering | None = None) -> Witnessing:
         """The smallest witnessed checkpoint covering ``entry_index``, or the best so far."""
         c = covering if covering is not None else self.covering(origin)
         i = bisect.bisect_right(c.sizes, entry_index)
@@ -294,16 +301,14 @@ class Witness:
         best = c.best_after[j] if j < len(c.all_sizes) else ()
         return Witnessing(None, best, self.config.witness_min)
 
-    def summary(self, origin: str) -> dict[str, object]:
+    def summary(self, origin: str) -> WitnessSummary:
         """For `status`: newest witnessed checkpoint size and witnesses of the newest one."""
         c = self.covering(origin)
         newest = c.all_sizes[-1] if c.all_sizes else None
         rows = [] if newest is None else self.store.cosignatures(origin, newest, newest)[newest]
-        return {
-            "witnessed_size": c.sizes[-1] if c.sizes else None,
-            "newest_cosigned_size": newest,
-            "newest_cosigners": [r.witness for r in rows],
-        }
+        return WitnessSummary(
+            c.sizes[-1] if c.sizes else None, newest, tuple(r.witness for r in rows)
+        )
 
 
 class _TooCostlyError(Exception):

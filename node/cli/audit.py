@@ -54,7 +54,7 @@ def export(
 ) -> None:
     """Write every entry, checkpoint and cosignature held, per origin (hashfed-export/v1)."""
     with open_node(home) as node:
-        done = node.export(folder, origin)
+        done = node.audit.export(folder, origin)
     if as_json:
         print_json({"folder": str(folder), "origins": [o.to_dict() for o in done]})
         return
@@ -85,8 +85,8 @@ def _detail(row_: EvidenceRow) -> object:
 def evidence_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Every piece of equivocation evidence this node holds (each one stopped its origin)."""
     with open_node(home) as node:
-        rows = node.evidence()
-        halted = node.halted_origins()
+        rows = node.audit.evidence()
+        halted = node.importer.halted_origins()
     if as_json:
         print_json(
             [
@@ -137,9 +137,9 @@ def evidence_export(
 ) -> None:
     """Write a portable proof of equivocation (hashfed-evidence/v1) that verifies offline."""
     with open_node(home) as node:
-        text = node.evidence_file(evidence_id)
-        origin = next(r.origin for r in node.evidence() if r.id == evidence_id)
-        key = _known_key(node.members(), origin)
+        text = node.audit.evidence_file(evidence_id)
+        origin = next(r.origin for r in node.audit.evidence() if r.id == evidence_id)
+        key = _known_key(node.members.known(), origin)
     target = "FILE" if output is None else str(output)
     command = f"python {VERIFY_EVIDENCE} {shown(target)} --key '{shown(key or '<verifier key>')}'"
     if output is None:
@@ -219,7 +219,7 @@ def audit_reads(
 ) -> None:
     """What auditors read from this node's federation service, newest first."""
     with open_node(home) as node:
-        reads = node.audit_reads(auditor, limit)
+        reads = node.audit.reads(auditor, limit)
     if as_json:
         print_json(
             [
@@ -266,7 +266,7 @@ def _described(detail: str) -> str:
 def audit_log(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """The operator log: auditors added or removed, members reset after evidence."""
     with open_node(home) as node:
-        entries = node.operator_log()
+        entries = node.audit.operator_log()
     if as_json:
         print_json(
             [

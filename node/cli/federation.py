@@ -17,6 +17,7 @@ from rich.text import Text
 
 from node.cli.common import HomeOpt, JsonOpt, handles_errors, open_node, out, print_json, row
 from node.errors import InvalidInputError
+from node.results import to_json_dict
 from node.text import shown
 
 member_app = typer.Typer(help="Trust origins: accept their signed entries from any relay.")
@@ -38,7 +39,7 @@ def member_add(card: CardArg, home: HomeOpt = None, as_json: JsonOpt = False) ->
     """Trust the card's origin (its signed entries are accepted from whoever relays them), or,
     for an auditor's card, grant that auditor read-only access."""
     with open_node(home) as node:
-        accepted = node.add_member(_read_card(card))
+        accepted = node.members.add(_read_card(card))
     witness = None if accepted.witness_key is None else str(accepted.witness_key)
     if as_json:
         print_json(
@@ -70,11 +71,11 @@ def member_add(card: CardArg, home: HomeOpt = None, as_json: JsonOpt = False) ->
 def member_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Members this node knows (trusted or removed) and auditors it grants read access."""
     with open_node(home) as node:
-        members = node.members()
-        auditors = node.auditors()
-        peers = {p.name for p in node.peers()}
-        halted = node.halted_origins()
-        witness_keys = node.witness_keys()
+        members = node.members.known()
+        auditors = node.members.auditors()
+        peers = {p.name for p in node.members.peers()}
+        halted = node.importer.halted_origins()
+        witness_keys = node.members.witness_keys()
     listed: list[dict[str, object]] = [
         {
             "origin": m.origin,
@@ -136,8 +137,8 @@ def member_remove(
     """Stop trusting an origin (its entries stop matching and are no longer relayed), or take
     an auditor's read access away."""
     with open_node(home) as node:
-        was_auditor = any(a.name == origin for a in node.auditors())
-        node.remove_member(origin)
+        was_auditor = any(a.name == origin for a in node.members.auditors())
+        node.members.remove(origin)
     if as_json:
         print_json(
             {"origin": origin, "role": "auditor" if was_auditor else "member", "trusted": False}
@@ -168,8 +169,8 @@ def member_reset(
     """Resume importing an origin that evidence stopped; the evidence stays, the reset is
     logged (`hashfed audit log`)."""
     with open_node(home) as node:
-        log_id = node.reset_member(origin, reason)
-        evidence = [e.id for e in node.evidence() if e.origin == origin]
+        log_id = node.members.reset(origin, reason)
+        evidence = [e.id for e in node.audit.evidence() if e.origin == origin]
     if as_json:
         print_json(
             {
@@ -195,7 +196,7 @@ def member_reset(
 def peer_add(card: CardArg, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Trust the card's origin and connect to its node at the card's address."""
     with open_node(home) as node:
-        accepted = node.add_peer(_read_card(card))
+        accepted = node.members.add_peer(_read_card(card))
     if as_json:
         print_json({"name": accepted.origin, "address": accepted.address})
     else:
@@ -207,7 +208,7 @@ def peer_add(card: CardArg, home: HomeOpt = None, as_json: JsonOpt = False) -> N
 def peer_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Nodes this node connects to."""
     with open_node(home) as node:
-        peers = node.peers()
+        peers = node.members.peers()
     if as_json:
         print_json([{"name": p.name, "address": p.address} for p in peers])
         return
@@ -226,7 +227,7 @@ def peer_remove(
 ) -> None:
     """Stop connecting to a node (its origin stays trusted; see `member remove`)."""
     with open_node(home) as node:
-        node.remove_peer(name)
+        node.members.remove_peer(name)
     if as_json:
         print_json({"name": name, "peer": False})
     else:
@@ -246,7 +247,7 @@ def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Peers (last sync, last error, entries received/rejected), origins (size, witnessed
     size), witness policy, auditors, evidence."""
     with open_node(home) as node:
-        report = node.status()
+        report = to_json_dict(node.status())
     if as_json:
         print_json(report)
         return

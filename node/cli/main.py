@@ -149,7 +149,7 @@ def hash_(
     # On every core. A node's home, if there is one, supplies its settings (max_pixels).
     if HomePaths(resolve_home(home)).config.exists():
         with open_node(home) as node:
-            results = node.hash_files(files)
+            results = node.hasher.hash_files(files)
     else:
         hashed = hash_paths(files)
         results = [FileHashes(str(p), tuple(s)) for p, s in zip(files, hashed, strict=True)]
@@ -251,12 +251,12 @@ def add(
     labels = _labels(entity, content_type, behaviour, tag)
     with open_node(home) as node:
         if files:
-            report = node.publish_files(files, labels, note)
+            report = node.publisher.publish_files(files, labels, note)
         elif signal:
-            report = node.publish_signals(_given_signals(signal, quality), labels, note)
+            report = node.publisher.publish_signals(_given_signals(signal, quality), labels, note)
         else:
             assert from_file is not None
-            report = node.import_hash_list(_read_lines(from_file), labels, note)
+            report = node.publisher.import_hash_list(_read_lines(from_file), labels, note)
     _print_report(report, as_json)
 
 
@@ -279,7 +279,7 @@ def retract(
 ) -> None:
     """Append a RETRACT: the ADD stops matching everywhere (it stays in the log)."""
     with open_node(home) as node:
-        _print_report(node.retract(index, reason), as_json)
+        _print_report(node.publisher.retract(index, reason), as_json)
 
 
 @app.command()
@@ -311,7 +311,9 @@ def opinion(
             "give exactly one of --true-positive, --false-positive, --disputed"
         )
     with open_node(home) as node:
-        report = node.opinion(origin, index, chosen[0], agrees_with_labels=not disagree_labels)
+        report = node.publisher.opinion(
+            origin, index, chosen[0], agrees_with_labels=not disagree_labels
+        )
     _print_report(report, as_json)
 
 
@@ -337,9 +339,9 @@ def match(
         raise typer.BadParameter("give FILE... or --signal TYPE:VALUE, one of the two")
     with open_node(home) as node:
         if files:
-            results = node.match_files(files, threshold)
+            results = node.matcher.match_files(files, threshold)
         else:
-            results = node.match_signals([parse_signal(s) for s in signal or []], threshold)
+            results = node.matcher.match_signals([parse_signal(s) for s in signal or []], threshold)
     _print_matches(results, as_json)
     if exit_code and not any(r.matches for r in results):
         raise typer.Exit(EXIT_NO_MATCH)
@@ -390,7 +392,7 @@ def log(
 ) -> None:
     """List an origin's log entries."""
     with open_node(home) as node:
-        lines = node.log(origin)
+        lines = node.reader.log(origin)
     if as_json:
         print_json([line.to_dict() for line in lines])
         return
@@ -417,7 +419,7 @@ def checkpoint(
 ) -> None:
     """Print an origin's newest signed checkpoint (C2SP signed note)."""
     with open_node(home) as node:
-        cp = node.checkpoint(origin)
+        cp = node.reader.checkpoint(origin)
     if as_json:
         print_json({"origin": cp.origin, "size": cp.size, "root": cp.root.hex(), "note": cp.note})
         return
@@ -437,7 +439,7 @@ def proof(
 ) -> None:
     """Write a provenance bundle (JSON): entry bytes, inclusion proof, signed checkpoint."""
     with open_node(home) as node:
-        text = node.bundle(origin, index).to_json()
+        text = node.reader.bundle(origin, index).to_json()
     if output is None:
         sys.stdout.write(text)
         return

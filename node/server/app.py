@@ -105,8 +105,8 @@ def peer_check(runner: NodeRunner) -> Check:
     """Admit a caller only if its leaf certificate's fingerprint is pinned in a member card
     (a member) or an auditor card (an auditor: every call it makes is logged as a read; the
     federation service has no call that changes anything)."""
-    caller_for_fingerprint = runner.node.caller_for_fingerprint
-    record_audit_read = runner.node.record_audit_read
+    caller_for_fingerprint = runner.node.members.caller_for_fingerprint
+    record_audit_read = runner.node.audit.record_read
 
     async def check(
         details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext, request: object
@@ -203,17 +203,17 @@ def _snapshot(node: Node) -> _Snapshot:
         local_token=node.config.local_token,
         tls_key=tls_key,
         tls_cert=tls_cert,
-        pinned=node.pinned_certificates(),
+        pinned=node.members.pinned_certificates(),
     )
 
 
 def _shared_certificates(node: Node) -> dict[str, list[str]]:
     """Fingerprints pinned by more than one trusted member or auditor card, with their holders."""
     holders: dict[str, list[str]] = {}
-    for m in node.members():
+    for m in node.members.known():
         if m.trusted:
             holders.setdefault(m.tls_fingerprint, []).append(f"member {m.origin}")
-    for a in node.auditors():
+    for a in node.members.auditors():
         holders.setdefault(a.tls_fingerprint, []).append(f"auditor {a.name}")
     return {f: names for f, names in holders.items() if len(names) > 1}
 
@@ -230,7 +230,7 @@ def _startup_check(node: Node) -> None:
 
 def _freshen(node: Node) -> list[bytes]:
     node.index.refresh()
-    return node.pinned_certificates()
+    return node.members.pinned_certificates()
 
 
 @dataclass

@@ -67,13 +67,13 @@ def _proven_batches(
 ) -> list[tuple[int, list[bytes], list[bytes]]]:
     """Entries ``[start, stop)`` of ``origin`` in batches, each with its consistency proof from
     the size after it to ``end`` (run on the node thread: one store read, cached tree levels)."""
-    bodies = node.entry_bodies(origin, start, stop)
+    bodies = node.reader.entry_bodies(origin, start, stop)
     if len(bodies) != stop - start:
         raise RuntimeError(
             f"entry_bodies({origin!r}, {start}, {stop}) returned {len(bodies)} entries"
         )
     split = list(batches(start, bodies))
-    proofs = node.batch_proofs(origin, [first + len(batch) for first, batch in split], end)
+    proofs = node.importer.batch_proofs(origin, [first + len(batch) for first, batch in split], end)
     return [(first, batch, proof) for (first, batch), proof in zip(split, proofs, strict=True)]
 
 
@@ -98,7 +98,7 @@ class FederationServicer:
     async def ListOrigins(  # noqa: N802
         self, request: federation_pb2.ListOriginsRequest, context: grpc.aio.ServicerContext
     ) -> federation_pb2.ListOriginsResponse:
-        checkpoints = await self._runner.call(self._node.served_checkpoints)
+        checkpoints = await self._runner.call(self._node.reader.served_checkpoints)
         return federation_pb2.ListOriginsResponse(
             origins=[
                 federation_pb2.OriginCheckpoint(origin=cp.origin, checkpoint=cp.note)
@@ -133,7 +133,7 @@ class FederationServicer:
         index = log_index(request.entry_index)
         tree_size = log_index(request.tree_size, "tree_size")
         entry, hashes, checkpoint = await self._runner.call(
-            self._node.inclusion, request.origin, index, tree_size
+            self._node.reader.inclusion, request.origin, index, tree_size
         )
         return federation_pb2.InclusionProof(entry=entry, hashes=hashes, checkpoint=checkpoint)
 
@@ -144,7 +144,7 @@ class FederationServicer:
     ) -> federation_pb2.ConsistencyProof:
         old = log_index(request.old_size, "old_size")
         new = log_index(request.new_size, "new_size")
-        hashes = await self._runner.call(self._node.consistency, request.origin, old, new)
+        hashes = await self._runner.call(self._node.reader.consistency, request.origin, old, new)
         return federation_pb2.ConsistencyProof(hashes=hashes)
 
     async def ListCheckpoints(  # noqa: N802
@@ -157,7 +157,7 @@ class FederationServicer:
         # origin with a million checkpoints never costs one long call.
         while True:
             chunk = await self._runner.call(
-                self._node.checkpoint_notes,
+                self._node.reader.checkpoint_notes,
                 request.origin,
                 min_size,
                 request.cosigned_only,

@@ -215,7 +215,7 @@ def match_queries(node: Node, queries: Sequence[SignalQuery]) -> list[QueryResul
         end = start + 1
         while end < len(queries) and queries[end][1] == threshold:
             end += 1
-        results.extend(node.match_signals([s for s, _ in queries[start:end]], threshold))
+        results.extend(node.matcher.match_signals([s for s, _ in queries[start:end]], threshold))
         start = end
     return results
 
@@ -242,7 +242,9 @@ class LocalServicer:
     ) -> local_pb2.MatchResponse:
         threshold = request.pdq_threshold if request.HasField("pdq_threshold") else None
         name = file_name_field(request.file_name)
-        result = await self._runner.call(self._node.match_media, request.content, name, threshold)
+        result = await self._runner.call(
+            self._node.matcher.match_media, request.content, name, threshold
+        )
         return match_response(result)
 
     async def StreamMatches(  # noqa: N802
@@ -272,7 +274,7 @@ class LocalServicer:
         name = file_name_field(request.file_name)
         labels = labels_from_pb(request.labels)
         report = await self._runner.call(
-            self._node.publish_media, request.content, name, labels, request.note
+            self._node.publisher.publish_media, request.content, name, labels, request.note
         )
         return publish_response(report)
 
@@ -281,14 +283,16 @@ class LocalServicer:
     ) -> local_pb2.PublishResponse:
         signals = computed_signals(request)
         labels = labels_from_pb(request.labels)
-        report = await self._runner.call(self._node.publish_signals, signals, labels, request.note)
+        report = await self._runner.call(
+            self._node.publisher.publish_signals, signals, labels, request.note
+        )
         return publish_response(report)
 
     async def RetractEntry(  # noqa: N802
         self, request: local_pb2.RetractEntryRequest, context: grpc.aio.ServicerContext
     ) -> local_pb2.PublishResponse:
         index = log_index(request.entry_index)
-        report = await self._runner.call(self._node.retract, index, request.reason)
+        report = await self._runner.call(self._node.publisher.retract, index, request.reason)
         return publish_response(report)
 
     async def CreateOpinion(  # noqa: N802
@@ -298,7 +302,7 @@ class LocalServicer:
         verdict = verdict_from_pb(request.verdict)
         index = log_index(request.entry_index)
         report = await self._runner.call(
-            self._node.opinion,
+            self._node.publisher.opinion,
             origin,
             index,
             verdict,
@@ -311,5 +315,5 @@ class LocalServicer:
     ) -> local_pb2.ProvenanceBundle:
         origin = origin_field(request.origin)
         index = log_index(request.entry_index)
-        bundle = await self._runner.call(self._node.bundle, origin, index)
+        bundle = await self._runner.call(self._node.reader.bundle, origin, index)
         return local_pb2.ProvenanceBundle(json=bundle.to_json())

@@ -62,10 +62,10 @@ class PeerTarget:
     @classmethod
     def load(cls, node: Node, peer: str) -> PeerTarget:
         """Look ``peer`` up (run on the node thread)."""
-        peers = {p.name: p for p in node.peers()}
+        peers = {p.name: p for p in node.members.peers()}
         if peer not in peers:
             raise NotFoundError(f"{peer!r} is not a peer of this node (see `peer list`)")
-        member = next((m for m in node.members() if m.origin == peer and m.trusted), None)
+        member = next((m for m in node.members.known() if m.origin == peer and m.trusted), None)
         if member is None:
             raise NotFoundError(
                 f"{peer!r} is a peer but not a trusted member; add its card again with `peer add`"

@@ -35,13 +35,13 @@ class GossipReport:
 
 def _plan(node: Node, offered: list[str]) -> list[tuple[str, int]]:
     """(origin, smallest size still worth asking about) for every origin we witness or own."""
-    halted = node.halted_origins()
-    trusted = set(node.trusted_keys())
+    halted = node.importer.halted_origins()
+    trusted = set(node.members.trusted_keys())
     out = []
     for origin in dict.fromkeys([node.origin, *offered]):
         if origin in halted or (origin != node.origin and origin not in trusted):
             continue
-        node.cosign_latest(origin)
+        node.importer.cosign_latest(origin)
         witnessed = node.witness.covering(origin).sizes
         out.append((origin, witnessed[-1] if witnessed else 0))
     return out
@@ -70,7 +70,7 @@ async def gather_cosignatures(runner: NodeRunner, peer: str, offered: list[str])
             if notes is None:  # the peer does not serve that origin
                 continue
             try:
-                absorbed = await runner.call(node.absorb_cosigned, origin, notes, peer)
+                absorbed = await runner.call(node.importer.absorb_cosigned, origin, notes, peer)
             except HashfedError as exc:
                 report.problems.append(f"{origin}: {exc}")
                 continue

@@ -220,10 +220,12 @@ def _plan(node: Node, origin: str) -> _Plan:
     bounds = (node.config.max_origin_entries, node.config.max_fetch_per_round)
     if origin == node.origin:
         return _Plan(True, None, False, None, *bounds)
-    key = node.trusted_keys().get(origin)
+    key = node.members.trusted_keys().get(origin)
     if key is None:
         return _Plan(False, None, False, None, *bounds)
-    return _Plan(False, key, origin in node.halted_origins(), node.held(origin), *bounds)
+    return _Plan(
+        False, key, origin in node.importer.halted_origins(), node.importer.held(origin), *bounds
+    )
 
 
 async def sync_peer(
@@ -241,7 +243,7 @@ async def sync_peer(
             offered = await client.list_origins()
         except PeerError as exc:
             report.error = str(exc)
-            await runner.call(runner.node.record_peer_result, peer, error=report.error)
+            await runner.call(runner.node.importer.record_peer_result, peer, error=report.error)
             log.warning("%s", shown(report.summary()))
             return report
         for origin, note in offered:
@@ -264,13 +266,13 @@ async def sync_peer(
     if failures:
         # Rejections were recorded (with their reason) as they happened.
         await runner.call(
-            runner.node.record_peer_result,
+            runner.node.importer.record_peer_result,
             peer,
             received=report.received,
             error="; ".join(f"{o.origin}: {o.reason}" for o in failures),
         )
     elif report.received or report.ok:
-        await runner.call(runner.node.record_peer_result, peer, received=report.received)
+        await runner.call(runner.node.importer.record_peer_result, peer, received=report.received)
     # Quiet rounds (nothing new) at DEBUG: the loop runs every few seconds.
     level = (
         logging.WARNING if not report.ok else (logging.INFO if report.received else logging.DEBUG)
@@ -403,14 +405,16 @@ class _OriginSync:
         r = self.report
         their = signed.checkpoint
         # run() returns before this for a tree of size 0, which every log extends.
-        our_root = await self.runner.call(self.node.root_at, self.origin, their.size)
+        our_root = await self.runner.call(self.node.reader.root_at, self.origin, their.size)
         if our_root == their.root:
             r.status = UP_TO_DATE if their.size == r.our_size_before else PEER_BEHIND
             return r
         try:
             # Roots from the signed notes, the proof checked: our stored leaves or roots alone
             # never convict anyone.
-            kind, detail = await self.runner.call(self.node.conflict_detail, latest, signed)
+            kind, detail = await self.runner.call(
+                self.node.importer.conflict_detail, latest, signed
+            )
         except OwnDamageError as exc:
             return self._damaged(exc.damage)
         return await self._evidence(kind, latest.note, signed.text(), detail)
@@ -419,11 +423,11 @@ class _OriginSync:
         """The peer's tree ends within the entries we hold beyond our newest checkpoint."""
         r = self.report
         their = signed.checkpoint
-        our_root = await self.runner.call(self.node.root_at, self.origin, their.size)
+        our_root = await self.runner.call(self.node.reader.root_at, self.origin, their.size)
         if our_root == their.root:
             r.status = UP_TO_DATE if their.size == held.size else PEER_BEHIND
             return r
-        damage = await self.runner.call(self.node.head_damage, self.origin)
+        damage = await self.runner.call(self.node.importer.head_damage, self.origin)
         if damage is not None:
             # Our head no longer is what was proven: the differing root is our damage.
             return self._damaged(damage)
@@ -437,7 +441,7 @@ class _OriginSync:
         r = self.report
         try:
             r.evidence_id = await self.runner.call(
-                self.node.record_evidence,
+                self.node.importer.record_evidence,
                 self.origin,
                 kind,
                 first_note,
@@ -485,7 +489,7 @@ class _OriginSync:
         r.rejected += count
         r.reason = f"{reason} ({detail})" if detail else reason
         await self.runner.call(
-            self.node.record_peer_result,
+            self.node.importer.record_peer_result,
             self.peer,
             rejected=count,
             reason=reason,
@@ -613,7 +617,7 @@ class _OriginSync:
         their = signed.checkpoint
         m = held.size
         failure = refused.detail
-        now = await self.runner.call(self.node.held, self.origin)
+        now = await self.runner.call(self.node.importer.held, self.origin)
         if now.size != m:
             # Another sync (another peer, another process) stored entries meanwhile: nobody's
             # fault, the next round continues from there.
@@ -665,7 +669,7 @@ class _OriginSync:
                 and held.head is not None
                 and check.root_at(m) != held.frontier.root()
             ):
-                damage = await self.runner.call(self.node.head_damage, self.origin)
+                damage = await self.runner.call(self.node.importer.head_damage, self.origin)
                 target = Checkpoint.parse(held.head.target_note.split("\n\n", 1)[0] + "\n")
                 if damage is None and (target.size, target.root) == (their.size, their.root):
                     # Our head was proven into this very tree, yet the full log that
@@ -709,7 +713,7 @@ class _OriginSync:
         else:
             # The root from our signed note, not the stored column: a changed byte there would
             # make the honest full log look like the origin's contradiction.
-            mine = await self.runner.call(self.node.stored_note, latest)
+            mine = await self.runner.call(self.node.importer.stored_note, latest)
             check = FullLogCheck(mine.size, mine.root, their.size, their.root)
         try:
             stream = self.client.stream_entries(self.origin, 0, their.size)
@@ -836,5 +840,5 @@ class _Writer:
         self._group = VerifiedGroup(self.origin, group.end, group.frontier)
         node = self.runner.node
         self._writing = asyncio.ensure_future(
-            self.runner.call(node.store_verified, group, self.signed)
+            self.runner.call(node.importer.store_verified, group, self.signed)
         )

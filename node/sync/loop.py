@@ -46,11 +46,11 @@ WATCH_TICK_S = 0.5
 
 
 def _peer_names(node: Node) -> list[str]:
-    return [p.name for p in node.peers()]
+    return [p.name for p in node.members.peers()]
 
 
 def _addresses(node: Node) -> dict[str, str]:
-    return {p.name: p.address for p in node.peers()}
+    return {p.name: p.address for p in node.members.peers()}
 
 
 def _limits(node: Node) -> Limits:
@@ -188,7 +188,7 @@ async def sync_round(
         report = PeerSyncReport(peer, address, error=slow)
         outcome = Outcome(PeerState.SLOW, slow)
         # The engine records its own results; a cancelled round never got that far.
-        await runner.call(runner.node.record_peer_result, peer, error=slow)
+        await runner.call(runner.node.importer.record_peer_result, peer, error=slow)
         log.warning("sync %s: %s; cancelled, next round later", peer, slow)
     else:
         report = task.result()
@@ -205,11 +205,11 @@ async def _record(
     limits: Limits,
     duration: float,
 ) -> PeerRound:
-    previous = (await runner.call(runner.node.peer_health)).get(peer)
+    previous = (await runner.call(runner.node.importer.peer_health)).get(peer)
     health, delay = next_health(
         peer, previous, outcome, limits, now_ms=now_ms(), duration_s=duration
     )
-    await runner.call(runner.node.record_peer_health, health)
+    await runner.call(runner.node.importer.record_peer_health, health)
     if not outcome.clean:
         log.info(
             "sync %s: %s (%d in a row); next round in %.1f s",
@@ -248,7 +248,7 @@ async def sync_all(
 
 async def _first_delay(runner: NodeRunner, peer: str, limits: Limits) -> float:
     """A peer still backing off (from before a restart) waits out what is left of it."""
-    health = (await runner.call(runner.node.peer_health)).get(peer)
+    health = (await runner.call(runner.node.importer.peer_health)).get(peer)
     if health is None or health.consecutive_failures == 0 or health.next_attempt_ms is None:
         return 0.0
     left = (health.next_attempt_ms - now_ms()) / 1000

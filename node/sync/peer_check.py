@@ -69,7 +69,7 @@ class PeerCheckReport:
 
 
 def _trusted_keys(node: Node) -> dict[str, VerifierKey]:
-    return node.trusted_keys()
+    return node.members.trusted_keys()
 
 
 def held_origin(origin: str, note: str, keys: dict[str, VerifierKey]) -> HeldOrigin:

@@ -80,15 +80,12 @@ class Member:
         runner = self.served.running.runner
         return self.served.run(runner.call(fn, runner.node), timeout=120)
 
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        """``member.publish_files(...)``: any facade method, run as :meth:`do` does."""
+    def __getattr__(self, name: str) -> _Call:
+        """``member.publisher.publish_files(...)``: any facade or service method, run as
+        :meth:`do` does."""
         if name.startswith("_"):
             raise AttributeError(name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return self.do(lambda node: getattr(node, name)(*args, **kwargs))
-
-        return call
+        return _Call(self, (name,))
 
     def card(self, **override: str) -> str:
         card = self.do(lambda node: node.identity_card())
@@ -120,15 +117,37 @@ class Member:
         return int(self.query(f"SELECT COUNT(*) FROM {table} WHERE origin = ?", origin)[0][0])
 
 
+class _Call:
+    """A path of attributes from the node (``publisher.retract``), called on its thread."""
+
+    def __init__(self, member: Member, path: tuple[str, ...]) -> None:
+        self._member = member
+        self._path = path
+
+    def __getattr__(self, name: str) -> _Call:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _Call(self._member, (*self._path, name))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        def call(node: Node) -> Any:
+            target: Any = node
+            for name in self._path:
+                target = getattr(target, name)
+            return target(*args, **kwargs)
+
+        return self._member.do(call)
+
+
 def trust(member: Member, other: Member) -> None:
     """``member`` accepts ``other``'s card (its origin, and its certificate for connections)."""
-    member.add_member(other.card())
+    member.members.add(other.card())
 
 
 def peer(member: Member, other: Member) -> None:
     """``member`` trusts ``other`` and connects to it; ``other`` accepts ``member``'s card."""
-    member.add_peer(other.card())
-    other.add_member(member.card())
+    member.members.add_peer(other.card())
+    other.members.add(member.card())
 
 
 def run_cli(home: Path, *args: str) -> Result:

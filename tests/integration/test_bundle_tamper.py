@@ -37,8 +37,10 @@ def bundle_and_key(home: Path) -> tuple[bytes, str]:
     with Node.open(home) as node:
         for i in range(6):
             signal = parse_signal(f"md5:{i:032x}")
-            node.publish_signals([ComputedSignal(signal, None)], Labels(entity="E", tags=("t",)))
-        return node.bundle("acme.example", 4).to_json().encode(), str(node.verifier)
+            node.publisher.publish_signals(
+                [ComputedSignal(signal, None)], Labels(entity="E", tags=("t",))
+            )
+        return node.reader.bundle("acme.example", 4).to_json().encode(), str(node.verifier)
 
 
 def test_every_single_byte_change_fails(bundle_and_key: tuple[bytes, str]) -> None:

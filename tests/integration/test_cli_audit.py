@@ -37,17 +37,21 @@ def _card(home: Path, folder: Path) -> Path:
 def _publish(home: Path, *signals: str) -> None:
     with Node.open(home) as node:
         for text in signals:
-            node.publish_signals([ComputedSignal(parse_signal(text), None)], Labels(entity="E"))
+            node.publisher.publish_signals(
+                [ComputedSignal(parse_signal(text), None)], Labels(entity="E")
+            )
 
 
 def _import(source: Path, target: Path) -> None:
     """``target`` verifies and imports ``source``'s log (and cosigns it, as sync would)."""
     with Node.open(source) as src, Node.open(target) as dst:
-        latest = src.checkpoint()
+        latest = src.reader.checkpoint()
         signed = SignedCheckpoint.open(latest.note, src.verifier)
-        have = dst.latest(src.origin)
+        have = dst.store.latest_checkpoint(src.origin)
         start = 0 if have is None else have.size
-        dst.import_verified(src.origin, signed, src.entry_bodies(src.origin, start, latest.size))
+        dst.importer.import_verified(
+            src.origin, signed, src.reader.entry_bodies(src.origin, start, latest.size)
+        )
 
 
 def _text(home: Path, *args: str) -> str:
@@ -118,9 +122,9 @@ def test_auditor_identity_only_reads(net: dict[str, Path]) -> None:
 
     # Reads are what the federation service records for an auditor's calls.
     with Node.open(a) as node:
-        node.record_audit_read("audit.example", "GetCheckpoints", "{}")
-        node.record_audit_read("audit.example", "GetEntries", '{"origin": "b.example"}')
-        node.record_audit_read("other.example", "GetCheckpoints", "\x1b[31m")
+        node.audit.record_read("audit.example", "GetCheckpoints", "{}")
+        node.audit.record_read("audit.example", "GetEntries", '{"origin": "b.example"}')
+        node.audit.record_read("other.example", "GetCheckpoints", "\x1b[31m")
     reads = hashfed_json(a, "audit", "reads", "--auditor", "audit.example")
     assert [r["method"] for r in reads] == ["GetEntries", "GetCheckpoints"]  # newest first
     assert len(hashfed_json(a, "audit", "reads", "--limit", "1")) == 1
@@ -157,7 +161,7 @@ def test_export_writes_the_documented_folder(net: dict[str, Path]) -> None:
     }
     assert set(manifest["witnesses"]) == {"a.example", "b.example"}
     with Node.open(a) as node:
-        a_key, a_leaves = str(node.verifier), [line.leaf_hash for line in node.log()]
+        a_key, a_leaves = str(node.verifier), [line.leaf_hash for line in node.reader.log()]
     entries = [json.loads(x) for x in (out / "a.example" / "entries.jsonl").read_text().split()]
     assert [e["index"] for e in entries] == [0, 1]
     leaves = [hashlib.sha256(b"\x00" + base64.b64decode(e["entry"])).digest() for e in entries]
@@ -207,10 +211,10 @@ def equivocated(net: dict[str, Path]) -> dict[str, Path]:
     _publish(fork, MD5_B)
     _import(b, a)
     with Node.open(b) as first, Node.open(fork) as second, Node.open(a) as node:
-        one, two = first.checkpoint(), second.checkpoint()
+        one, two = first.reader.checkpoint(), second.reader.checkpoint()
         assert one.size == two.size and one.root != two.root
         detail = {"size": 1, "first_root": one.root.hex(), "second_root": two.root.hex()}
-        node.record_evidence(
+        node.importer.record_evidence(
             "b.example",
             "same-size-different-roots",
             one.note,
@@ -317,9 +321,9 @@ def test_match_and_status_report_witnessing(net: dict[str, Path]) -> None:
     # c verifies and cosigns too; a keeps c's valid cosignature from the relayed notes.
     _import(b, c)
     with Node.open(c) as node:
-        notes = [note for _, note in node.checkpoint_notes("b.example")]
+        notes = [note for _, note in node.reader.checkpoint_notes("b.example")]
     with Node.open(a) as node:
-        node.absorb_cosigned("b.example", notes, "c.example")
+        node.importer.absorb_cosigned("b.example", notes, "c.example")
 
     (result,) = hashfed_json(a, "match", "--signal", MD5_A)
     witnessing = result["matches"][0]["witnessing"]

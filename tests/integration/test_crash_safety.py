@@ -27,7 +27,7 @@ print("ready", flush=True)
 while True:
     lines = [f"md5 {batch:016x}{i:016x}" for i in range(3000)]
     print("begin", batch, flush=True)
-    node.import_hash_list(lines, Labels(entity="crash-test"))
+    node.publisher.import_hash_list(lines, Labels(entity="crash-test"))
     print("committed", batch, flush=True)
     batch += 1
 """
@@ -72,5 +72,5 @@ def test_sigkill_mid_publish_leaves_previous_checkpoint(home: Path) -> None:
     assert sizes[-1] % 3000 == 0
     # The node keeps working after the crashes.
     with Node.open(home) as node:
-        report = node.import_hash_list(["md5 " + "f" * 32], Labels())
+        report = node.publisher.import_hash_list(["md5 " + "f" * 32], Labels())
         assert report.checkpoint_size == sizes[-1] + 1

@@ -54,7 +54,7 @@ def test_demo_runs_and_its_expectations_hold(tmp_path: Path) -> None:
         )
     db.close()
     with Node.open(copy) as node:
-        node.export(tmp_path / "tampered-export", "node-a.example")
+        node.audit.export(tmp_path / "tampered-export", "node-a.example")
     failed = _verify_log(tmp_path / "tampered-export", key["verifier_key"])
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "FAIL" in failed.stderr

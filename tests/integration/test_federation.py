@@ -47,11 +47,13 @@ def test_a_entries_reach_c_through_b_with_a_provenance(
     line: dict[str, Member], sample_files: dict[str, Path], tmp_path: Path
 ) -> None:
     a, b, c = line[A], line[B], line[C]
-    published = a.publish_files([sample_files["original-0"], sample_files["original-1"]], LABELS)
+    published = a.publisher.publish_files(
+        [sample_files["original-0"], sample_files["original-1"]], LABELS
+    )
     indices = [e.entry_index for e in published.entries]
 
     # Before any sync, C matches nothing.
-    assert _origins(c.match_files([sample_files["copy-0-cropped"]])) == []
+    assert _origins(c.matcher.match_files([sample_files["copy-0-cropped"]])) == []
 
     report_b = b.sync_one(A)
     assert report_b.ok, report_b.problems()
@@ -65,23 +67,23 @@ def test_a_entries_reach_c_through_b_with_a_provenance(
     for seed, index in zip((0, 1), indices, strict=True):
         for copy in ("resized", "jpeg", "cropped", "colour-shifted"):
             name = f"copy-{seed}-{copy}"
-            results = c.match_files([sample_files[name]])
+            results = c.matcher.match_files([sample_files[name]])
             assert (A, index) in _origins(results), name
             match = next(m for m in results[0].matches if m.origin == A)
             assert match.labels == LABELS
 
     # C's checkpoint of A is A's own signed checkpoint, byte for byte.
-    assert c.checkpoint(A).note == a.checkpoint().note
+    assert c.reader.checkpoint(A).note == a.reader.checkpoint().note
 
     # The provenance bundle from C verifies offline with A's verifier key alone.
     key = a.do(lambda node: str(node.verifier))
     for index in indices:
-        done = verify_bundle(c.bundle(A, index).to_json(), key, tmp_path)
+        done = verify_bundle(c.reader.bundle(A, index).to_json(), key, tmp_path)
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith(f"OK: {A} entry {index} ")
     # ... and with B's key it does not.
     b_key = b.do(lambda node: str(node.verifier))
-    assert verify_bundle(c.bundle(A, indices[0]).to_json(), b_key, tmp_path).returncode == 1
+    assert verify_bundle(c.reader.bundle(A, indices[0]).to_json(), b_key, tmp_path).returncode == 1
 
     # Syncing again fetches nothing.
     again = c.sync_one(B)
@@ -90,7 +92,7 @@ def test_a_entries_reach_c_through_b_with_a_provenance(
 
 def test_c_stores_nothing_of_an_origin_it_does_not_trust(line: dict[str, Member]) -> None:
     b, c, d = line[B], line[C], line[D]
-    d.import_hash_list([f"md5 {i:032x}" for i in range(1, 51)], Labels(entity="D only"))
+    d.publisher.import_hash_list([f"md5 {i:032x}" for i in range(1, 51)], Labels(entity="D only"))
     assert b.sync_one(D).ok
     assert b.count("entries", D) == 50  # B trusts D and holds its log ...
 
@@ -101,7 +103,7 @@ def test_c_stores_nothing_of_an_origin_it_does_not_trust(line: dict[str, Member]
     assert c.count("verified_heads", D) == 0
     assert c.count("checkpoints", D) == 0
     assert c.count("signals", D) == 0
-    (result,) = c.match_signals([parse_signal(f"md5:{7:032x}")])
+    (result,) = c.matcher.match_signals([parse_signal(f"md5:{7:032x}")])
     assert result.matches == ()
 
 
@@ -109,18 +111,18 @@ def test_retraction_at_a_stops_matches_at_c(
     line: dict[str, Member], sample_files: dict[str, Path]
 ) -> None:
     a, b, c = line[A], line[B], line[C]
-    published = a.publish_files([sample_files["original-2"]], LABELS)
+    published = a.publisher.publish_files([sample_files["original-2"]], LABELS)
     (entry,) = published.entries
     b.sync_one(A)
     c.sync_one(B)
     copy = sample_files["copy-2-cropped"]
-    assert (A, entry.entry_index) in _origins(c.match_files([copy]))
+    assert (A, entry.entry_index) in _origins(c.matcher.match_files([copy]))
 
-    a.retract(entry.entry_index, "false positive")
+    a.publisher.retract(entry.entry_index, "false positive")
     assert b.sync_one(A).ok
     report = c.sync_one(B)
     assert report.ok and report.received == 1
-    assert (A, entry.entry_index) not in _origins(c.match_files([copy]))
+    assert (A, entry.entry_index) not in _origins(c.matcher.match_files([copy]))
     # The ADD stays in C's copy of the log, marked retracted.
-    line_ = next(x for x in c.log(A) if x.entry_index == entry.entry_index)
+    line_ = next(x for x in c.reader.log(A) if x.entry_index == entry.entry_index)
     assert line_.retracted

@@ -114,7 +114,7 @@ def test_bulk_import_rerun_after_sigkill_adds_nothing(home: Path, tmp_path: Path
 
     # Each line's reported index is the entry holding exactly that signal.
     with Node.open(home) as node:
-        log = node.log()
+        log = node.reader.log()
         for item in report["skipped"]:
             line = lines[int(item["source"].removeprefix("line ")) - 1]
             statement = log[item["entry_index"]].entry.statement
@@ -146,7 +146,7 @@ def test_an_item_is_a_duplicate_only_when_all_its_signals_are_live(home: Path) -
     text = hashfed(home, "add", "--signal", sha).stdout
     assert "Skipped 1 already published" in text and "3" in text
     with Node.open(home) as node:
-        report = node.import_hash_list([f"md5 {'ab' * 16}", f"md5 {'12' * 16}"], Labels())
+        report = node.publisher.import_hash_list([f"md5 {'ab' * 16}", f"md5 {'12' * 16}"], Labels())
     # md5 ab.. is still live in entry 1 (entry 0 was retracted).
     assert [(s.source, s.entry_indexes) for s in report.skipped] == [("line 1", (1,))]
     assert [e.entry_index for e in report.entries] == [4]

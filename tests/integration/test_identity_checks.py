@@ -180,7 +180,7 @@ def test_tls_renew_replaces_an_expired_certificate_and_the_node_serves_again(
     with Node.open(member) as other:
         other_card = json.dumps(other.identity_card())
     with Node.open(home) as node:
-        node.add_member(other_card)
+        node.members.add(other_card)
         assert node.identity_card()["tls_fingerprint_sha256"] == report["tls_fingerprint_sha256"]
     member_paths = HomePaths(member)
     credentials = grpc.ssl_channel_credentials(
@@ -205,7 +205,7 @@ def test_sync_says_the_tls_key_does_not_match_the_certificate(home: Path, tmp_pa
     other = tmp_path / "other"
     Node.init(other, "other.example", peer_address="127.0.0.1:9").close()
     with Node.open(home) as node, Node.open(other) as peer:
-        node.add_peer(json.dumps(peer.identity_card()))
+        node.members.add_peer(json.dumps(peer.identity_card()))
     paths = HomePaths(home)
     paths.tls_cert.write_bytes(HomePaths(other).tls_cert.read_bytes())
     result = hashfed(home, "sync")

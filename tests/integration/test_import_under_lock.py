@@ -20,12 +20,12 @@ def test_a_halted_origin_is_refused_under_the_write_lock(tmp_path: Path) -> None
     `serve`) must still stop the import: the check runs inside the import's transaction."""
     origin_home, reader_home = tmp_path / "o", tmp_path / "r"
     with Node.init(origin_home, "halt-origin.example") as origin:
-        origin.import_hash_list([f"pdq {'ab' * 32}"], Labels(entity="x"))
+        origin.publisher.import_hash_list([f"pdq {'ab' * 32}"], Labels(entity="x"))
         card = json.dumps(origin.identity_card())
-        signed = SignedCheckpoint.open(origin.checkpoint().note, origin.verifier)
+        signed = SignedCheckpoint.open(origin.reader.checkpoint().note, origin.verifier)
         bodies = [row.body for row in origin.store.entries("halt-origin.example")]
     with Node.init(reader_home, "halt-reader.example") as reader:
-        reader.add_member(card)
+        reader.members.add(card)
         # As another process records it (that process checked the evidence; record_evidence
         # here would refuse these placeholder notes, which prove nothing).
         with reader.store.transaction():

@@ -59,8 +59,8 @@ def _verify_bundle(path: Path, key: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def published(home: Path) -> tuple[Path, str]:
     with Node.open(home) as node:
-        node.import_hash_list([f"md5 {i:032x}" for i in range(5)], Labels(entity="E"))
-        node.import_hash_list([f"md5 {i:032x}" for i in range(5, 8)], Labels(entity="F"))
+        node.publisher.import_hash_list([f"md5 {i:032x}" for i in range(5)], Labels(entity="E"))
+        node.publisher.import_hash_list([f"md5 {i:032x}" for i in range(5, 8)], Labels(entity="F"))
         return home, str(node.verifier)
 
 

@@ -60,12 +60,12 @@ def published(home: Path) -> list[tuple[str, bytes]]:
                         ]
                     )
             labels = Labels(entity=f"E{round_}", behaviours=("glorification",), tags=("t",))
-            report = node.import_hash_list(lines, labels, note=f"round {round_}")
+            report = node.publisher.import_hash_list(lines, labels, note=f"round {round_}")
             entries = list(report.entries)
             for signals in exact:
-                entries.extend(node.publish_signals(signals, labels).entries)
+                entries.extend(node.publisher.publish_signals(signals, labels).entries)
             for entry in entries[::7]:
-                node.retract(entry.entry_index)
+                node.publisher.retract(entry.entry_index)
     return stored
 
 

@@ -25,6 +25,7 @@ from node.log.cosignature import Cosignature, WitnessKey
 from node.log.entry import Add, decode_entry
 from node.log.keys import SignerKey, VerifierKey
 from node.log.note import Note
+from node.results import to_json
 from node.sync.engine import OriginSyncReport, PeerSyncReport
 from tests.integration.fednet import ROOT, Member, peer
 from tests.integration.malicious import History, MaliciousMember, make_entries, with_lines
@@ -56,7 +57,7 @@ def fed(tmp_path: Path) -> Iterator[Fed]:
     m = MaliciousMember.create(tmp_path, M)
     Node.init(tmp_path / AUDITOR, AUDITOR, auditor=True).close()
     for member in (b, c):
-        member.add_peer(m.card_json())  # trusts M and connects to it
+        member.members.add_peer(m.card_json())  # trusts M and connects to it
         m.pin_home(member.origin, member.home)
     m.pin_home(AUDITOR, tmp_path / AUDITOR)
     peer(b, c)
@@ -130,9 +131,9 @@ def test_checkpoint_signed_by_wrong_key_is_refused_and_nothing_stored(
     assert b.count("entries", M) == prefix
     assert b.count("checkpoints", M) == (1 if prefix else 0)
     assert b.count("verified_heads", M) == 0
-    assert b.evidence() == []  # a checkpoint M did not sign is no evidence against M
+    assert b.audit.evidence() == []  # a checkpoint M did not sign is no evidence against M
     # The peer's statistics count the rejection, with its reason.
-    (stats,) = [p for p in b.status()["peers"] if p["name"] == M]
+    (stats,) = [p for p in to_json(b.status())["peers"] if p["name"] == M]
     assert stats["rejected"] == 1
     assert stats["rejected_reasons"] == {WRONG_KEY_REASON: 1}
     assert stats["last_error"] is not None and WRONG_KEY_REASON in stats["last_error"]
@@ -172,9 +173,9 @@ def _tag(history: History) -> str:
 
 
 def _export_evidence(member: Member, evidence_id: int, folder: Path, *, cli: bool = False) -> Path:
-    """The evidence file, from ``Node.evidence_file`` or (``cli``) ``hashfed evidence export``,
+    """The evidence file, from ``Audit.evidence_file`` or (``cli``) ``hashfed evidence export``,
     which must write exactly what the facade gives."""
-    text = member.evidence_file(evidence_id)
+    text = member.audit.evidence_file(evidence_id)
     path = folder / f"evidence-{member.origin}-{evidence_id}.json"
     if not cli:
         path.write_text(text, encoding="utf-8")
@@ -241,10 +242,10 @@ def test_split_view_is_detected_and_witnesses_refuse_the_second_history(fed: Fed
     origin = _origin_report(report)
     assert origin.status == "evidence", origin
     assert report.ok  # C did nothing wrong by relaying what M signed
-    (item,) = b.evidence()
+    (item,) = b.audit.evidence()
     assert (item.origin, item.kind, item.peer) == (M, "same-size-different-roots", C)
     assert item.id == origin.evidence_id
-    assert M in b.halted_origins()
+    assert M in b.importer.halted_origins()
 
     # B refuses to cosign the second history: its witness state is untouched, and every
     # cosignature it holds on M (its own, and any gathered from C) is over H1's root.
@@ -264,7 +265,7 @@ def test_split_view_is_detected_and_witnesses_refuse_the_second_history(fed: Fed
     # C likewise, when it syncs from B.
     report = c.sync_one(B)
     assert _origin_report(report).status == "evidence"
-    (c_item,) = c.evidence()
+    (c_item,) = c.audit.evidence()
     assert (c_item.origin, c_item.kind, c_item.peer) == (M, "same-size-different-roots", B)
     assert c.query("SELECT size, root, cosigned_ms FROM witness_state WHERE origin = ?", M) == (
         c_witness
@@ -290,9 +291,9 @@ def test_larger_inconsistent_history_after_a_cosigned_one_is_evidence(fed: Fed) 
 
     origin = _origin_report(report)
     assert origin.status == "evidence", origin
-    (item,) = b.evidence()
+    (item,) = b.audit.evidence()
     assert (item.origin, item.kind, item.peer) == (M, "inconsistent-larger", M)
-    assert M in b.halted_origins()
+    assert M in b.importer.halted_origins()
     # Refused: nothing of the longer history stored, staged or cosigned.
     assert _state(b) == cosigned
     assert b.count("entries", M) == 4
@@ -339,17 +340,17 @@ def test_rollback_is_refused_by_the_node(fed: Fed, rollback: str) -> None:
     origin = _origin_report(report)
     # B keeps size 6 and stores nothing new: no entry, checkpoint, cosignature, staged row.
     assert _state(b) == before
-    assert b.latest(M).size == 6
+    assert b.store.latest_checkpoint(M).size == 6
     if rollback == "older-checkpoint":
         # An honest old checkpoint of the same history: M is merely behind, not lying.
         assert origin.status == "peer-behind", origin
-        assert b.evidence() == []
+        assert b.audit.evidence() == []
         # Nor does a second look change anything.
         assert b.sync_one(M).ok
         assert _state(b) == before
     else:
         assert origin.status == "evidence", origin
-        (item,) = b.evidence()
+        (item,) = b.audit.evidence()
         assert (item.origin, item.kind) == (M, "inconsistent-smaller")
         detail = json.loads(item.detail)
         assert (detail["smaller_size"], detail["larger_size"]) == (4, 6)
@@ -479,7 +480,7 @@ def test_the_malicious_member_admits_exactly_the_pinned_certificates(fed: Fed) -
     """The harness is a faithful peer server: a member whose certificate M was not given is
     refused (in the handshake), while the pinned ones are served."""
     d = Member.create(fed.folder, "node-d.example")
-    d.add_peer(fed.m.card_json())
+    d.members.add_peer(fed.m.card_json())
     fed.m.show(None, fed.m.history(2, "h"))
     d.start()
     try:
@@ -547,8 +548,8 @@ def test_conflicting_checkpoint_signed_by_another_key_in_gossip_is_no_evidence(f
     m.show(B, h1, listed=(h2.sign(SignerKey.generate(M)),))
     assert b.sync_one(M).ok
 
-    assert b.evidence() == []
-    assert M not in b.halted_origins()
+    assert b.audit.evidence() == []
+    assert M not in b.importer.halted_origins()
     assert _state(b) == before
 
 
@@ -573,9 +574,9 @@ def test_split_view_leaked_through_cosigned_checkpoints_is_evidence(
     m.show(B, h1, listed=(with_lines(m.note(h2, size), _line(c, C)),))
     b.sync_one(M)
 
-    (item,) = b.evidence()
+    (item,) = b.audit.evidence()
     assert (item.origin, item.kind, item.peer) == (M, kind, M)
-    assert M in b.halted_origins()
+    assert M in b.importer.halted_origins()
     assert _state(b) == before  # no checkpoint, cosignature or entry of H2 kept
     assert _cosignature_roots(b, h1, h2, size=4) == {B: "h1"}
     assert b.query("SELECT size, root, cosigned_ms FROM witness_state WHERE origin = ?", M) == (
@@ -595,17 +596,17 @@ def test_after_member_reset_the_witness_still_refuses_the_other_history(fed: Fed
     assert c.sync_one(M).received == 4
     assert _origin_report(b.sync_one(C)).status == "evidence"
 
-    b.reset_member(M, "talked to mallory")
-    assert M not in b.halted_origins()
+    b.members.reset(M, "talked to mallory")
+    assert M not in b.importer.halted_origins()
     assert [a for (a,) in b.query("SELECT action FROM operator_log")] == ["member reset"]
 
     m.show(B, h2)  # the other history again: evidence again, nothing cosigned
     assert _origin_report(b.sync_one(M)).status == "evidence"
-    assert len(b.evidence()) == 2
+    assert len(b.audit.evidence()) == 2
     assert _cosignature_roots(b, h1, h2, size=4) == {B: "h1"}
     assert b.query("SELECT size, root FROM witness_state WHERE origin = ?", M) == [(4, h1.root())]
 
-    b.reset_member(M, "once more")
+    b.members.reset(M, "once more")
     longer = h1.extended(make_entries(M, 2, tag="h1", start=4))
     m.show(B, longer)  # a consistent extension of what B verified: imported and cosigned
     assert b.sync_one(M).received == 2
@@ -633,7 +634,7 @@ def test_forged_cosignature_lines_on_a_relayed_checkpoint_are_not_kept(fed: Fed)
     assert b.sync_one(M).received == 4
 
     bundle = fed.folder / "bundle.json"
-    bundle.write_text(b.bundle(M, 0).to_json(), encoding="utf-8")
+    bundle.write_text(b.reader.bundle(M, 0).to_json(), encoding="utf-8")
     checked = _run(VERIFY_BUNDLE, bundle, "--key", fed.key, "--witness", c_witness)
-    assert forged not in b.latest(M).note
+    assert forged not in b.store.latest_checkpoint(M).note
     assert checked.returncode == 0, checked.stdout + checked.stderr

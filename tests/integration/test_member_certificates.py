@@ -94,8 +94,8 @@ def test_auditor_and_member_cards_cannot_share_a_certificate_either_way(
     assert result.exit_code == 4, result.output
     assert f"member card of {A} already pins" in result.output
     with Node.open(homes["c"]) as node:
-        assert [a.name for a in node.auditors()] == ["audit.example"]
-        assert [m.origin for m in node.members()] == [A]
+        assert [a.name for a in node.members.auditors()] == ["audit.example"]
+        assert [m.origin for m in node.members.known()] == [A]
 
 
 def test_a_card_carrying_this_nodes_own_certificate_is_refused(
@@ -118,8 +118,11 @@ def test_the_same_member_may_replace_its_own_card(homes: dict[str, Path], tmp_pa
     assert renewed["tls_fingerprint_sha256"] != a_card["tls_fingerprint_sha256"]
     hashfed_json(homes["c"], "member", "add", str(_write(renewed, tmp_path / "a2.json")))
     with Node.open(homes["c"]) as node:
-        assert node.caller_for_fingerprint(renewed["tls_fingerprint_sha256"]) == (A, "member")
-        assert node.caller_for_fingerprint(a_card["tls_fingerprint_sha256"]) is None
+        assert node.members.caller_for_fingerprint(renewed["tls_fingerprint_sha256"]) == (
+            A,
+            "member",
+        )
+        assert node.members.caller_for_fingerprint(a_card["tls_fingerprint_sha256"]) is None
 
 
 def test_serve_warns_about_cards_that_already_share_a_certificate(
@@ -128,7 +131,7 @@ def test_serve_warns_about_cards_that_already_share_a_certificate(
     # A database from before the refusal: two accepted cards pin one certificate.
     a_card = _card(homes["a"])
     with Node.open(homes["c"]) as node:
-        node.add_member(json.dumps(a_card))
+        node.members.add(json.dumps(a_card))
         with node.store.transaction():
             node.store.put_member(
                 MemberRow(

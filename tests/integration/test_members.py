@@ -34,16 +34,20 @@ def _card(home: Path, folder: Path) -> Path:
 def _publish(home: Path, *signals: str) -> None:
     with Node.open(home) as node:
         for text in signals:
-            node.publish_signals([ComputedSignal(parse_signal(text), None)], Labels(entity="E"))
+            node.publisher.publish_signals(
+                [ComputedSignal(parse_signal(text), None)], Labels(entity="E")
+            )
 
 
 def _copy_log(source: Path, target: Path, origin: str) -> None:
     with Node.open(source) as src, Node.open(target) as dst:
-        latest = src.checkpoint()
+        latest = src.reader.checkpoint()
         signed = SignedCheckpoint.open(latest.note, src.verifier)
-        have = dst.latest(origin)
+        have = dst.store.latest_checkpoint(origin)
         start = 0 if have is None else have.size
-        dst.import_verified(origin, signed, src.entry_bodies(origin, start, latest.size))
+        dst.importer.import_verified(
+            origin, signed, src.reader.entry_bodies(origin, start, latest.size)
+        )
 
 
 def test_member_and_peer_commands(two_nodes: tuple[Path, Path], tmp_path: Path) -> None:
@@ -95,14 +99,14 @@ def test_verified_import_then_removal_and_readd(
     found = hashfed_json(c, "match", "--signal", MD5)[0]["matches"]
     assert [(m["origin"], m["entry_index"]) for m in found] == [("node-a.example", 0)]
     with Node.open(c) as watcher:  # another process's view, already built, must follow
-        assert watcher.match_signals([parse_signal(MD5)])[0].matches
+        assert watcher.matcher.match_signals([parse_signal(MD5)])[0].matches
         hashfed_json(c, "member", "remove", "node-a.example")
-        assert watcher.match_signals([parse_signal(MD5)])[0].matches == ()
+        assert watcher.matcher.match_signals([parse_signal(MD5)])[0].matches == ()
         assert hashfed_json(c, "match", "--signal", MD5)[0]["matches"] == []
         # Log rows stay for audit.
         assert len(hashfed_json(c, "log", "--origin", "node-a.example")) == 2
         hashfed_json(c, "member", "add", str(_card(a, tmp_path)))
-        assert watcher.match_signals([parse_signal(MD5)])[0].matches
+        assert watcher.matcher.match_signals([parse_signal(MD5)])[0].matches
 
 
 def test_import_refuses_bytes_that_do_not_reproduce_the_signed_root(
@@ -112,13 +116,13 @@ def test_import_refuses_bytes_that_do_not_reproduce_the_signed_root(
     _publish(a, MD5, "md5:" + "7c" * 16, "md5:" + "8d" * 16)
     hashfed_json(c, "member", "add", str(_card(a, tmp_path)))
     with Node.open(a) as src, Node.open(c) as dst:
-        signed = SignedCheckpoint.open(src.checkpoint().note, src.verifier)
-        bodies = src.entry_bodies("node-a.example", 0, 3)
+        signed = SignedCheckpoint.open(src.reader.checkpoint().note, src.verifier)
+        bodies = src.reader.entry_bodies("node-a.example", 0, 3)
         tampered = [bodies[0], bodies[1][:-1] + bytes([bodies[1][-1] ^ 1]), bodies[2]]
         with pytest.raises((ProofError, MalformedError)):
-            dst.import_verified("node-a.example", signed, tampered)
+            dst.importer.import_verified("node-a.example", signed, tampered)
         with pytest.raises(ProofError, match="cannot make the signed tree"):
-            dst.import_verified("node-a.example", signed, bodies[:2])
+            dst.importer.import_verified("node-a.example", signed, bodies[:2])
         db = dst.store.db
         assert (
             db.execute("SELECT COUNT(*) FROM entries WHERE origin != 'node-c.example'").fetchone()[
@@ -126,10 +130,10 @@ def test_import_refuses_bytes_that_do_not_reproduce_the_signed_root(
             ]
             == 0
         )
-        assert dst.latest("node-a.example") is None
-        assert dst.match_signals([parse_signal(MD5)])[0].matches == ()
-        assert dst.import_verified("node-a.example", signed, bodies) == 3
-        assert dst.match_signals([parse_signal(MD5)])[0].matches
+        assert dst.store.latest_checkpoint("node-a.example") is None
+        assert dst.matcher.match_signals([parse_signal(MD5)])[0].matches == ()
+        assert dst.importer.import_verified("node-a.example", signed, bodies) == 3
+        assert dst.matcher.match_signals([parse_signal(MD5)])[0].matches
 
 
 def test_a_node_whose_database_vanished_refuses_to_publish(two_nodes: tuple[Path, Path]) -> None:
@@ -166,9 +170,9 @@ def test_import_refuses_an_origin_removed_since_the_sync_began(
     _publish(a, MD5)
     hashfed_json(c, "member", "add", str(_card(a, tmp_path)))
     with Node.open(a) as src, Node.open(c) as dst:
-        signed = SignedCheckpoint.open(src.checkpoint().note, src.verifier)
-        bodies = src.entry_bodies("node-a.example", 0, 1)
-        dst.remove_member("node-a.example")  # e.g. the operator, while a sync was fetching
+        signed = SignedCheckpoint.open(src.reader.checkpoint().note, src.verifier)
+        bodies = src.reader.entry_bodies("node-a.example", 0, 1)
+        dst.members.remove("node-a.example")  # e.g. the operator, while a sync was fetching
         with pytest.raises(InvalidInputError, match="not a trusted member"):
-            dst.import_verified("node-a.example", signed, bodies)
-        assert dst.latest("node-a.example") is None
+            dst.importer.import_verified("node-a.example", signed, bodies)
+        assert dst.store.latest_checkpoint("node-a.example") is None

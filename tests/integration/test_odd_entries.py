@@ -79,11 +79,11 @@ def test_odd_signed_entries_are_stored_and_ignored_where_they_cannot_apply(
     peer(m, a)  # Mallory relays Alice
     peer(v, m)  # Victor connects only to Mallory
     trust(v, a)
-    a.publish_signals([ComputedSignal(_md5("alice", 0), None)], Labels(entity="e"))
-    a.publish_signals([ComputedSignal(_md5("alice", 1), None)], Labels(entity="e"))
+    a.publisher.publish_signals([ComputedSignal(_md5("alice", 0), None)], Labels(entity="e"))
+    a.publisher.publish_signals([ComputedSignal(_md5("alice", 1), None)], Labels(entity="e"))
     # Mallory's entries 0 and 1: an ordinary ADD and its retraction.
-    m.publish_signals([ComputedSignal(_md5("mallory", 0), None)], Labels(entity="m"))
-    m.retract(0, "honest retraction")
+    m.publisher.publish_signals([ComputedSignal(_md5("mallory", 0), None)], Labels(entity="m"))
+    m.publisher.retract(0, "honest retraction")
     a_leaf = a.do(lambda node: node.store.entry(A, 1)[1])
     future_add = _add(M, _md5("mallory", 9)) + b"\x98\x06\x01"  # field 99 = 1, unknown here
     odd = [
@@ -117,18 +117,18 @@ def test_odd_signed_entries_are_stored_and_ignored_where_they_cannot_apply(
     # Every entry of both logs is stored exactly as signed; the checkpoints are the origins'.
     assert v.count("entries", M) == 10
     assert v.count("entries", A) == 2
-    assert v.checkpoint(M).note == m.checkpoint().note
-    assert v.checkpoint(A).note == a.checkpoint().note
+    assert v.reader.checkpoint(M).note == m.reader.checkpoint().note
+    assert v.reader.checkpoint(A).note == a.reader.checkpoint().note
     bodies = [
         row[0] for row in v.query("SELECT body FROM entries WHERE origin = ? ORDER BY idx", M)
     ]
     assert bodies[2:] == odd
     # Only the honest retraction took effect; the opinion that can apply is counted.
     assert v.query("SELECT target_idx, idx FROM retractions WHERE origin = ?", M) == [(0, 1)]
-    assert v.match_signals([_md5("mallory", 0)])[0].matches == ()
-    (future,) = v.match_signals([_md5("mallory", 9)])[0].matches
+    assert v.matcher.match_signals([_md5("mallory", 0)])[0].matches == ()
+    (future,) = v.matcher.match_signals([_md5("mallory", 9)])[0].matches
     assert (future.origin, future.entry_index) == (M, 8)
-    (alice1,) = v.match_signals([_md5("alice", 1)])[0].matches
+    (alice1,) = v.matcher.match_signals([_md5("alice", 1)])[0].matches
     assert alice1.opinions.true_positive == 1
 
     listed = subprocess.run(

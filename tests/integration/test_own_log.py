@@ -52,7 +52,7 @@ def _peers_and_empty_copy(tmp_path: Path) -> tuple[Member, Member, Path]:
 
 def _publish(member: Member, first: int, count: int) -> None:
     for i in range(first, first + count):
-        member.import_hash_list([f"md5 {i:032x}"], Labels(entity="own-log-test"))
+        member.publisher.import_hash_list([f"md5 {i:032x}"], Labels(entity="own-log-test"))
 
 
 def _put_database(member: Member, copy: Path) -> None:
@@ -64,7 +64,7 @@ def _put_database(member: Member, copy: Path) -> None:
 
 
 def _size(member: Member) -> int:
-    latest = member.latest(member.origin)
+    latest = member.store.latest_checkpoint(member.origin)
     return 0 if latest is None else int(latest.size)
 
 
@@ -113,9 +113,9 @@ def _continue(a: Member, b: Member, index: int) -> None:
         assert report.ok, report.problems()
     finally:
         a.stop()
-    assert b.do(lambda n: n.latest(a.origin).size) == index + 1
-    assert b.do(lambda n: n.evidence()) == []
-    assert b.do(lambda n: n.halted_origins()) == set()
+    assert b.do(lambda n: n.store.latest_checkpoint(a.origin).size) == index + 1
+    assert b.do(lambda n: n.audit.evidence()) == []
+    assert b.do(lambda n: n.importer.halted_origins()) == set()
     # B holds exactly A's log: entry ``index`` is the one A just published.
     body, _ = b.do(lambda n: n.store.entry(a.origin, index))
     assert body == a.do(lambda n: n.store.entry(a.origin, index))[0]
@@ -136,7 +136,7 @@ def test_lost_wal_and_old_database_are_refused_then_recovered_from_a_peer(
         walless = tmp_path / "a-without-wal.db"
         shutil.copyfile(a.home / "hashfed.db", walless)
         assert b.sync_one(a.origin).ok
-        assert b.do(lambda n: n.latest(a.origin).size) == 15
+        assert b.do(lambda n: n.store.latest_checkpoint(a.origin).size) == 15
     finally:
         a.stop()
 
@@ -191,11 +191,11 @@ def test_the_local_api_refuses_to_publish_behind_the_signed_state(
     home: Path, tmp_path: Path
 ) -> None:
     with Node.open(home) as node:
-        node.import_hash_list([f"md5 {0:032x}"], Labels())
+        node.publisher.import_hash_list([f"md5 {0:032x}"], Labels())
     old = tmp_path / "old.db"
     shutil.copyfile(home / "hashfed.db", old)
     with Node.open(home) as node:
-        node.import_hash_list([f"md5 {1:032x}"], Labels())
+        node.publisher.import_hash_list([f"md5 {1:032x}"], Labels())
     shutil.copyfile(old, home / "hashfed.db")
     with (
         BackgroundNode(home, peer_address="127.0.0.1:0") as served,
@@ -215,7 +215,7 @@ def test_the_local_api_refuses_to_publish_behind_the_signed_state(
         )
         assert [m.entry_index for m in found.matches] == [0]
     with Node.open(home) as node:
-        assert node.checkpoint().size == 1
+        assert node.reader.checkpoint().size == 1
 
 
 def test_recover_refuses_a_peer_behind_what_this_node_signed(tmp_path: Path) -> None:
@@ -319,10 +319,10 @@ def test_recover_refuses_the_first_forged_batch_and_stores_nothing(tmp_path: Pat
     peer(a, b)
     peer(b, a)
     trust(b, m)  # B serves Mallory, as it would any member
-    a.add_peer(m.card())
+    a.members.add_peer(m.card())
     empty = tmp_path / "a-empty.db"
     shutil.copyfile(a.home / "hashfed.db", empty)
-    a.import_hash_list([f"md5 {i:032x}" for i in range(5_000)], Labels(entity="bulk"))
+    a.publisher.import_hash_list([f"md5 {i:032x}" for i in range(5_000)], Labels(entity="bulk"))
     a.start()
     b.start()
     try:
@@ -428,7 +428,7 @@ def test_recover_on_a_full_disk_is_exit_8_with_one_line(tmp_path: Path) -> None:
         peer(b, a)
         empty = tmp_path / "a-empty.db"
         shutil.copyfile(a.home / "hashfed.db", empty)
-        a.import_hash_list([f"md5 {i:032x}" for i in range(3_000)], Labels(entity="bulk"))
+        a.publisher.import_hash_list([f"md5 {i:032x}" for i in range(3_000)], Labels(entity="bulk"))
         a.start()
         b.start()
         try:
@@ -482,7 +482,7 @@ def test_a_full_disk_under_the_signed_state_file_is_a_store_error(tmp_path: Path
     with tmpfs(tmp_path / "small", "8m") as disk:
         home = disk / "home"
         with Node.init(home, "acme.example") as node:
-            node.import_hash_list([f"md5 {0:032x}"], Labels())
+            node.publisher.import_hash_list([f"md5 {0:032x}"], Labels())
         (home / "signed-head").unlink()  # a home made before the file existed, no peers
         # Held open, as `serve` would be: its -wal and -shm files exist on the full disk.
         with Node.open(home) as held:
@@ -491,10 +491,10 @@ def test_a_full_disk_under_the_signed_state_file_is_a_store_error(tmp_path: Path
             with Node.open(home) as node:
                 # guard() writes the file for the upgraded home before signing: it cannot.
                 with pytest.raises(StoreError) as refused:
-                    node.import_hash_list([f"md5 {1:032x}"], Labels())
+                    node.publisher.import_hash_list([f"md5 {1:032x}"], Labels())
                 assert "signed-state file" in str(refused.value)
                 assert "No space left" in str(refused.value) and "Free space" in str(refused.value)
-                assert node.checkpoint().size == 1
+                assert node.reader.checkpoint().size == 1
                 # A peer's larger checkpoint of ours cannot be recorded: the sync hook says so
                 # and does not raise.
                 ahead = SignedCheckpoint.sign(
@@ -503,8 +503,8 @@ def test_a_full_disk_under_the_signed_state_file_is_a_store_error(tmp_path: Path
                 reason = check_offer(node, ahead, "b.example")
                 assert reason is not None and "cannot record a peer's checkpoint" in reason
             filler.unlink()
-            held.import_hash_list([f"md5 {1:032x}"], Labels())
-            assert held.checkpoint().size == 2
+            held.publisher.import_hash_list([f"md5 {1:032x}"], Labels())
+            assert held.reader.checkpoint().size == 2
 
 
 def test_recover_clears_stale_findings_about_the_own_log(tmp_path: Path) -> None:

@@ -54,7 +54,9 @@ def pair(tmp_path: Path) -> Iterator[tuple[Member, Member]]:
     peer(a, b)
     a.start()
     for i in range(6):
-        a.publish_signals([ComputedSignal(parse_signal(_md5(i)), None)], Labels(entity="E"))
+        a.publisher.publish_signals(
+            [ComputedSignal(parse_signal(_md5(i)), None)], Labels(entity="E")
+        )
     b.start()
     assert b.sync_one(A).ok
     b.stop()
@@ -107,11 +109,11 @@ def test_another_origins_damaged_entries_are_fetched_again(
 
     # The repaired signal rows are what B matches again (its index is rebuilt from them).
     b.start()
-    (result_4,) = b.match_signals([parse_signal(_md5(4))])
+    (result_4,) = b.matcher.match_signals([parse_signal(_md5(4))])
     assert [(m.origin, m.entry_index) for m in result_4.matches] == [(A, 4)]
     key = a.do(lambda node: str(node.verifier))
     for idx in (1, 2, 4, 5):
-        assert verify_bundle(b.bundle(A, idx).to_json(), key, tmp_path).returncode == 0
+        assert verify_bundle(b.reader.bundle(A, idx).to_json(), key, tmp_path).returncode == 0
 
 
 def test_the_nodes_own_damaged_entry_is_fetched_from_a_peer(
@@ -127,4 +129,4 @@ def test_the_nodes_own_damaged_entry_is_fetched_from_a_peer(
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"repaired {A} entry 3 from {B}" in result.stdout
     key = b.do(lambda node: node.store.origin(A).verifier_key)
-    assert verify_bundle(a.bundle(A, 3).to_json(), key, tmp_path).returncode == 0
+    assert verify_bundle(a.reader.bundle(A, 3).to_json(), key, tmp_path).returncode == 0

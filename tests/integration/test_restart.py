@@ -47,7 +47,7 @@ def test_restart_uses_the_snapshot_and_follows_changes(home: Path) -> None:
     rng = random.Random(1)
     values = [rng.randbytes(32).hex() for _ in range(3000)]
     with Node.open(home) as node:
-        node.import_hash_list([f"pdq {v}" for v in values], Labels(entity="t"))
+        node.publisher.import_hash_list([f"pdq {v}" for v in values], Labels(entity="t"))
 
     with BackgroundNode(home) as served:
         assert _start_report(served).source == "store"
@@ -55,7 +55,9 @@ def test_restart_uses_the_snapshot_and_follows_changes(home: Path) -> None:
     assert manifest["store"]["rows"]["pdq"] == 3000
 
     with Node.open(home) as node:  # the store moves on while the node is down
-        node.import_hash_list([f"pdq {rng.randbytes(32).hex()}" for _ in range(5)], Labels())
+        node.publisher.import_hash_list(
+            [f"pdq {rng.randbytes(32).hex()}" for _ in range(5)], Labels()
+        )
 
     with BackgroundNode(home) as served:
         report = _start_report(served)
@@ -75,9 +77,9 @@ def test_restart_uses_the_snapshot_and_follows_changes(home: Path) -> None:
             # Published and retracted by another process: visible within a second.
             other = rng.randbytes(32).hex()
             with Node.open(home) as node:
-                node.import_hash_list([f"pdq {other}"], Labels())
+                node.publisher.import_hash_list([f"pdq {other}"], Labels())
                 _until(lambda: _matches(stub, other) == [3006])
-                node.retract(17)
+                node.publisher.retract(17)
                 _until(lambda: _matches(stub, values[17]) == [])
 
     with BackgroundNode(home) as served:  # the snapshot written at the last stop is current
@@ -93,7 +95,7 @@ def test_a_corrupt_snapshot_means_a_rebuild(home: Path) -> None:
     rng = random.Random(2)
     values = [rng.randbytes(32).hex() for _ in range(500)]
     with Node.open(home) as node:
-        node.import_hash_list([f"pdq {v}" for v in values], Labels(entity="t"))
+        node.publisher.import_hash_list([f"pdq {v}" for v in values], Labels(entity="t"))
     with BackgroundNode(home):
         pass
     manifest = json.loads((home / FOLDER_NAME / MANIFEST).read_text())

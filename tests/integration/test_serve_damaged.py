@@ -46,7 +46,7 @@ def test_a_relay_refuses_to_stream_what_its_store_damaged(
     peer(b, a)
     peer(c, b)
     trust(c, a)  # C trusts A's entries but learns them only through B
-    a.import_hash_list([f"md5 {i:032x}" for i in range(8)], Labels(entity="a"))
+    a.publisher.import_hash_list([f"md5 {i:032x}" for i in range(8)], Labels(entity="a"))
     a.start()
     b.start()
     try:

@@ -61,7 +61,7 @@ def _card(home: Path) -> str:
 
 def _add_member(home: Path, card: str) -> None:
     with Node.open(home) as node:
-        node.add_member(card)
+        node.members.add(card)
 
 
 def _tls(home: Path) -> tuple[bytes, bytes]:
@@ -105,8 +105,10 @@ def test_pinned_client_lists_origins_and_node_info(
     caplog.set_level(logging.DEBUG, logger="hashfed.server.peer")
     _add_member(server_home, _card(client_home))
     with Node.open(server_home) as node:
-        node.import_hash_list(["md5 " + "11" * 16, "md5 " + "22" * 16], Labels(tags=("t",)))
-        note = node.checkpoint().note
+        node.publisher.import_hash_list(
+            ["md5 " + "11" * 16, "md5 " + "22" * 16], Labels(tags=("t",))
+        )
+        note = node.reader.checkpoint().note
         server_key = node.verifier
     with BackgroundNode(server_home) as served:
         key, cert = _tls(client_home)
@@ -158,7 +160,7 @@ def test_unknown_client_is_refused_until_its_card_is_accepted(
     # Removing the member closes the door again: at once by the fingerprint check (which reads
     # the cards on every call), and within a moment in the handshake itself.
     with Node.open(server_home) as node:
-        node.remove_member(CLIENT)
+        node.members.remove(CLIENT)
     deadline = time.monotonic() + 2.0
     while True:
         with pytest.raises(grpc.RpcError) as info:
@@ -232,8 +234,10 @@ def test_health_on_the_peer_server(server_home: Path, client_home: Path) -> None
 def test_stream_entries_in_bounded_batches_and_proofs(server_home: Path, client_home: Path) -> None:
     _add_member(server_home, _card(client_home))
     with Node.open(server_home) as node:
-        node.import_hash_list([f"md5 {i:032x}" for i in range(1_500)], Labels(tags=("bulk",)))
-        node.import_hash_list([f"md5 {i:032x}" for i in range(1_500, 2_600)], Labels())
+        node.publisher.import_hash_list(
+            [f"md5 {i:032x}" for i in range(1_500)], Labels(tags=("bulk",))
+        )
+        node.publisher.import_hash_list([f"md5 {i:032x}" for i in range(1_500, 2_600)], Labels())
         bodies = [row.body for row in node.store.entries(SERVER)]
         server_key = node.verifier
     assert len(bodies) == 2_600

@@ -41,7 +41,7 @@ def test_a_full_disk_is_exit_8_and_changes_nothing(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "small", "8m") as disk:
         home = disk / "home"
         with Node.init(home, ORIGIN) as node:
-            node.publish_signals([_md5(10**6)], Labels(entity="E"))
+            node.publisher.publish_signals([_md5(10**6)], Labels(entity="E"))
         hashes = tmp_path / "hashes.txt"  # outside the small disk
         hashes.write_text("".join(f"md5 {i:032x}\n" for i in range(5000)))
         filler = fill(disk, leave=200 * 1024)  # room to open, not for 5,000 entries
@@ -64,7 +64,7 @@ def test_a_read_only_database_is_exit_8_and_status_says_so(home: Path, tmp_path:
     # The node stays open beside, as a running `serve` would: its -wal and -shm files exist,
     # so a process seeing the folder read-only opens the database and fails at the write.
     with Node.open(home) as held:
-        held.publish_signals([_md5(1)], Labels(entity="E"))
+        held.publisher.publish_signals([_md5(1)], Labels(entity="E"))
         with read_only_view(home, tmp_path / "ro") as ro:
             result = hashfed_process(ro, "add", "--signal", f"md5:{2:032x}")
             assert result.returncode == 8, result.stderr
@@ -94,7 +94,7 @@ def test_a_damaged_page_is_exit_8_or_the_checks_code_never_a_traceback(
     home: Path, tmp_path: Path
 ) -> None:
     with Node.open(home) as node:
-        node.import_hash_list([f"md5 {i:032x}" for i in range(3000)], Labels(entity="E"))
+        node.publisher.import_hash_list([f"md5 {i:032x}" for i in range(3000)], Labels(entity="E"))
     copy = tmp_path / "copy"
     shutil.copytree(home, copy)
     damage_a_page(copy / "hashfed.db")
@@ -165,7 +165,7 @@ def test_the_local_api_answers_unavailable_for_store_faults(tmp_path: Path) -> N
 
 def test_a_damaged_page_under_a_running_server_is_unavailable(home: Path, tmp_path: Path) -> None:
     with Node.open(home) as node:
-        node.import_hash_list([f"md5 {i:032x}" for i in range(3000)], Labels(entity="E"))
+        node.publisher.import_hash_list([f"md5 {i:032x}" for i in range(3000)], Labels(entity="E"))
     damage_a_page(home / "hashfed.db")
     idx = _failing_entry(home / "hashfed.db", 3000)
     with BackgroundNode(home) as served, grpc.insecure_channel(served.local_address) as channel:

@@ -128,8 +128,10 @@ def test_a_lying_peer_backs_off_harder_than_an_unreachable_one(
     peer(c, d)  # never runs
     trust(c, a)  # C trusts A but gets it only through Mallory
     trust(a, m)
-    c.add_peer(m.card())
-    a.import_hash_list([f"md5 {0xB0B0 + i:032x}" for i in range(20)], Labels(entity="test"))
+    c.members.add_peer(m.card())
+    a.publisher.import_hash_list(
+        [f"md5 {0xB0B0 + i:032x}" for i in range(20)], Labels(entity="test")
+    )
     configure(c, sync_interval_s=INTERVAL_S, sync_backoff_max_s=30.0, sync_min_entries_per_s=0)
     a.start()
     fake = FlippingPeer(

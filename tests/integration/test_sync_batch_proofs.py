@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from node.results import to_json
 from node.sync.engine import OriginSyncReport, PeerSyncReport
 from node.sync.fault import PEER_FAULT_REASON
 from tests.integration.fednet import Member
@@ -24,7 +25,7 @@ C, M = "node-c.example", "mallory.example"
 def pair(tmp_path: Path) -> Iterator[tuple[Member, MaliciousMember]]:
     c = Member.create(tmp_path, C)
     m = MaliciousMember.create(tmp_path, M)
-    c.add_peer(m.card_json())
+    c.members.add_peer(m.card_json())
     m.pin_home(C, c.home)
     with (c.home / "config.toml").open("a") as config:
         config.write("max_fetch_per_round = 1000\n")  # one batch per round: heads to look at
@@ -60,10 +61,10 @@ def test_altered_batch_proofs_are_the_peers_fault_when_its_own_proof_clears_us(
     assert origin.rejected == 2 * 1_000
     assert len(m.tampered) >= 2  # (the server may have prepared the next batch too)
     assert c.count("entries", M) == 1_000 and c.count("verified_heads", M) == 0
-    assert c.evidence() == []
+    assert c.audit.evidence() == []
     m.show(C, history, 2_600)
     assert [_origin(c.sync_one(M)).imported for _ in range(2)] == [1_000, 600]
-    assert c.checkpoint(M).size == 2_600
+    assert c.reader.checkpoint(M).size == 2_600
 
 
 def test_an_origin_contradicting_held_entries_is_reported_then_proven(
@@ -83,17 +84,17 @@ def test_an_origin_contradicting_held_entries_is_reported_then_proven(
     odd = _origin(c.sync_one(M))
     assert odd.status == "failed", odd
     assert odd.reason is not None and "checkpoint of size 2500" in odd.reason
-    assert c.count("entries", M) == 1_000 and c.evidence() == []
+    assert c.count("entries", M) == 1_000 and c.audit.evidence() == []
 
     # Once the checkpoint of 2,500 is reached, the same lie is evidence.
     m.show(C, h1)
     for _ in range(2):
         assert _origin(c.sync_one(M)).status == "imported"
-    assert c.checkpoint(M).size == 2_500
+    assert c.reader.checkpoint(M).size == 2_500
     m.show(C, h2)
     proven = _origin(c.sync_one(M))
     assert proven.status == "evidence", proven
-    (evidence,) = c.evidence()
+    (evidence,) = c.audit.evidence()
     assert evidence.kind == "inconsistent-smaller"
 
 
@@ -114,6 +115,6 @@ def test_a_larger_tree_that_forks_within_the_head_is_not_the_peers_fault(
     assert fork.reason is not None and "not the peer's fault" in fork.reason
     assert "checkpoint of size 2500" in fork.reason
     assert fork.rejected == 0
-    (stats,) = [p for p in c.status()["peers"] if p["name"] == M]
+    (stats,) = [p for p in to_json(c.status())["peers"] if p["name"] == M]
     assert stats["rejected"] == 0
-    assert c.count("entries", M) == 2_000 and c.evidence() == []
+    assert c.count("entries", M) == 2_000 and c.audit.evidence() == []

@@ -22,6 +22,7 @@ import pytest
 
 from node.hashing import parse_signal
 from node.log.entry import Labels
+from node.results import to_json
 from node.sync.engine import PeerSyncReport, sync_peer
 from node.sync.fault import PEER_FAULT_REASON
 from tests.integration.fakes import FlippingPeer, JunkPeer, ShortPeer
@@ -37,7 +38,7 @@ def net(tmp_path: Path) -> Iterator[tuple[Member, Member, Member]]:
     a, c, m = (Member.create(tmp_path, name) for name in (A, C, M))
     trust(a, m)  # A serves Mallory, as it would any member
     trust(c, a)  # C trusts A's entries but peers only with Mallory
-    c.add_peer(m.card())
+    c.members.add_peer(m.card())
     yield a, c, m
     a.stop()
     c.stop()
@@ -45,7 +46,7 @@ def net(tmp_path: Path) -> Iterator[tuple[Member, Member, Member]]:
 
 def _publish(member: Member, count: int, start: int = 0) -> None:
     hashes = [f"md5 {0xBEEF0000 + i:032x}" for i in range(start, start + count)]
-    member.import_hash_list(hashes, Labels(entity="bulk"))
+    member.publisher.import_hash_list(hashes, Labels(entity="bulk"))
 
 
 def _relay(kind: type[FlippingPeer], a: Member, c: Member, m: Member, **attrs: Any) -> FlippingPeer:
@@ -165,7 +166,7 @@ def test_a_junk_stream_ended_one_short_repeatedly_stores_nothing(
         a.served.run(fake.stop())
     # Rounds do not add up: no junk is kept anywhere (the old staging held 2,000 x 64 KiB).
     assert max(disk) < 8 * MIB, disk
-    (stats,) = [p for p in c.status()["peers"] if p["name"] == M]
+    (stats,) = [p for p in to_json(c.status())["peers"] if p["name"] == M]
     assert stats["rejected_reasons"] == {PEER_FAULT_REASON: 3 * 2 * 16}
 
 
@@ -190,9 +191,9 @@ def test_a_genuine_stream_ended_one_short_keeps_the_verified_entries(
     # Kept, verified and visible (matching), but no checkpoint covers them yet.
     assert c.count("entries", A) == 2_000 and c.count("checkpoints", A) == 0
     assert c.query("SELECT size FROM verified_heads WHERE origin = ?", A) == [(2_000,)]
-    (shown,) = [o for o in c.status()["origins"] if o["origin"] == A]
+    (shown,) = [o for o in to_json(c.status())["origins"] if o["origin"] == A]
     assert (shown["size"], shown["held"]) == (0, 2_000)
-    (found,) = c.match_signals([parse_signal(f"md5:{0xBEEF0000 + 1_999:032x}")])
+    (found,) = c.matcher.match_signals([parse_signal(f"md5:{0xBEEF0000 + 1_999:032x}")])
     assert [(x.origin, x.entry_index) for x in found.matches] == [(A, 1_999)]
     # The next round asks only for the one missing entry and stores nothing more.
     assert second.status == "failed" and (second.fetched, second.imported) == (0, 0)
@@ -201,7 +202,7 @@ def test_a_genuine_stream_ended_one_short_keeps_the_verified_entries(
     # An honest peer finishes it: the signed checkpoint is stored, the head is gone.
     healed = _origin(c.sync_one(A))
     assert (healed.status, healed.fetched, healed.imported) == ("imported", 1, 1)
-    assert c.checkpoint(A).note == a.checkpoint().note
+    assert c.reader.checkpoint(A).note == a.reader.checkpoint().note
     assert c.count("verified_heads", A) == 0
 
 
@@ -229,7 +230,7 @@ def test_a_stream_broken_by_an_error_keeps_what_was_verified(
 def test_a_checkpoint_of_a_trillion_entries_is_refused_before_fetching(tmp_path: Path) -> None:
     c = Member.create(tmp_path, C)
     m = MaliciousMember.create(tmp_path, M)
-    c.add_peer(m.card_json())
+    c.members.add_peer(m.card_json())
     m.pin_home(C, c.home)
     m.show(C, m.history(3, "h"), claimed_size=10**12)
     with m:
@@ -261,7 +262,7 @@ def test_max_fetch_per_round_fetches_the_rest_next_round(tmp_path: Path) -> None
             assert origin.status == "imported", origin
             sizes.append((origin.fetched, c.count("entries", A), c.count("checkpoints", A)))
         assert sizes == [(3_000, 3_000, 0), (3_000, 6_000, 0), (1_000, 7_000, 1)]
-        assert c.checkpoint(A).note == a.checkpoint().note
+        assert c.reader.checkpoint(A).note == a.reader.checkpoint().note
     finally:
         a.stop()
         c.stop()
@@ -302,7 +303,7 @@ def test_two_peers_relaying_one_origin_at_once(tmp_path: Path) -> None:
             "WHERE origin = ?",
             A,
         )[0] == (30_000, 30_000, 0, 29_999)
-        assert c.checkpoint(A).note == a.checkpoint().note
+        assert c.reader.checkpoint(A).note == a.reader.checkpoint().note
         assert c.count("verified_heads", A) == 0
         assert c.count("signals", A) == 30_000
     finally:
@@ -336,7 +337,7 @@ def test_hashfed_sync_beside_serve_pulls_the_same_origin(tmp_path: Path) -> None
         assert c.query(
             "SELECT COUNT(*), COUNT(DISTINCT idx), MAX(idx) FROM entries WHERE origin = ?", A
         )[0] == (60_000, 60_000, 59_999)
-        assert c.checkpoint(A).note == a.checkpoint().note
+        assert c.reader.checkpoint(A).note == a.reader.checkpoint().note
         assert c.count("verified_heads", A) == 0
     finally:
         a.stop()

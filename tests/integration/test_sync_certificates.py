@@ -16,6 +16,7 @@ import pytest
 from node._proto.hashfed.v1 import federation_pb2, federation_pb2_grpc
 from node.errors import SyncError
 from node.log.entry import Labels
+from node.results import to_json
 from node.tls import certificate_fingerprint
 from tests.integration.fednet import Member, peer, run_cli
 
@@ -38,7 +39,7 @@ def pair(tmp_path: Path) -> Iterator[tuple[Member, Member, Member]]:
 def test_both_sides_accept_each_other(pair: tuple[Member, Member, Member]) -> None:
     b, c, _ = pair
     peer(c, b)
-    b.import_hash_list(["md5 " + "ab" * 16], Labels())
+    b.publisher.import_hash_list(["md5 " + "ab" * 16], Labels())
     b.start()
     result = run_cli(c.home, "peer", "test", B, "--json")
     assert result.exit_code == 0, result.output
@@ -83,7 +84,7 @@ def test_a_client_with_an_unknown_certificate_is_refused(
 def test_peer_refused_our_certificate(pair: tuple[Member, Member, Member]) -> None:
     """C peers with B, but B has no member card for C: B refuses C's certificate."""
     b, c, _ = pair
-    c.add_peer(b.card())  # and B never accepts C's card
+    c.members.add_peer(b.card())  # and B never accepts C's card
     b.start()
     words = (
         f"{B} refused our certificate (sha256 {_fp(c)}): it has no member card for {C}, "
@@ -102,7 +103,7 @@ def test_peer_refused_our_certificate(pair: tuple[Member, Member, Member]) -> No
     c.start()
     report_c = c.sync_one(B)
     assert report_c.error == words
-    (status_peer,) = c.status()["peers"]
+    (status_peer,) = to_json(c.status())["peers"]
     assert status_peer["last_error"] == words
     assert "UNAVAILABLE" not in report_c.error
 
@@ -111,8 +112,8 @@ def test_we_refuse_the_peer_certificate(pair: tuple[Member, Member, Member]) -> 
     """C's card for B pins another certificate (X's) than the one B presents."""
     b, c, x = pair
     x_cert = (x.home / "keys" / "tls.crt").read_text()
-    c.add_peer(b.card(tls_certificate=x_cert, tls_fingerprint_sha256=_fp(x)))
-    b.add_member(c.card())
+    c.members.add_peer(b.card(tls_certificate=x_cert, tls_fingerprint_sha256=_fp(x)))
+    b.members.add(c.card())
     b.start()
     words = (
         f"we refuse {B}'s certificate: it presented sha256 {_fp(b)}, its member card pins {_fp(x)}"
@@ -134,7 +135,7 @@ def test_we_refuse_the_peer_certificate(pair: tuple[Member, Member, Member]) -> 
 def test_both_refuse_each_other(pair: tuple[Member, Member, Member]) -> None:
     b, c, x = pair
     x_cert = (x.home / "keys" / "tls.crt").read_text()
-    c.add_peer(b.card(tls_certificate=x_cert, tls_fingerprint_sha256=_fp(x)))
+    c.members.add_peer(b.card(tls_certificate=x_cert, tls_fingerprint_sha256=_fp(x)))
     b.start()
     result = run_cli(c.home, "peer", "test", B, "--json")
     report = json.loads(result.stdout)
@@ -154,5 +155,5 @@ def test_peer_not_reachable(pair: tuple[Member, Member, Member]) -> None:
     assert result.exit_code == SyncError.exit_code
     (peer_report,) = json.loads(result.stdout)["peers"]
     assert peer_report["error"] == words
-    (status_peer,) = c.status()["peers"]
+    (status_peer,) = to_json(c.status())["peers"]
     assert status_peer["last_error"] == words

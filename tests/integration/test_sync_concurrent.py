@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from node.log.entry import Labels
+from node.results import to_json
 from tests.integration.fednet import Member, peer
 
 A, B, C = "node-a.example", "node-b.example", "node-c.example"
 
 
 def _publish(a: Member, first: int, count: int) -> None:
-    a.import_hash_list([f"md5 {first + i:032x}" for i in range(count)], Labels(entity="a"))
+    a.publisher.import_hash_list(
+        [f"md5 {first + i:032x}" for i in range(count)], Labels(entity="a")
+    )
 
 
 def test_two_peers_streaming_one_origin_at_once_import_it_once(tmp_path: Path) -> None:
@@ -32,10 +35,10 @@ def test_two_peers_streaming_one_origin_at_once_import_it_once(tmp_path: Path) -
             assert sum(r.received for r in reports) == count
             assert sum(r.rejected for r in reports) == 0
             assert c.count("entries", A) == first + count
-            assert c.checkpoint(A).note == a.checkpoint().note
+            assert c.reader.checkpoint(A).note == a.reader.checkpoint().note
         assert c.count("verified_heads", A) == 0  # nothing held beyond the checkpoint
-        assert c.evidence() == []
-        health = {p["name"]: p["state"] for p in c.status()["peers"]}
+        assert c.audit.evidence() == []
+        health = {p["name"]: p["state"] for p in to_json(c.status())["peers"]}
         assert health == {A: "healthy", B: "healthy"}
     finally:
         c.stop()

@@ -54,8 +54,8 @@ def test_conflicting_checkpoints_are_evidence(
     a1 = Member.create(tmp_path, A)
     a2 = _twin(a1, tmp_path)
     b, c = Member.create(tmp_path, B), Member.create(tmp_path, C)
-    a1.import_hash_list([f"md5 {i:032x}" for i in range(1, 4)], Labels(entity="first"))
-    a2.import_hash_list([f"md5 {i:032x}" for i in range(101, 101 + twin_size)], Labels())
+    a1.publisher.import_hash_list([f"md5 {i:032x}" for i in range(1, 4)], Labels(entity="first"))
+    a2.publisher.import_hash_list([f"md5 {i:032x}" for i in range(101, 101 + twin_size)], Labels())
     peer(b, a1)
     peer(c, b)
     peer(c, a2)  # C's peer "node-a.example" is the twin
@@ -76,7 +76,7 @@ def test_conflicting_checkpoints_are_evidence(
         assert report.ok  # the peer did nothing wrong by relaying what A signed
 
         # The evidence is kept: both validly signed notes and what proves the conflict.
-        (item,) = c.evidence()
+        (item,) = c.audit.evidence()
         assert (item.origin, item.kind, item.peer) == (A, kind, second)
         one, two = (
             SignedCheckpoint.open(n, key).checkpoint for n in (item.first_note, item.second_note)
@@ -109,13 +109,15 @@ def test_conflicting_checkpoints_are_evidence(
 
         # Further import from that origin stops.
         with pytest.raises(EquivocationError):
-            c.import_verified(A, SignedCheckpoint.open(a1.checkpoint().note, key), [])
+            c.importer.import_verified(
+                A, SignedCheckpoint.open(a1.reader.checkpoint().note, key), []
+            )
         for name in (A, B):
             again = c.sync_one(name)
             assert [o.status for o in again.origins if o.origin == A] == ["halted"]
         assert c.count("entries", A) == before
         assert c.count("verified_heads", A) == 0
-        assert len(c.evidence()) == 1
+        assert len(c.audit.evidence()) == 1
     finally:
         for m in members:
             m.stop()

@@ -33,7 +33,9 @@ def test_the_loop_syncs_every_peer_each_round_and_never_dies(
     c.start(run_sync=True)
     try:
         for round_ in range(2):
-            a.import_hash_list([f"md5 {round_:016x}{i:016x}" for i in range(10)], Labels())
+            a.publisher.import_hash_list(
+                [f"md5 {round_:016x}{i:016x}" for i in range(10)], Labels()
+            )
             want = 10 * (round_ + 1)
             deadline = time.monotonic() + 15
             while c.count("entries", A) < want and time.monotonic() < deadline:

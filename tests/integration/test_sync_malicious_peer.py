@@ -10,6 +10,7 @@ import pytest
 
 from node.hashing import parse_signal
 from node.log.entry import Labels
+from node.results import to_json
 from node.sync.fault import PEER_FAULT_REASON
 from tests.integration.fakes import FlippingPeer, PaddingPeer
 from tests.integration.fednet import Member, peer, trust
@@ -31,7 +32,7 @@ def net(tmp_path: Path) -> Iterator[tuple[Member, Member, Member]]:
 
 
 def _matches(member: Member, value: str) -> list[tuple[str, int]]:
-    (result,) = member.match_signals([parse_signal(f"md5:{value}")])
+    (result,) = member.matcher.match_signals([parse_signal(f"md5:{value}")])
     return [(x.origin, x.entry_index) for x in result.matches]
 
 
@@ -70,15 +71,15 @@ def test_flipped_byte_is_the_peers_fault(net: tuple[Member, Member, Member], pre
     a, c, m = net
     peer(c, a)  # the honest path
     trust(a, m)  # Mallory is a member: A serves it, as it would any member
-    c.add_peer(m.card())  # and C peers with Mallory's node, which pins C's certificate
+    c.members.add_peer(m.card())  # and C peers with Mallory's node, which pins C's certificate
     labels = Labels(entity="test")
     if prefix:
-        a.import_hash_list([f"md5 {_md5(i)}" for i in range(prefix)], labels)
+        a.publisher.import_hash_list([f"md5 {_md5(i)}" for i in range(prefix)], labels)
     a.start()
     c.start()
     if prefix:
         assert c.sync_one(A).received == prefix
-    a.import_hash_list([f"md5 {_md5(i)}" for i in range(prefix, TOTAL)], labels)
+    a.publisher.import_hash_list([f"md5 {_md5(i)}" for i in range(prefix, TOTAL)], labels)
 
     flip = prefix + 7
     fake, flipped_value = _flipping_peer(a, c, m, flip)
@@ -99,7 +100,7 @@ def test_flipped_byte_is_the_peers_fault(net: tuple[Member, Member, Member], pre
     assert origin.rejected == lies * (TOTAL - prefix)
     assert origin.reason is not None and origin.reason.startswith(PEER_FAULT_REASON)
     assert not report.ok
-    (stats,) = [p for p in c.status()["peers"] if p["name"] == M]
+    (stats,) = [p for p in to_json(c.status())["peers"] if p["name"] == M]
     assert stats["rejected"] == lies * (TOTAL - prefix)
     assert stats["rejected_reasons"] == {PEER_FAULT_REASON: lies * (TOTAL - prefix)}
 
@@ -112,17 +113,17 @@ def test_flipped_byte_is_the_peers_fault(net: tuple[Member, Member, Member], pre
     assert _matches(c, flipped_value.hex()) == []
 
     # The origin is not blamed.
-    assert c.evidence() == []
-    assert c.halted_origins() == set()
+    assert c.audit.evidence() == []
+    assert c.importer.halted_origins() == set()
 
     # The honest peer supplies the same range intact.
     healed = c.sync_one(A)
     assert healed.ok, healed.problems()
     assert healed.received == TOTAL - prefix
-    assert c.checkpoint(A).note == a.checkpoint().note
+    assert c.reader.checkpoint(A).note == a.reader.checkpoint().note
     assert _matches(c, _md5(flip)) == [(A, flip)]
     assert _matches(c, flipped_value.hex()) == []
-    assert c.evidence() == []
+    assert c.audit.evidence() == []
 
 
 def test_a_peer_that_lies_once_is_counted_and_its_intact_resend_imported(
@@ -131,9 +132,9 @@ def test_a_peer_that_lies_once_is_counted_and_its_intact_resend_imported(
     """The full-log check re-fetches from the same peer; if that copy verifies, it is used."""
     a, c, m = net
     trust(a, m)
-    c.add_peer(m.card())
+    c.members.add_peer(m.card())
     trust(c, a)  # C trusts A but does not peer with it: Mallory is its only source
-    a.import_hash_list([f"md5 {_md5(i)}" for i in range(TOTAL)], Labels(entity="test"))
+    a.publisher.import_hash_list([f"md5 {_md5(i)}" for i in range(TOTAL)], Labels(entity="test"))
     a.start()
     c.start()
     fake, flipped_value = _flipping_peer(a, c, m, 11, max_flips=1)
@@ -146,11 +147,11 @@ def test_a_peer_that_lies_once_is_counted_and_its_intact_resend_imported(
     assert fake.flipped == 1
     (origin,) = [o for o in report.origins if o.origin == A]
     assert (origin.status, origin.imported, origin.rejected) == ("imported", TOTAL, TOTAL)
-    assert c.checkpoint(A).note == a.checkpoint().note
+    assert c.reader.checkpoint(A).note == a.reader.checkpoint().note
     assert _matches(c, _md5(11)) == [(A, 11)]
     assert _matches(c, flipped_value.hex()) == []
-    assert c.evidence() == []
-    (stats,) = [p for p in c.status()["peers"] if p["name"] == M]
+    assert c.audit.evidence() == []
+    (stats,) = [p for p in to_json(c.status())["peers"] if p["name"] == M]
     assert stats["rejected_reasons"] == {PEER_FAULT_REASON: TOTAL}
 
 
@@ -158,8 +159,8 @@ def test_oversized_entries_are_refused_before_staging(net: tuple[Member, Member,
     a, c, m = net
     trust(c, a)  # C trusts A's entries but peers only with Mallory
     trust(a, m)
-    c.add_peer(m.card())
-    a.import_hash_list([f"md5 {_md5(i)}" for i in range(TOTAL)], Labels(entity="test"))
+    c.members.add_peer(m.card())
+    a.publisher.import_hash_list([f"md5 {_md5(i)}" for i in range(TOTAL)], Labels(entity="test"))
     a.start()
     c.start()
     fake = _relay(PaddingPeer, a, c, m, 3)
@@ -174,4 +175,4 @@ def test_oversized_entries_are_refused_before_staging(net: tuple[Member, Member,
     assert origin.reason is not None and "larger than the protocol allows" in origin.reason
     assert c.count("verified_heads", A) == 0
     assert c.count("entries", A) == 0
-    assert c.evidence() == []
+    assert c.audit.evidence() == []

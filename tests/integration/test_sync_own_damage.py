@@ -16,6 +16,7 @@ import pytest
 from node.core import Node
 from node.integrity import OwnDamageError, known_damage
 from node.log.entry import Labels
+from node.results import to_json
 from node.sync.engine import FAILED, PEER_OUTDATED
 from tests.integration.cli import hashfed
 from tests.integration.fakes import ProoflessPeer, ShortPeer
@@ -25,7 +26,7 @@ from tests.integration.test_sync_bounds import A, M, _origin, _publish, _relay, 
 
 def _pub(member: Member, first: int, count: int) -> None:
     for i in range(first, first + count):
-        member.import_hash_list([f"md5 {i:032x}"], Labels(entity="x"))
+        member.publisher.import_hash_list([f"md5 {i:032x}"], Labels(entity="x"))
 
 
 def _flip(home: Path, sql_select: str, sql_update: str, *args: object) -> None:
@@ -65,21 +66,21 @@ def test_a_flipped_leaf_of_ours_never_makes_an_honest_smaller_checkpoint_evidenc
         assert result.status == FAILED and result.own_damage, result
         assert "hashfed check" in (result.reason or ""), result.reason
         assert result.rejected == 0
-        assert b.do(lambda n: n.evidence()) == []
-        assert b.do(lambda n: n.halted_origins()) == set()
+        assert b.do(lambda n: n.audit.evidence()) == []
+        assert b.do(lambda n: n.importer.halted_origins()) == set()
         findings = [d for d in known_damage(b.home) if d.checkpoint_size == 20]
         assert [d.origin for d in findings] == [a.origin], known_damage(b.home)
-        store = b.status()["store"]
+        store = b.status().store
         assert isinstance(store, dict) and not store["ok"]
         # Nor is the relaying peer blamed for our damage.
-        (stats,) = [p for p in b.status()["peers"] if p["name"] == c.origin]
+        (stats,) = [p for p in to_json(b.status())["peers"] if p["name"] == c.origin]
         assert stats["rejected"] == 0 and stats["last_error"] is None, stats
         # The same checkpoint relayed with cosignatures (the witnessing path) is no evidence
         # either.
-        note = c.do(lambda n: n.checkpoint(a.origin).note)
-        absorbed = b.do(lambda n: n.absorb_cosigned(a.origin, [note], c.origin))
+        note = c.do(lambda n: n.reader.checkpoint(a.origin).note)
+        absorbed = b.do(lambda n: n.importer.absorb_cosigned(a.origin, [note], c.origin))
         assert absorbed.evidence_ids == []
-        assert b.do(lambda n: n.evidence()) == []
+        assert b.do(lambda n: n.audit.evidence()) == []
     finally:
         a.stop()
         b.stop()
@@ -117,9 +118,9 @@ def test_a_damaged_verified_head_is_found_by_check_and_blames_nobody(
     assert result.status == FAILED and result.own_damage, result
     assert "evidence is recorded" not in (result.reason or "")
     assert result.rejected == 0
-    assert c.do(lambda n: n.evidence()) == []
-    assert c.do(lambda n: n.halted_origins()) == set()
-    (stats,) = [p for p in c.status()["peers"] if p["name"] == A]
+    assert c.do(lambda n: n.audit.evidence()) == []
+    assert c.do(lambda n: n.importer.halted_origins()) == set()
+    (stats,) = [p for p in to_json(c.status())["peers"] if p["name"] == A]
     assert stats["rejected"] == 0 and stats["last_error"] is None, stats
 
 
@@ -172,7 +173,7 @@ def test_a_peer_without_batch_proofs_is_outdated_not_lying(
         "protocol); upgrade it"
     ), result.reason
     assert result.rejected == 0
-    (stats,) = [p for p in c.status()["peers"] if p["name"] == M]
+    (stats,) = [p for p in to_json(c.status())["peers"] if p["name"] == M]
     assert stats["rejected"] == 0 and stats["rejected_reasons"] == {}, stats
     assert c.count("entries", A) == 0
 
@@ -207,8 +208,8 @@ def test_a_changed_stored_root_never_makes_an_honest_checkpoint_evidence(
         offering = a if size == 20 else c
         result = _origin(b.sync_one(offering.origin), a.origin)
         assert result.status == FAILED and result.own_damage, result
-        assert b.do(lambda n: n.evidence()) == []
-        assert b.do(lambda n: n.halted_origins()) == set()
+        assert b.do(lambda n: n.audit.evidence()) == []
+        assert b.do(lambda n: n.importer.halted_origins()) == set()
         assert any(d.checkpoint_size == size for d in known_damage(b.home)), known_damage(b.home)
     finally:
         a.stop()
@@ -232,13 +233,15 @@ def test_evidence_that_does_not_prove_itself_is_never_kept(tmp_path: Path) -> No
 
         def record(n: Node) -> object:
             try:
-                return n.record_evidence(a.origin, "inconsistent-smaller", second, first, detail)
+                return n.importer.record_evidence(
+                    a.origin, "inconsistent-smaller", second, first, detail
+                )
             except OwnDamageError as exc:
                 return exc
 
         assert isinstance(b.do(record), OwnDamageError)
-        assert b.do(lambda n: n.evidence()) == []
-        assert b.do(lambda n: n.halted_origins()) == set()
+        assert b.do(lambda n: n.audit.evidence()) == []
+        assert b.do(lambda n: n.importer.halted_origins()) == set()
     finally:
         a.stop()
         b.stop()

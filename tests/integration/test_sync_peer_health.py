@@ -17,9 +17,9 @@ import grpc
 import pytest
 
 from node._proto.hashfed.v1 import federation_pb2
-from node.core import Node
 from node.errors import StoreError
 from node.log.entry import Labels
+from node.service.importing import Importer
 from node.sync.fault import PEER_FAULT_REASON
 from node.verified_import import StoredGroup, VerifiedGroup
 from tests.integration.cli import hashfed_json
@@ -68,8 +68,8 @@ def test_an_honest_relay_of_a_refused_origin_stays_healthy(members: dict[str, Me
     peer(b, a)
     peer(c, b)
     trust(c, a)  # C trusts A and gets it only through B
-    a.import_hash_list(_hashes(0xA, 20), Labels(entity="a"))
-    b.import_hash_list(_hashes(0xB, 1), Labels(entity="b"))
+    a.publisher.import_hash_list(_hashes(0xA, 20), Labels(entity="a"))
+    b.publisher.import_hash_list(_hashes(0xB, 1), Labels(entity="b"))
     configure(
         c,
         sync_interval_s=INTERVAL_S,
@@ -91,7 +91,7 @@ def test_an_honest_relay_of_a_refused_origin_stays_healthy(members: dict[str, Me
     assert "checkpoint larger than this node accepts" in str(status["last_error"])
     assert c.count("entries", A) == 0
 
-    b.import_hash_list(_hashes(0xB1, 1), Labels(entity="b"))
+    b.publisher.import_hash_list(_hashes(0xB1, 1), Labels(entity="b"))
     published = time.monotonic()
     assert wait_for(lambda: c.count("entries", B) == 2, 2 * INTERVAL_S + 1.0)
     assert time.monotonic() - published <= 2 * INTERVAL_S + 1.0
@@ -105,21 +105,21 @@ def test_our_own_store_trouble_never_backs_a_peer_off(
     arrive within an interval or two instead of after a grown back-off."""
     b, c = members[B], members[C]
     peer(c, b)
-    b.import_hash_list(_hashes(0xB, 3), Labels(entity="b"))
+    b.publisher.import_hash_list(_hashes(0xB, 3), Labels(entity="b"))
     configure(c, sync_interval_s=INTERVAL_S, sync_backoff_max_s=30.0, sync_min_entries_per_s=0)
     broken = {"on": True, "calls": 0}
-    real = Node.store_verified
+    real = Importer.store_verified
 
-    def store_verified(node: Node, group: VerifiedGroup, target: object) -> StoredGroup:
-        if node.origin == C and broken["on"]:
+    def store_verified(importer: Importer, group: VerifiedGroup, target: object) -> StoredGroup:
+        if importer._origin == C and broken["on"]:
             broken["calls"] += 1
             raise StoreError(
                 f"storing entries of {group.origin}: database or disk is full "
-                f"({node.paths.database}); free space on that disk"
+                f"({importer._store.path}); free space on that disk"
             )
-        return real(node, group, target)  # type: ignore[arg-type]
+        return real(importer, group, target)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Node, "store_verified", store_verified)
+    monkeypatch.setattr(Importer, "store_verified", store_verified)
     b.start()
     c.start(run_sync=True)
     # Without the fix: rounds at 0, 0.5, 1.5, 3.5 s, then the next one 4 s later (and later).
@@ -171,9 +171,9 @@ def test_deciding_whose_fault_is_never_cut_as_a_slow_stream(members: dict[str, M
     trust(a, m)
     peer(c, l_)  # C gets L's first entries straight from L
     trust(c, a)
-    c.add_peer(m.card())
-    a.import_hash_list(_hashes(0xA, 3_000), Labels(entity="a"))
-    l_.import_hash_list(_hashes(0x1, 5), Labels(entity="l"))
+    c.members.add_peer(m.card())
+    a.publisher.import_hash_list(_hashes(0xA, 3_000), Labels(entity="a"))
+    l_.publisher.import_hash_list(_hashes(0x1, 5), Labels(entity="l"))
     configure(
         c,
         sync_min_entries_per_s=10.0,
@@ -186,7 +186,7 @@ def test_deciding_whose_fault_is_never_cut_as_a_slow_stream(members: dict[str, M
     c.start()
     c.sync(L)
     assert c.count("entries", L) == 5
-    l_.import_hash_list(_hashes(0x2, 5), Labels(entity="l"))
+    l_.publisher.import_hash_list(_hashes(0x2, 5), Labels(entity="l"))
     a.sync(L)
     assert a.count("entries", L) == 10
     fake = StallingFlipper(
@@ -229,7 +229,7 @@ def test_a_full_disk_shows_in_the_store_section_and_sync_resumes_once_space_is_f
         c = Member.create(disk, C)
         try:
             peer(c, b)
-            b.import_hash_list(_hashes(0xB, 5_000), Labels(entity="b"))
+            b.publisher.import_hash_list(_hashes(0xB, 5_000), Labels(entity="b"))
             configure(
                 c, sync_interval_s=INTERVAL_S, sync_backoff_max_s=30.0, sync_min_entries_per_s=0
             )
@@ -237,7 +237,7 @@ def test_a_full_disk_shows_in_the_store_section_and_sync_resumes_once_space_is_f
             c.start(run_sync=True)
             assert wait_for(lambda: _health(c, B) is not None, 10)  # C's database is in use
             filler = fill(disk, leave=200 * 1024)
-            b.import_hash_list(_hashes(0xB1, 5_000), Labels(entity="b"))
+            b.publisher.import_hash_list(_hashes(0xB1, 5_000), Labels(entity="b"))
             time.sleep(4.0)  # without the fix: back-off of 0.5, 1, 2, 4 s ...
             health = _health(c, B)
             assert health is not None and health[1] == 0, health

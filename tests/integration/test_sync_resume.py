@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 def test_sigkilled_sync_keeps_whole_verified_groups_and_resumes(tmp_path: Path) -> None:
     a, c = Member.create(tmp_path, A), Member.create(tmp_path, C)
-    a.import_hash_list([f"md5 {i:032x}" for i in range(TOTAL)], Labels(entity="bulk"))
+    a.publisher.import_hash_list([f"md5 {i:032x}" for i in range(TOTAL)], Labels(entity="bulk"))
     peer(c, a)
     a.start()
     try:
@@ -75,7 +75,7 @@ def test_sigkilled_sync_keeps_whole_verified_groups_and_resumes(tmp_path: Path) 
         assert origin["fetched"] == TOTAL - held
 
         # Converged on A's signed tree, no loss, no duplicates, nothing left staged.
-        ours, theirs = c.checkpoint(A), a.checkpoint()
+        ours, theirs = c.reader.checkpoint(A), a.reader.checkpoint()
         assert (ours.size, ours.root, ours.note) == (theirs.size, theirs.root, theirs.note)
         assert c.query(
             "SELECT COUNT(*), COUNT(DISTINCT idx), MIN(idx), MAX(idx) FROM entries "

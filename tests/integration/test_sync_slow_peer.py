@@ -67,10 +67,10 @@ def test_a_slow_peer_never_delays_an_honest_peers_entry(
     a, c, h, s = net
     trust(c, a)  # C trusts A's entries; it gets them only through S
     peer(c, h)
-    c.add_peer(s.card())
+    c.members.add_peer(s.card())
     trust(a, s)  # A serves S as it would any member
-    a.import_hash_list(_hashes(0xA, A_ENTRIES), Labels(entity="a"))
-    h.import_hash_list(_hashes(0x1, 1), Labels(entity="h"))
+    a.publisher.import_hash_list(_hashes(0xA, A_ENTRIES), Labels(entity="a"))
+    h.publisher.import_hash_list(_hashes(0x1, 1), Labels(entity="h"))
     # The rate rule is off here: this test is about the deadline alone.
     configure(
         c,
@@ -88,7 +88,7 @@ def test_a_slow_peer_never_delays_an_honest_peers_entry(
         assert wait_for(lambda: c.count("entries", H) == 1, 2 * INTERVAL_S + 5)
 
         # H publishes while S is still streaming to C: it arrives within two intervals.
-        h.import_hash_list(_hashes(0x2, 1), Labels(entity="h"))
+        h.publisher.import_hash_list(_hashes(0x2, 1), Labels(entity="h"))
         published = time.monotonic()
         assert wait_for(lambda: c.count("entries", H) == 2, 2 * INTERVAL_S)
         arrived = time.monotonic() - published
@@ -120,9 +120,9 @@ def test_a_stream_below_the_minimum_rate_is_cut_before_the_deadline(
 ) -> None:
     a, c, _h, s = net
     trust(c, a)
-    c.add_peer(s.card())
+    c.members.add_peer(s.card())
     trust(a, s)
-    a.import_hash_list(_hashes(0xA, A_ENTRIES), Labels(entity="a"))
+    a.publisher.import_hash_list(_hashes(0xA, A_ENTRIES), Labels(entity="a"))
     configure(
         c,
         sync_interval_s=INTERVAL_S,
@@ -158,10 +158,10 @@ def test_hashfed_sync_runs_every_peer_at_once_each_within_its_deadline(
     a, c, h, s = net
     trust(c, a)
     peer(c, h)
-    c.add_peer(s.card())
+    c.members.add_peer(s.card())
     trust(a, s)
-    a.import_hash_list(_hashes(0xA, A_ENTRIES), Labels(entity="a"))
-    h.import_hash_list(_hashes(0x1, 3), Labels(entity="h"))
+    a.publisher.import_hash_list(_hashes(0xA, A_ENTRIES), Labels(entity="a"))
+    h.publisher.import_hash_list(_hashes(0x1, 3), Labels(entity="h"))
     configure(c, sync_round_deadline_s=4.0, sync_min_entries_per_s=0)
     a.start()
     h.start()
@@ -204,9 +204,9 @@ def test_a_cancelled_round_keeps_what_arrived_and_the_next_round_goes_on_from_th
     """S sends 9,000 of A's 10,000 entries at once, then stalls; the round is cut at 3 s."""
     a, c, _h, s = net
     trust(c, a)
-    c.add_peer(s.card())
+    c.members.add_peer(s.card())
     trust(a, s)
-    a.import_hash_list(_hashes(0xA, 10_000), Labels(entity="a"))
+    a.publisher.import_hash_list(_hashes(0xA, 10_000), Labels(entity="a"))
     configure(
         c,
         sync_interval_s=1.0,

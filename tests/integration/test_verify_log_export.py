@@ -1,4 +1,4 @@
-"""A real node's export (``Node.export``) passes scripts/verify_log.py, and an export taken with
+"""A real node's export (``Audit.export``) passes scripts/verify_log.py, and an export taken with
 ``hashfed export`` from a copy of the node's database with one byte of one stored entry changed
 fails it; a real node serving as a peer passes a live audit (``--node``).
 
@@ -36,9 +36,9 @@ def _publish(home: Path) -> str:
         labels = Labels(entity="Example Front", content_type="image", tags=("t",))
         for i in range(3):
             signal = ComputedSignal(parse_signal(f"md5:{i + 1:032x}"), None)
-            node.publish_signals([signal], labels)
-        node.import_hash_list([f"md5 {i + 100:032x}" for i in range(5)], labels)
-        node.retract(1, "shared by mistake")
+            node.publisher.publish_signals([signal], labels)
+        node.publisher.import_hash_list([f"md5 {i + 100:032x}" for i in range(5)], labels)
+        node.publisher.retract(1, "shared by mistake")
         return str(node.verifier)
 
 
@@ -47,7 +47,7 @@ def test_a_real_export_verifies_and_a_changed_stored_entry_fails(tmp_path: Path)
     vkey = _publish(home)
     good = tmp_path / "export-good"
     with Node.open(home) as node:
-        node.export(good)
+        node.audit.export(good)
     state = tmp_path / "state.json"
 
     passed = verify_log("--export", str(good), "--key", vkey, "--state", str(state))
@@ -102,7 +102,7 @@ def test_live_audit_of_a_real_node(tmp_path: Path, reader: str) -> None:
     reader_home = tmp_path / "reader.example"
     Node.init(reader_home, "reader.example", auditor=reader == "auditor").close()
     with Node.open(reader_home) as node:
-        b.add_member(json.dumps(node.identity_card()))
+        b.members.add(json.dumps(node.identity_card()))
     card_file = tmp_path / "b.card.json"
     card_file.write_text(b.card())
     labels = Labels(entity="Example Front", tags=("t",))
@@ -110,7 +110,9 @@ def test_live_audit_of_a_real_node(tmp_path: Path, reader: str) -> None:
     b.start()
     try:
         for i in range(4):
-            a.publish_signals([ComputedSignal(parse_signal(f"md5:{i + 1:032x}"), None)], labels)
+            a.publisher.publish_signals(
+                [ComputedSignal(parse_signal(f"md5:{i + 1:032x}"), None)], labels
+            )
         b.sync_one("a.example")
         a_key = a.do(lambda node: str(node.verifier))
         b_witness = b.do(lambda node: str(node.witness_key))
@@ -122,7 +124,7 @@ def test_live_audit_of_a_real_node(tmp_path: Path, reader: str) -> None:
         ]  # fmt: skip
 
         first = verify_log(*args)
-        a.import_hash_list([f"md5 {i + 100:032x}" for i in range(3)], labels)
+        a.publisher.import_hash_list([f"md5 {i + 100:032x}" for i in range(3)], labels)
         b.sync_one("a.example")
         second = verify_log(*args)
     finally:

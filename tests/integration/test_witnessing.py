@@ -49,12 +49,12 @@ def mesh(tmp_path: Path) -> Iterator[dict[str, Member]]:
 def _publish(member: Member, count: int) -> list[str]:
     signals = [f"pdq:{secrets.token_hex(32)}" for _ in range(count)]
     for s in signals:
-        member.publish_signals([ComputedSignal(parse_signal(s), 100)], LABELS)
+        member.publisher.publish_signals([ComputedSignal(parse_signal(s), 100)], LABELS)
     return signals
 
 
 def _witnessing(member: Member, signal: str) -> Witnessing:
-    (result,) = member.match_signals([parse_signal(signal)])
+    (result,) = member.matcher.match_signals([parse_signal(signal)])
     (match,) = result.matches
     assert match.witnessing is not None
     return match.witnessing
@@ -100,7 +100,7 @@ def test_cosignatures_verify_with_the_witness_keys_and_travel_in_bundles(
     _publish(a, 2)
     for member, other in ((b, A), (c, A), (c, B), (a, B), (a, C)):
         assert member.sync_one(other).ok
-    bundle = json.loads(c.bundle(A, 1).to_json())
+    bundle = json.loads(c.reader.bundle(A, 1).to_json())
     note = Note.parse(bundle["checkpoint"])
     keys = [WitnessKey.parse(json.loads(m.card())["witness_key"]) for m in (b, c)]
     found = cosignatures_in(note, keys)
@@ -147,15 +147,17 @@ def test_an_auditor_reads_is_logged_and_never_counts(
         card = json.dumps(auditor.identity_card())
         assert auditor.identity_card()["role"] == "auditor"
         with pytest.raises(IdentityError, match="auditor"):
-            auditor.publish_signals([ComputedSignal(parse_signal(signals[0]), 100)], LABELS)
+            auditor.publisher.publish_signals(
+                [ComputedSignal(parse_signal(signals[0]), 100)], LABELS
+            )
         cosigner: CosignerKey = auditor.cosigner
     refused = run_cli(auditor_home, "serve")
     assert refused.exit_code == 7, refused.output  # identity error: auditors serve nothing
     assert "auditor" in refused.output
-    c.add_member(card)
-    assert [x.name for x in c.auditors()] == [AUDITOR]
+    c.members.add(card)
+    assert [x.name for x in c.members.auditors()] == [AUDITOR]
     with pytest.raises(InvalidInputError, match="auditor"):
-        c.add_peer(card)
+        c.members.add_peer(card)
 
     # The auditor reads C's federation service over mutual TLS; every call is logged.
     c_card = json.loads(c.card())
@@ -180,7 +182,7 @@ def test_an_auditor_reads_is_logged_and_never_counts(
             for n in batch.checkpoints
         ]
         assert len(notes) == 1
-    reads = c.audit_reads()
+    reads = c.audit.reads()
     assert [(r.auditor, r.method) for r in reads] == [
         (AUDITOR, "ListCheckpoints"),
         (AUDITOR, "ListOrigins"),
@@ -192,15 +194,15 @@ def test_an_auditor_reads_is_logged_and_never_counts(
     body = Note.parse(notes[0]).text
     relayed = with_cosignatures(notes[0], [cosigner.cosign(body, 1_800_000_000)])
     before = _witnessing(c, signals[0])
-    c.absorb_cosigned(A, [relayed], AUDITOR)
+    c.importer.absorb_cosigned(A, [relayed], AUDITOR)
     assert _witnessing(c, signals[0]) == before == Witnessing(None, (C,), 2)
 
     # An auditor's name can never become an origin here, even with a member's card.
     with Node.init(tmp_path / "impostor", AUDITOR, peer_address="127.0.0.1:1") as impostor:
         impostor_card = json.dumps(impostor.identity_card())
     with pytest.raises(InvalidInputError, match="auditor can never become an origin"):
-        c.add_member(impostor_card)
-    assert AUDITOR not in c.trusted_keys()
+        c.members.add(impostor_card)
+    assert AUDITOR not in c.members.trusted_keys()
 
 
 def _keys(member: Member) -> tuple[SignerKey, CosignerKey]:
@@ -219,13 +221,13 @@ def test_a_cosignature_of_another_text_with_the_same_root_is_not_kept(
     a, b, c = mesh[A], mesh[B], mesh[C]
     signals = _publish(a, 2)
     assert c.sync_one(A).ok
-    ours = c.latest(A)
+    ours = c.store.latest_checkpoint(A)
     signer, _ = _keys(a)
     _, b_cosigner = _keys(b)
     other = Checkpoint(A, ours.size, ours.root, ("extension: shown to B only",))
     twin = SignedCheckpoint.sign(other, signer).text()
     relayed = with_cosignatures(twin, [b_cosigner.cosign(other.body(), 1_800_000_000)])
-    report = c.absorb_cosigned(A, [relayed], B)
+    report = c.importer.absorb_cosigned(A, [relayed], B)
     assert (report.stored, report.ignored) == (0, 1)
     assert c.query("SELECT witness FROM cosignatures WHERE origin = ?", A) == [(C,)]
     assert _witnessing(c, signals[0]) == Witnessing(None, (C,), 2)
@@ -240,7 +242,7 @@ def test_cosignatures_count_by_the_witness_key_in_force(mesh: dict[str, Member])
     # exactly as for an auditor who checks with the key B hands out now.
     card = json.loads(b.card())
     card["witness_key"] = str(CosignerKey.generate(B).verifier())
-    c.add_member(json.dumps(card))
+    c.members.add(json.dumps(card))
     assert _witnessing(c, signals[0]) == Witnessing(None, (C,), 2)
 
 

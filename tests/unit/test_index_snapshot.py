@@ -37,7 +37,7 @@ def _flip(value: str, bits: int, rng: random.Random) -> str:
 def _publish(node: Node, rng: random.Random, pdq: int, md5: int = 0) -> list[str]:
     values = [_hex(rng, 32) for _ in range(pdq)]
     lines = [f"pdq {v}" for v in values] + [f"md5 {_hex(rng, 16)}" for _ in range(md5)]
-    node.import_hash_list(lines, LABELS)
+    node.publisher.import_hash_list(lines, LABELS)
     return values
 
 
@@ -93,7 +93,7 @@ def _check_same_as_fresh(
 def test_round_trip_answers_like_a_fresh_build(node: Node) -> None:
     rng = random.Random(1)
     values = _publish(node, rng, 9000, md5=50)
-    node.retract(3)
+    node.publisher.retract(3)
     built = MatchIndex(node.store, _folder(node))
     assert built.start.source == "store" and built.start.reason == "no snapshot"
     report = built.save_snapshot()
@@ -113,8 +113,8 @@ def test_stale_snapshot_is_caught_up(node: Node) -> None:
     MatchIndex(node.store, _folder(node)).save_snapshot()
     # The store moves on: new rows, a retraction of an old row, a retraction of a new row.
     values += _publish(node, rng, 5000)
-    node.retract(10)
-    node.retract(7000)
+    node.publisher.retract(10)
+    node.publisher.retract(7000)
 
     loaded = MatchIndex(node.store, _folder(node))
     assert loaded.start.source == "snapshot", loaded.start.reason

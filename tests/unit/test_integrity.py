@@ -30,7 +30,7 @@ def _md5(i: int) -> ComputedSignal:
 def _publish(node: Node, count: int, per_checkpoint: int = 1, start: int = 0) -> None:
     for first in range(start, start + count, per_checkpoint):
         lines = [f"md5 {i:032x}" for i in range(first, min(first + per_checkpoint, start + count))]
-        node.import_hash_list(lines, Labels(entity="E", tags=("t",)))
+        node.publisher.import_hash_list(lines, Labels(entity="E", tags=("t",)))
 
 
 def _sql(home: Path, sql: str, *args: object) -> None:
@@ -72,8 +72,8 @@ def logged(home: Path) -> Path:
     with Node.open(home) as node:
         _publish(node, 10)
         _publish(node, 18, per_checkpoint=5, start=10)
-        node.retract(3, "mistake")  # entry 28
-        node.opinion(OWN, 4, Verdict.TRUE_POSITIVE, agrees_with_labels=True)  # entry 29
+        node.publisher.retract(3, "mistake")  # entry 28
+        node.publisher.opinion(OWN, 4, Verdict.TRUE_POSITIVE, agrees_with_labels=True)  # entry 29
     return home
 
 
@@ -196,10 +196,12 @@ def two_origins(tmp_path: Path, logged: Path) -> Iterator[Path]:
     other = tmp_path / "globex"
     with Node.init(other, OTHER) as globex, Node.open(logged) as acme:
         _publish(globex, 6, per_checkpoint=3)
-        acme.add_member(json.dumps(globex.identity_card()))
-        latest = globex.checkpoint()
-        bodies = [line.body for line in globex.log()]
-        acme.import_verified(OTHER, SignedCheckpoint.open(latest.note, globex.verifier), bodies)
+        acme.members.add(json.dumps(globex.identity_card()))
+        latest = globex.reader.checkpoint()
+        bodies = [line.body for line in globex.reader.log()]
+        acme.importer.import_verified(
+            OTHER, SignedCheckpoint.open(latest.note, globex.verifier), bodies
+        )
     yield logged
 
 
@@ -215,10 +217,10 @@ def test_another_origins_damage_is_repaired_from_its_peers(two_origins: Path) ->
 def test_findings_persist_until_a_clean_full_check(logged: Path) -> None:
     _flip(logged, OWN, 12)
     with Node.open(logged) as node:
-        assert node.status()["store"]["ok"] is True  # type: ignore[index]
+        assert node.status().store["ok"] is True  # type: ignore[index]
         report = run_check(node.store, node.paths.root, node.origin)
         assert not report.clean
-        store = node.status()["store"]
+        store = node.status().store
         assert store["ok"] is False  # type: ignore[index]
         assert any("entry 12" in r for r in store["reasons"])  # type: ignore[index]
     good = bytearray(_body(logged, OWN, 12))
@@ -226,19 +228,19 @@ def test_findings_persist_until_a_clean_full_check(logged: Path) -> None:
     _sql(logged, "UPDATE entries SET body = ? WHERE origin = ? AND idx = 12", bytes(good), OWN)
     with Node.open(logged) as node:
         run_check(node.store, node.paths.root, node.origin, OTHER if False else OWN)
-        assert node.status()["store"]["ok"] is True  # type: ignore[index]
+        assert node.status().store["ok"] is True  # type: ignore[index]
 
 
 def test_a_bundle_of_a_damaged_entry_is_refused_and_recorded(logged: Path) -> None:
     with Node.open(logged) as node:
-        node.bundle(OWN, 12)  # fine before
+        node.reader.bundle(OWN, 12)  # fine before
     _flip(logged, OWN, 12)
     with Node.open(logged) as node:
         with pytest.raises(DamageError, match=r"acme\.example entry 12") as caught:
-            node.bundle(OWN, 12)
+            node.reader.bundle(OWN, 12)
         assert "hashfed recover --peer NAME" in str(caught.value)
-        node.bundle(OWN, 11)  # its neighbours are still served
-        store = node.status()["store"]
+        node.reader.bundle(OWN, 11)  # its neighbours are still served
+        store = node.status().store
         assert store["ok"] is False  # type: ignore[index]
         assert [(d["kind"], d["index"]) for d in store["damage"]] == [("entry", 12)]  # type: ignore[index]
 
@@ -248,23 +250,23 @@ def test_a_damaged_leaf_is_refused_in_a_bundle_too(logged: Path) -> None:
     # leaves, so the bundle would not verify.
     _sql(logged, "UPDATE entries SET leaf = ? WHERE idx = 7", b"\x07" * 32)
     with Node.open(logged) as node, pytest.raises(DamageError, match="entry 7"):
-        node.bundle(OWN, 7)
+        node.reader.bundle(OWN, 7)
     with Node.open(logged) as node, pytest.raises(DamageError, match="does not verify"):
-        node.bundle(OWN, 6)  # its proof includes the damaged leaf 7
+        node.reader.bundle(OWN, 6)  # its proof includes the damaged leaf 7
 
 
 def test_a_damaged_matched_entry_is_recorded_and_refused_when_unreadable(logged: Path) -> None:
     query = [parse_signal(f"md5:{12:032x}")]
     _flip(logged, OWN, 12, position=-1)  # its last tag letter: still parses
     with Node.open(logged) as node:
-        (result,) = node.match_signals(query)
+        (result,) = node.matcher.match_signals(query)
         assert [m.entry_index for m in result.matches] == [12]
-        store = node.status()["store"]
+        store = node.status().store
         assert store["ok"] is False  # type: ignore[index]
         assert [(d["kind"], d["index"]) for d in store["damage"]] == [("entry", 12)]  # type: ignore[index]
     _sql(logged, "UPDATE entries SET body = ? WHERE idx = 13", b"\xff\xff\xff")
     with Node.open(logged) as node, pytest.raises(DamageError, match="entry 13"):
-        node.match_signals([parse_signal(f"md5:{13:032x}")])
+        node.matcher.match_signals([parse_signal(f"md5:{13:032x}")])
 
 
 def test_a_repair_accepts_only_an_entry_proven_by_the_origins_signed_root(logged: Path) -> None:
@@ -272,7 +274,7 @@ def test_a_repair_accepts_only_an_entry_proven_by_the_origins_signed_root(logged
     from node.repair import _proven
 
     with Node.open(logged) as node:
-        body, path, note = node.inclusion(OWN, 12, 30)
+        body, path, note = node.reader.inclusion(OWN, 12, 30)
         assert _proven(node, OWN, 12, body, path, note) == body
         altered = body[:-1] + bytes([body[-1] ^ 0x01])
         with pytest.raises(VerificationError, match="the peer's copy does not verify"):
@@ -310,4 +312,4 @@ def test_a_disabled_start_up_check_reads_nothing(logged: Path) -> None:
         assert integrity.startup_check(node.store, node.paths.root, OWN, 0, 5.0) is None
         found = integrity.startup_check(node.store, node.paths.root, OWN, 3, 5.0)
         assert found is not None and _found(found) == [(OWN, "body", 29, None)]
-        assert node.status()["store"]["ok"] is False  # type: ignore[index]
+        assert node.status().store["ok"] is False  # type: ignore[index]

@@ -15,7 +15,7 @@ from node.log.entry import Labels
 
 
 def _add(node: Node, i: int) -> None:
-    node.import_hash_list([f"md5 {i:032x}"], Labels())
+    node.publisher.import_hash_list([f"md5 {i:032x}"], Labels())
 
 
 def _head(home: Path, node: Node) -> int:
@@ -28,7 +28,9 @@ def test_each_publish_writes_the_note_it_signed(home: Path) -> None:
         assert not (home / "signed-head").exists()  # never signed: nothing to remember
         for i in range(3):
             _add(node, i)
-            assert (home / "signed-head").read_text(encoding="utf-8") == node.checkpoint().note
+            assert (home / "signed-head").read_text(
+                encoding="utf-8"
+            ) == node.reader.checkpoint().note
         assert node.own_log_state().to_dict() == {
             "ok": True,
             "store_size": 3,
@@ -78,10 +80,10 @@ def test_a_database_behind_the_file_refuses_to_sign_and_changes_nothing(
         state = node.own_log_state()
         assert (state.store_size, state.signed_size, state.ok) == (1, 3, False)
         assert state.problem is not None and "would fork the log" in state.problem
-        for publish in (lambda: _add(node, 9), lambda: node.retract(0)):
+        for publish in (lambda: _add(node, 9), lambda: node.publisher.retract(0)):
             with pytest.raises(SignedStateError, match=r"up to size 1.*size 3"):
                 publish()
-        assert node.checkpoint().size == 1
+        assert node.reader.checkpoint().size == 1
         assert _head(home, node) == 3  # the file is never lowered by a refusal
 
 
@@ -121,7 +123,7 @@ def test_a_damaged_file_refuses_to_sign(home: Path) -> None:
         assert not node.own_log_state().ok
         with pytest.raises(SignedStateError, match="does not hold a checkpoint signed by"):
             _add(node, 1)
-        assert node.checkpoint().size == 1
+        assert node.reader.checkpoint().size == 1
 
 
 def test_a_peer_offering_another_root_at_our_size_stops_publishing(home: Path) -> None:
@@ -132,7 +134,7 @@ def test_a_peer_offering_another_root_at_our_size_stops_publishing(home: Path) -
     with Node.open(home) as node:
         _add(node, 0)
         _add(node, 1)
-        ours = node.checkpoint()
+        ours = node.reader.checkpoint()
         # What we hold, and less of it: nothing to say.
         assert check_offer(node, ours.note, "b.example") is None
         assert check_offer(node, node.store.checkpoint_at(node.origin, 1).note, "b") is None
@@ -169,7 +171,7 @@ def test_a_publish_commits_with_synchronous_full_then_restores_normal(
 
         monkeypatch.setattr(node.store, "append", spy)
         _add(node, 0)
-        node.retract(0)
+        node.publisher.retract(0)
         # FULL (2) inside the publish transaction, so its commit is on disk before the
         # fsync'd signed-state file names it; NORMAL (1) for everything else.
         assert seen == [2, 2]

@@ -142,13 +142,13 @@ def test_node_hash_files_and_publish_all_or_nothing(
 ) -> None:
     with Node.open(home) as node:
         files = generated[:6]
-        assert node.hash_files(files) == [node.hash_file(p) for p in files]
+        assert node.hasher.hash_files(files) == [node.hasher.hash_file(p) for p in files]
         bad = tmp_path / "bad.jpg"
         bad.write_bytes(b"not a jpeg")
         with pytest.raises(MediaError, match=r"bad\.jpg"):
-            node.publish_files([*files, bad], Labels(entity="test"))
+            node.publisher.publish_files([*files, bad], Labels(entity="test"))
         assert node.store.latest_checkpoint(node.origin) is None
-        report = node.publish_files(files, Labels(entity="test"))
+        report = node.publisher.publish_files(files, Labels(entity="test"))
         assert report.checkpoint_size == len(files)
 
 

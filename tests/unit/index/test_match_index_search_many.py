@@ -83,11 +83,11 @@ def test_search_many_equals_search_one_by_one(
                     value = rng.randbytes(len(base))
                 stored.append(Signal(name, value))
                 lines.append(f"{name} {value.hex()}")
-            report = node.import_hash_list(lines, LABELS)
+            report = node.publisher.import_hash_list(lines, LABELS)
             # Retract some of them: a retracted row must be missing from both answers.
             for entry in report.entries:
                 if rng.random() < 0.25:
-                    node.retract(entry.entry_index)
+                    node.publisher.retract(entry.entry_index)
         index = node.index
         _set_kernel(index, use_kernel)
         signals = []
@@ -111,8 +111,8 @@ def test_search_many_finds_what_search_finds_on_a_crowd(tmp_path: Path) -> None:
         crowd.add(_flip(centre, rng.randrange(1, 8), rng))
     values = [centre, *sorted(crowd - {centre})]
     with Node.init(tmp_path / "n", "a.example") as node:
-        node.import_hash_list([f"pdq {v.hex()}" for v in values], LABELS)
-        node.retract(5)
+        node.publisher.import_hash_list([f"pdq {v.hex()}" for v in values], LABELS)
+        node.publisher.retract(5)
         signals = [Signal("pdq", centre), Signal("pdq", _flip(centre, 3, rng))] * 3
         batched = node.index.search_many(signals, 31)
         assert batched == _one_by_one(node.index, signals, 31)

@@ -1,4 +1,4 @@
-"""Evidence files written by a real node (``Node.evidence_file``) prove the equivocation with
+"""Evidence files written by a real node (``Audit.evidence_file``) prove the equivocation with
 scripts/verify_evidence.py and the origin's key alone, and prove nothing with another key.
 
 Node B holds A's verified log; A (its real signing key) then signs a conflicting checkpoint that
@@ -29,22 +29,22 @@ def _node_with_evidence(tmp_path: Path, fork_size: int) -> tuple[str, str]:
     with Node.init(tmp_path / "a", A) as a:
         for i in range(5):
             signal = ComputedSignal(parse_signal(f"md5:{i + 1:032x}"), None)
-            a.publish_signals([signal], Labels(entity="E"))
+            a.publisher.publish_signals([signal], Labels(entity="E"))
         card = json.dumps(a.identity_card())
-        latest = a.checkpoint()
+        latest = a.reader.checkpoint()
         bodies = [row.body for row in a.store.entries(A, 0, latest.size)]
         signer: SignerKey = a.signer
         key = a.verifier
     with Node.init(tmp_path / "b", "b.example") as b:
-        b.add_member(card)
-        b.import_verified(A, SignedCheckpoint.open(latest.note, key), bodies)
+        b.members.add(card)
+        b.importer.import_verified(A, SignedCheckpoint.open(latest.note, key), bodies)
         # A signs another history: entry fork_size - 1 differs.
         fork = [*bodies[: fork_size - 1], add_entry(A, 99)]
         root = root_of([leaf_hash(e) for e in fork])
         note = SignedCheckpoint.sign(Checkpoint(A, fork_size, root), signer).text()
-        report = b.absorb_cosigned(A, [note], "c.example")
+        report = b.importer.absorb_cosigned(A, [note], "c.example")
         assert len(report.evidence_ids) == 1
-        return b.evidence_file(report.evidence_ids[0]), str(key)
+        return b.audit.evidence_file(report.evidence_ids[0]), str(key)
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ def test_facade_errors_come_back_and_close_is_final(home: Path) -> None:
     async def main() -> None:
         runner = await NodeRunner.open(home)
         with pytest.raises(NotFoundError):
-            await runner.call(runner.node.bundle, "nobody.example", 0)
+            await runner.call(runner.node.reader.bundle, "nobody.example", 0)
         card = await runner.call(runner.node.identity_card)
         assert card["origin"] == "acme.example"
         await runner.close()
