@@ -5,8 +5,8 @@
 
 Compares, on the same log, the plain RFC 9162 generators (read every leaf hash from the store
 and hash the whole tree per proof: what a node without stored interior nodes does) with the
-node's cached tree levels (``Reader.inclusion`` / ``Reader.consistency``: levels built from the store
-once, then O(log^2 n) per proof). Prints a table; numbers go to docs/performance.md.
+node's cached tree levels (``Reader.inclusion`` / ``Reader.consistency``: levels built from
+the store once, then O(log^2 n) per proof). Prints a table; numbers go to docs/performance.md.
 """
 
 from __future__ import annotations

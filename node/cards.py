@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 
 from node.errors import MalformedError
-from node.home import ROLES
+from node.home import ROLES, Role
 from node.log.cosignature import WitnessKey
 from node.log.keys import VerifierKey
 from node.tls import certificate_fingerprint
@@ -33,12 +33,12 @@ class MemberCard:
     tls_certificate: str  # PEM
     tls_fingerprint: str  # hex SHA-256 of the certificate's DER
     address: str  # host:port of the member's peer server; empty for an auditor
-    role: str = "member"
+    role: Role = Role.MEMBER
     witness_key: WitnessKey | None = None
 
     @property
     def is_auditor(self) -> bool:
-        return self.role == "auditor"
+        return self.role == Role.AUDITOR
 
     @classmethod
     def from_json(cls, text: str | bytes) -> MemberCard:
@@ -78,7 +78,7 @@ class MemberCard:
                 f"member card's tls_fingerprint_sha256 {doc['tls_fingerprint_sha256']} does not "
                 f"match its certificate ({fingerprint})"
             )
-        if role == "member" and ":" not in doc["address"]:
+        if role == Role.MEMBER and ":" not in doc["address"]:
             raise MalformedError(f"member card address {doc['address']!r} is not host:port")
         return cls(
             doc["origin"],
@@ -86,7 +86,7 @@ class MemberCard:
             doc["tls_certificate"],
             fingerprint,
             doc["address"],
-            role,
+            Role(role),
             witness,
         )
 
@@ -94,7 +94,7 @@ class MemberCard:
         card = {
             "format": CARD_FORMAT,
             "origin": self.origin,
-            "role": self.role,
+            "role": self.role.value,
             "verifier_key": str(self.verifier_key),
             "tls_certificate": self.tls_certificate,
             "tls_fingerprint_sha256": self.tls_fingerprint,

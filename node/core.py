@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from node import own_log
-from node.home import Config, HomePaths
+from node.home import Config, HomePaths, Role
 from node.index_snapshot import FOLDER_NAME as SNAPSHOT_FOLDER
 from node.log.cosignature import CosignerKey, WitnessKey
 from node.log.keys import SignerKey, VerifierKey
@@ -128,7 +128,7 @@ class Node:
 
     @property
     def is_auditor(self) -> bool:
-        return self.config.role == "auditor"
+        return self.config.role == Role.AUDITOR
 
     def _require_member(self, what: str) -> None:
         refuse_auditor(self.origin, self.is_auditor, what)

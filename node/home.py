@@ -19,6 +19,7 @@ import os
 import stat
 import tomllib
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import platformdirs
@@ -28,7 +29,15 @@ from node.errors import IdentityError, InvalidInputError
 
 ENV_HOME = "HASHFED_HOME"
 CONFIG_VERSION = 1
-ROLES = ("member", "auditor")
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    AUDITOR = "auditor"
+    """An identity that only reads (docs/audit.md); it never publishes or serves."""
+
+
+ROLES = tuple(r.value for r in Role)
 DEFAULT_WITNESS_MIN = 2
 DEFAULT_STARTUP_CHECK_ENTRIES = 10_000
 DEFAULT_STARTUP_CHECK_SECONDS = 5.0
@@ -55,7 +64,7 @@ class Config:
     local_token: str = ""
     sync_interval_s: float = 10.0
     # "auditor": an identity that only reads (docs/audit.md); it never publishes or serves.
-    role: str = "member"
+    role: Role = Role.MEMBER
     # Witness policy: a checkpoint is witnessed once this many members other than its origin
     # cosign it (only those named in `witnesses`, when that list is not empty).
     witness_min: int = DEFAULT_WITNESS_MIN
@@ -90,7 +99,7 @@ class Config:
             doc["max_pixels"] = self.max_pixels
         doc["local_token"] = self.local_token
         doc["sync_interval_s"] = self.sync_interval_s
-        doc["role"] = self.role
+        doc["role"] = self.role.value
         doc["witness_min"] = self.witness_min
         doc["witnesses"] = list(self.witnesses)
         if self.sync_round_deadline_s is not None:
@@ -173,7 +182,7 @@ class Config:
             startup_check_entries=check_entries,
             startup_check_seconds=float(check_seconds),
             origin=origin,
-            role=role,
+            role=Role(role),
             witness_min=witness_min,
             witnesses=tuple(witnesses),
             peer_address=str(doc.get("peer_address", cls.peer_address)),

@@ -1,15 +1,21 @@
-"""Values the facade returns to the CLI and the servers: plain frozen data, JSON-ready."""
+"""Values the services return to the CLI and the servers: plain frozen data, and the one
+JSON helper (:func:`to_json`) that turns any of them into what ``--json`` prints."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import PurePath
-from typing import Any
+from typing import Any, ClassVar
 
-from node.hashing import ComputedSignal
+from node.hashing import ComputedSignal, Signal
 from node.log.entry import Labels
+
+# A dataclass whose JSON differs from its fields declares ``JSON``: (JSON key, attribute) pairs
+# in output order, the attribute a field or a property; a dotted key nests ("checkpoint.size").
+JsonShape = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -17,14 +23,7 @@ class FileHashes:
     name: str
     signals: tuple[ComputedSignal, ...]
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "file": self.name,
-            "signals": [
-                {"type": c.signal.type, "value": c.signal.hex, "quality": c.quality}
-                for c in self.signals
-            ],
-        }
+    JSON: ClassVar[JsonShape] = (("file", "name"), ("signals", "signals"))
 
 
 @dataclass(frozen=True)
@@ -33,14 +32,6 @@ class Published:
     entry_index: int
     kind: str
     source: str  # file name, "TYPE:VALUE", or "line N" of a bulk import
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "origin": self.origin,
-            "entry_index": self.entry_index,
-            "kind": self.kind,
-            "source": self.source,
-        }
 
 
 @dataclass(frozen=True)
@@ -52,18 +43,21 @@ class Skipped:
     entry_indexes: tuple[int, ...]
     source: str
 
+    JSON: ClassVar[JsonShape] = (
+        ("origin", "origin"),
+        ("entry_index", "entry_index"),
+        ("entry_indexes", "entry_indexes"),
+        ("source", "source"),
+        ("reason", "reason"),
+    )
+
     @property
     def entry_index(self) -> int:
         return self.entry_indexes[0]
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "origin": self.origin,
-            "entry_index": self.entry_index,
-            "entry_indexes": list(self.entry_indexes),
-            "source": self.source,
-            "reason": "already published",
-        }
+    @property
+    def reason(self) -> str:
+        return "already published"
 
 
 @dataclass(frozen=True)
@@ -74,12 +68,12 @@ class PublishReport:
     # Already published live: not appended again (no new checkpoint when nothing else is new).
     skipped: tuple[Skipped, ...] = ()
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "entries": [e.to_dict() for e in self.entries],
-            "skipped": [s.to_dict() for s in self.skipped],
-            "checkpoint": {"size": self.checkpoint_size, "root": self.checkpoint_root_hex},
-        }
+    JSON: ClassVar[JsonShape] = (
+        ("entries", "entries"),
+        ("skipped", "skipped"),
+        ("checkpoint.size", "checkpoint_size"),
+        ("checkpoint.root", "checkpoint_root_hex"),
+    )
 
 
 @dataclass(frozen=True)
@@ -89,15 +83,6 @@ class OpinionSummary:
     disputed: int = 0
     agree_labels: int = 0
     disagree_labels: int = 0
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "true_positive": self.true_positive,
-            "false_positive": self.false_positive,
-            "disputed": self.disputed,
-            "agree_labels": self.agree_labels,
-            "disagree_labels": self.disagree_labels,
-        }
 
     def __str__(self) -> str:
         if not (self.true_positive or self.false_positive or self.disputed):
@@ -132,18 +117,21 @@ class Witnessing:
     witnesses: tuple[str, ...]
     required: int
 
+    JSON: ClassVar[JsonShape] = (
+        ("witnessed", "witnessed"),
+        ("checkpoint_size", "checkpoint_size"),
+        ("witnesses", "witness_count"),
+        ("witness_names", "witnesses"),
+        ("required", "required"),
+    )
+
     @property
     def witnessed(self) -> bool:
         return self.checkpoint_size is not None
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "witnessed": self.witnessed,
-            "checkpoint_size": self.checkpoint_size,
-            "witnesses": len(self.witnesses),
-            "witness_names": list(self.witnesses),
-            "required": self.required,
-        }
+    @property
+    def witness_count(self) -> int:
+        return len(self.witnesses)
 
     def describe(self) -> str:
         if self.witnessed:
@@ -167,54 +155,68 @@ class Match:
     opinions: OpinionSummary
     witnessing: Witnessing | None = None
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "query": self.query,
-            "origin": self.origin,
-            "entry_index": self.entry_index,
-            "signals": [{"type": s.type, "distance": s.distance} for s in self.signals],
-            "labels": self.labels.to_dict(),
-            "note": self.note,
-            "opinions": self.opinions.to_dict(),
-            "witnessing": None if self.witnessing is None else self.witnessing.to_dict(),
-        }
-
 
 @dataclass(frozen=True)
 class QueryResult:
     query: str
     matches: tuple[Match, ...]
 
-    def to_dict(self) -> dict[str, object]:
-        return {"query": self.query, "matches": [m.to_dict() for m in self.matches]}
+
+def _signal(c: ComputedSignal | Signal) -> dict[str, object]:
+    if isinstance(c, Signal):
+        return {"type": c.type, "value": c.hex}
+    return {"type": c.signal.type, "value": c.signal.hex, "quality": c.quality}
+
+
+# Types of other layers, in the shape every JSON output gives them.
+_FOREIGN: dict[type, Callable[[Any], object]] = {
+    ComputedSignal: _signal,
+    Signal: _signal,
+    Labels: lambda labels: labels.to_dict(),
+}
 
 
 def to_json(value: object) -> Any:
-    """``value`` as JSON-ready data: dataclasses as objects of their fields (a field's
-    ``metadata["json"]`` renames it), enums as their values, bytes as hex, paths as text.
+    """``value`` as JSON-ready data: dataclasses as objects of their fields, or of their
+    ``JSON`` shape; enums as their values, bytes as hex, paths as text; ``field(metadata=
+    {"json": name})`` renames a field (``self`` is no field name).
 
     A value with its own ``to_dict()`` keeps that shape (types not yet described by fields)."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
     if isinstance(value, Enum):
         return to_json(value.value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, PurePath):
         return str(value)
+    foreign = _FOREIGN.get(type(value))
+    if foreign is not None:
+        return foreign(value)
     to_dict = getattr(value, "to_dict", None)
     if callable(to_dict):
         return to_json(to_dict())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.metadata.get("json", f.name): to_json(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-        }
+        return _fields(value)
     if isinstance(value, dict):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [to_json(v) for v in value]
     raise TypeError(f"no JSON form for {type(value).__name__}")
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    shape: JsonShape | None = getattr(value, "JSON", None)
+    if shape is None:
+        shape = tuple((f.metadata.get("json", f.name), f.name) for f in dataclasses.fields(value))
+    doc: dict[str, Any] = {}
+    for key, attribute in shape:
+        *outer, last = key.split(".")
+        into = doc
+        for part in outer:
+            into = into.setdefault(part, {})
+        into[last] = to_json(getattr(value, attribute))
+    return doc
 
 
 def to_json_dict(value: object) -> dict[str, object]:

@@ -45,7 +45,7 @@ def member_add(card: CardArg, home: HomeOpt = None, as_json: JsonOpt = False) ->
         print_json(
             {
                 "origin": accepted.origin,
-                "role": accepted.role,
+                "role": accepted.role.value,
                 "verifier_key": str(accepted.verifier_key),
                 "witness_key": witness,
                 "tls_fingerprint_sha256": accepted.tls_fingerprint,

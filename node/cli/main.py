@@ -45,7 +45,7 @@ from node.errors import InvalidInputError
 from node.hashing import ComputedSignal, get_signal_type, parse_signal
 from node.home import resolve_home
 from node.log.entry import Labels, Verdict
-from node.results import PublishReport, QueryResult, Witnessing
+from node.results import PublishReport, QueryResult, Witnessing, to_json
 from node.text import shown
 
 EXIT_NO_MATCH = 1
@@ -154,7 +154,7 @@ def hash_(
         hashed = hash_paths(files)
         results = [FileHashes(str(p), tuple(s)) for p, s in zip(files, hashed, strict=True)]
     if as_json:
-        print_json([r.to_dict() for r in results])
+        print_json(to_json(results))
         return
     table = Table("file", "type", "value", "quality")
     for result in results:
@@ -183,7 +183,7 @@ def _given_signals(values: list[str], quality: int | None) -> list[ComputedSigna
 
 def _print_report(report: PublishReport, as_json: bool) -> None:
     if as_json:
-        print_json(report.to_dict())
+        print_json(to_json(report))
         return
     if len(report.entries) > BATCH_TABLE_ROWS:  # a bulk import: a range, not 200,000 rows
         first, last = report.entries[0], report.entries[-1]
@@ -349,7 +349,7 @@ def match(
 
 def _print_matches(results: list[QueryResult], as_json: bool) -> None:
     if as_json:
-        print_json([r.to_dict() for r in results])
+        print_json(to_json(results))
         return
     table = Table("query", "origin", "index", "signals", "labels", "opinions", "witnessing")
     for r in results:
@@ -394,7 +394,7 @@ def log(
     with open_node(home) as node:
         lines = node.reader.log(origin)
     if as_json:
-        print_json([line.to_dict() for line in lines])
+        print_json(to_json(lines))
         return
     table = Table("index", "kind", "summary", "retracted", "effect")
     for line in lines:

@@ -22,6 +22,7 @@ from rich.text import Text
 from node.cli.common import HomeOpt, JsonOpt, err, handles_errors, out, print_json, row
 from node.errors import SyncError
 from node.home import resolve_home
+from node.sync.outcome import SyncOutcome
 from node.text import shown
 
 if TYPE_CHECKING:  # gRPC and the server package load only when a command runs
@@ -104,9 +105,9 @@ def _print_sync(reports: list[PeerSyncReport]) -> None:
         if not r.origins:
             table.add_row(shown(r.peer), "", "holds nothing", "0", "0", "0", "0", "")
         for o in r.origins:
-            style = "green" if o.status == "imported" else ("red" if not o.ok else "")
+            style = "green" if o.status == SyncOutcome.IMPORTED else ("red" if not o.ok else "")
             status = Text(o.status, style=style)
-            if o.status == "evidence":
+            if o.status == SyncOutcome.EVIDENCE:
                 status = Text("EVIDENCE", style="bold red")
             table.add_row(
                 shown(r.peer),

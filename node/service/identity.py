@@ -12,7 +12,7 @@ from pathlib import Path
 
 from node.cards import CARD_FORMAT
 from node.errors import IdentityError, InvalidInputError
-from node.home import Config, HomePaths, check_secret_mode, max_file_bytes, write_secret
+from node.home import Config, HomePaths, Role, check_secret_mode, max_file_bytes, write_secret
 from node.log.cosignature import CosignerKey
 from node.log.keys import SignerKey
 from node.store.store import Store
@@ -45,7 +45,7 @@ def create_identity(
         origin=origin,
         peer_address=peer_address or Config.peer_address,
         local_token=secrets.token_urlsafe(32),
-        role="auditor" if auditor else "member",
+        role=Role.AUDITOR if auditor else Role.MEMBER,
     )
     tls_key, tls_cert = generate_tls_identity(origin)
     write_secret(paths.signing_key, (str(signer) + "\n").encode())
@@ -97,12 +97,12 @@ def identity_card(
     return {
         "format": CARD_FORMAT,
         "origin": config.origin,
-        "role": config.role,
+        "role": config.role.value,
         "verifier_key": str(signer.verifier()),
         "witness_key": str(cosigner.verifier()),
         "tls_certificate": cert.decode(),
         "tls_fingerprint_sha256": certificate_fingerprint(cert),
-        "address": "" if config.role == "auditor" else config.peer_address,
+        "address": "" if config.role == Role.AUDITOR else config.peer_address,
     }
 
 

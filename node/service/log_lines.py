@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from typing import ClassVar
 
 from node.log.entry import Add, Entry, Retract, Statement
+from node.results import JsonShape
 
 
 @dataclass(frozen=True)
@@ -22,19 +24,26 @@ class LogLine:
     # Why the entry, stored as signed, has no effect here (node.entry_rows.ignored_because).
     ignored: str | None = None
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "origin": self.origin,
-            "entry_index": self.entry_index,
-            "kind": self.kind,
-            "create_time_ms": self.create_time_ms,
-            "summary": self.summary,
-            "retracted": self.retracted,
-            "leaf_hash": self.leaf_hash.hex(),
-            "entry": base64.b64encode(self.body).decode(),
-            "statement": statement_dict(self.entry.statement),
-            "ignored": self.ignored,
-        }
+    JSON: ClassVar[JsonShape] = (
+        ("origin", "origin"),
+        ("entry_index", "entry_index"),
+        ("kind", "kind"),
+        ("create_time_ms", "create_time_ms"),
+        ("summary", "summary"),
+        ("retracted", "retracted"),
+        ("leaf_hash", "leaf_hash"),
+        ("entry", "entry_base64"),
+        ("statement", "statement"),
+        ("ignored", "ignored"),
+    )
+
+    @property
+    def entry_base64(self) -> str:
+        return base64.b64encode(self.body).decode()
+
+    @property
+    def statement(self) -> dict[str, object]:
+        return statement_dict(self.entry.statement)
 
 
 def statement_dict(st: Statement) -> dict[str, object]:

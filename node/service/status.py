@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from node import integrity
+from node.home import Role
 from node.own_log import OwnLogState
 from node.verified_import import held
 
@@ -66,7 +67,7 @@ class NodeStatus:
     peers: tuple[PeerStatus, ...]
     origins: tuple[OriginStatus, ...]
     evidence: int
-    role: str
+    role: Role
     witness_policy: WitnessPolicy
     auditors: tuple[str, ...]
     store: Mapping[str, object]  # node.integrity.store_health

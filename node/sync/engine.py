@@ -39,6 +39,7 @@ from node.sync.fault import (
     FullLogCheck,
     Verdict,
 )
+from node.sync.outcome import OK_OUTCOMES, SyncOutcome
 from node.text import shown
 from node.verified_import import Held, StoredGroup, VerifiedGroup
 
@@ -47,19 +48,17 @@ log = logging.getLogger("hashfed.sync")
 # ``sync`` command prints its own report instead).
 log.addHandler(logging.NullHandler())
 
-# What happened to one origin a peer offered (``OriginSyncReport.status``).
-IMPORTED = "imported"
-UP_TO_DATE = "up-to-date"
-PEER_BEHIND = "peer-behind"
-OWN = "own-origin"
-UNTRUSTED = "untrusted-skipped"
-HALTED = "halted"
-REJECTED = "rejected"
-EVIDENCE = "evidence"
-FAILED = "failed"
-PEER_OUTDATED = "peer-outdated"
-"""The peer runs a hashfed older than batch proofs (docs/protocol.md §8): a failure to back off
-from and report to its operator, never a lie counted against it."""
+# What happened to one origin a peer offered (``OriginSyncReport.status``; node.sync.outcome).
+IMPORTED = SyncOutcome.IMPORTED
+UP_TO_DATE = SyncOutcome.UP_TO_DATE
+PEER_BEHIND = SyncOutcome.PEER_BEHIND
+OWN = SyncOutcome.OWN
+UNTRUSTED = SyncOutcome.UNTRUSTED
+HALTED = SyncOutcome.HALTED
+REJECTED = SyncOutcome.REJECTED
+EVIDENCE = SyncOutcome.EVIDENCE
+FAILED = SyncOutcome.FAILED
+PEER_OUTDATED = SyncOutcome.PEER_OUTDATED
 
 # Statistics keys (``peer_stats.reasons``) of batches refused before or at verification.
 OUT_OF_RANGE_REASON = "entries sent out of the range asked for"
@@ -73,7 +72,7 @@ MAX_BATCH_BYTES_RECEIVED = MAX_BATCH_BYTES + MAX_ENTRY_BYTES
 """Most entry bytes accepted in one batch: the protocol's 1 MiB, which one entry (at most
 ``MAX_ENTRY_BYTES``) may overrun."""
 
-OK_STATUSES = frozenset({IMPORTED, UP_TO_DATE, PEER_BEHIND, OWN, UNTRUSTED, HALTED, EVIDENCE})
+OK_STATUSES = OK_OUTCOMES
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ ProgressFn = Callable[[SyncProgress], None]
 @dataclass
 class OriginSyncReport:
     origin: str
-    status: str
+    status: SyncOutcome
     their_size: int = 0
     our_size_before: int = 0
     our_size_after: int = 0
