@@ -13,8 +13,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from node.errors import InvalidInputError, NotFoundError
+from node.results import JsonShape, to_json
 from node.store.federation import EvidenceRow
 
 EXPORT_FORMAT = "hashfed-export/v1"
@@ -30,15 +32,14 @@ class OriginExport:
     checkpoints: int
     cosignatures: int
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "origin": self.origin,
-            "verifier_key": self.verifier_key,
-            "witness_key": self.witness_key,
-            "size": self.entries,
-            "checkpoints": self.checkpoints,
-            "cosignatures": self.cosignatures,
-        }
+    JSON: ClassVar[JsonShape] = (
+        ("origin", "origin"),
+        ("verifier_key", "verifier_key"),
+        ("witness_key", "witness_key"),
+        ("size", "entries"),
+        ("checkpoints", "checkpoints"),
+        ("cosignatures", "cosignatures"),
+    )
 
 
 def prepare_folder(folder: Path) -> None:
@@ -80,7 +81,7 @@ def write_manifest(
         "format": EXPORT_FORMAT,
         "exported_by": exported_by,
         "exported_at_ms": time.time_ns() // 1_000_000,
-        "origins": [o.to_dict() for o in origins],
+        "origins": to_json(origins),
         "witnesses": dict(sorted(witnesses.items())),
     }
     tmp = folder / "export.json.partial"

@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from operator import attrgetter
 from pathlib import PurePath
 from typing import Any, ClassVar
 
@@ -14,7 +15,8 @@ from node.hashing import ComputedSignal, Signal
 from node.log.entry import Labels
 
 # A dataclass whose JSON differs from its fields declares ``JSON``: (JSON key, attribute) pairs
-# in output order, the attribute a field or a property; a dotted key nests ("checkpoint.size").
+# in output order, the attribute a field or a property (dotted: of a field); a dotted key nests
+# ("checkpoint.size").
 JsonShape = tuple[tuple[str, str], ...]
 
 
@@ -172,7 +174,6 @@ def _signal(c: ComputedSignal | Signal) -> dict[str, object]:
 _FOREIGN: dict[type, Callable[[Any], object]] = {
     ComputedSignal: _signal,
     Signal: _signal,
-    Labels: lambda labels: labels.to_dict(),
 }
 
 
@@ -215,7 +216,7 @@ def _fields(value: Any) -> dict[str, Any]:
         into = doc
         for part in outer:
             into = into.setdefault(part, {})
-        into[last] = to_json(getattr(value, attribute))
+        into[last] = to_json(attrgetter(attribute)(value))
     return doc
 
 

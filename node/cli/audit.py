@@ -30,6 +30,7 @@ from node.cli.common import (
     stamp,
 )
 from node.errors import InvalidInputError
+from node.results import to_json
 from node.store.federation import EvidenceRow, MemberRow
 from node.text import shown
 
@@ -56,7 +57,7 @@ def export(
     with open_node(home) as node:
         done = node.audit.export(folder, origin)
     if as_json:
-        print_json({"folder": str(folder), "origins": [o.to_dict() for o in done]})
+        print_json({"folder": str(folder), "origins": to_json(done)})
         return
     table = Table("origin", "entries", "checkpoints", "cosignatures")
     for o in done:

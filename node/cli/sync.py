@@ -22,6 +22,7 @@ from rich.text import Text
 from node.cli.common import HomeOpt, JsonOpt, err, handles_errors, out, print_json, row
 from node.errors import SyncError
 from node.home import resolve_home
+from node.results import to_json
 from node.sync.outcome import SyncOutcome
 from node.text import shown
 
@@ -83,7 +84,7 @@ def sync(peer: PeerOpt = None, home: HomeOpt = None, as_json: JsonOpt = False) -
     with _progress_bar(err.is_terminal and not as_json) as progress:
         reports = _with_runner(where, lambda runner: sync_all(runner, peer, progress))
     if as_json:
-        print_json({"ok": all(r.ok for r in reports), "peers": [r.to_dict() for r in reports]})
+        print_json({"ok": all(r.ok for r in reports), "peers": to_json(reports)})
     else:
         _print_sync(reports)
     problems = [p for r in reports for p in r.problems()]
@@ -132,7 +133,7 @@ def peer_test(
     where = resolve_home(home)
     report = _with_runner(where, lambda runner: check_peer(runner, name))
     if as_json:
-        print_json(report.to_dict())
+        print_json(to_json(report))
     else:
         _print_peer_test(report)
     if not report.ok:

@@ -57,14 +57,6 @@ class Labels:
     behaviours: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "entity": self.entity,
-            "content_type": self.content_type,
-            "behaviours": list(self.behaviours),
-            "tags": list(self.tags),
-        }
-
 
 @dataclass(frozen=True)
 class Add:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from node.log.entry import Add, Entry, Retract, Statement
-from node.results import JsonShape
+from node.results import JsonShape, to_json
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def statement_dict(st: Statement) -> dict[str, object]:
                 for c in st.signals
             ],
             "unusable_signals": [{"type": t, "value": v.hex()} for t, v in st.unusable],
-            "labels": st.labels.to_dict(),
+            "labels": to_json(st.labels),
             "note": st.note,
         }
     if isinstance(st, Retract):

@@ -32,9 +32,13 @@ import socket
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 from node.errors import HashfedError
 from node.server.address import split_host_port
+
+if TYPE_CHECKING:
+    from node.results import JsonShape
 
 PROBE_TIMEOUT_S = 3.0
 
@@ -109,18 +113,17 @@ class Diagnosis:
             return "; ".join(self.problems)
         return f"{self.peer} at {self.address}: TLS handshake accepted on both sides"
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "peer": self.peer,
-            "address": self.address,
-            "reachable": self.reachable,
-            "we_accept_their_certificate": self.we_accept_theirs,
-            "they_accept_our_certificate": self.they_accept_ours,
-            "presented_fingerprint_sha256": self.presented_fingerprint,
-            "pinned_fingerprint_sha256": self.pinned_fingerprint,
-            "our_fingerprint_sha256": self.our_fingerprint,
-            "problems": list(self.problems),
-        }
+    JSON: ClassVar[JsonShape] = (
+        ("peer", "peer"),
+        ("address", "address"),
+        ("reachable", "reachable"),
+        ("we_accept_their_certificate", "we_accept_theirs"),
+        ("they_accept_our_certificate", "they_accept_ours"),
+        ("presented_fingerprint_sha256", "presented_fingerprint"),
+        ("pinned_fingerprint_sha256", "pinned_fingerprint"),
+        ("our_fingerprint_sha256", "our_fingerprint"),
+        ("problems", "problems"),
+    )
 
 
 def we_refuse(peer: str, presented: str, pinned: str) -> str:

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
 from node.core import Node
 from node.errors import (
@@ -42,6 +43,9 @@ from node.sync.fault import (
 from node.sync.outcome import OK_OUTCOMES, SyncOutcome
 from node.text import shown
 from node.verified_import import Held, StoredGroup, VerifiedGroup
+
+if TYPE_CHECKING:
+    from node.results import JsonShape
 
 log = logging.getLogger("hashfed.sync")
 # A library logs; the program decides where it goes (``hashfed serve`` configures logging, the
@@ -111,20 +115,19 @@ class OriginSyncReport:
     def ok(self) -> bool:
         return self.status in OK_STATUSES
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "origin": self.origin,
-            "status": self.status,
-            "their_size": self.their_size,
-            "our_size_before": self.our_size_before,
-            "our_size_after": self.our_size_after,
-            "fetched": self.fetched,
-            "reused": self.reused,
-            "received": self.imported,
-            "rejected": self.rejected,
-            "reason": self.reason,
-            "evidence_id": self.evidence_id,
-        }
+    JSON: ClassVar[JsonShape] = (
+        ("origin", "origin"),
+        ("status", "status"),
+        ("their_size", "their_size"),
+        ("our_size_before", "our_size_before"),
+        ("our_size_after", "our_size_after"),
+        ("fetched", "fetched"),
+        ("reused", "reused"),
+        ("received", "imported"),
+        ("rejected", "rejected"),
+        ("reason", "reason"),
+        ("evidence_id", "evidence_id"),
+    )
 
 
 @dataclass
@@ -188,19 +191,18 @@ class PeerSyncReport:
             text += "; " + "; ".join(self.problems())
         return text
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "peer": self.peer,
-            "address": self.address,
-            "ok": self.ok,
-            "error": self.error,
-            "received": self.received,
-            "fetched": self.fetched,
-            "reused": self.reused,
-            "rejected": self.rejected,
-            "untrusted_origins_skipped": self.untrusted_skipped,
-            "origins": [o.to_dict() for o in self.origins],
-        }
+    JSON: ClassVar[JsonShape] = (
+        ("peer", "peer"),
+        ("address", "address"),
+        ("ok", "ok"),
+        ("error", "error"),
+        ("received", "received"),
+        ("fetched", "fetched"),
+        ("reused", "reused"),
+        ("rejected", "rejected"),
+        ("untrusted_origins_skipped", "untrusted_skipped"),
+        ("origins", "origins"),
+    )
 
 
 @dataclass(frozen=True)

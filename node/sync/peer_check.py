@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
 from node.core import Node
 from node.errors import HashfedError
@@ -12,6 +13,9 @@ from node.log.note import Note
 from node.server.runner import NodeRunner
 from node.sync.client import PROTOCOL_VERSION, PeerClient, PeerError, PeerTarget, probe
 from node.sync.diagnosis import Diagnosis
+
+if TYPE_CHECKING:
+    from node.results import JsonShape
 
 
 @dataclass(frozen=True)
@@ -23,14 +27,6 @@ class HeldOrigin:
     """Whether we trust this origin (and so would import it)."""
     verified: bool
     """Whether the checkpoint's signature verifies with the key in our member card."""
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "origin": self.origin,
-            "size": self.size,
-            "trusted": self.trusted,
-            "verified": self.verified,
-        }
 
 
 @dataclass
@@ -48,24 +44,22 @@ class PeerCheckReport:
     def ok(self) -> bool:
         return not self.problems
 
-    def to_dict(self) -> dict[str, object]:
-        d = self.diagnosis
-        return {
-            "peer": self.peer,
-            "address": self.address,
-            "ok": self.ok,
-            "reachable": d.reachable,
-            "we_accept_their_certificate": d.we_accept_theirs,
-            "they_accept_our_certificate": d.they_accept_ours,
-            "presented_fingerprint_sha256": d.presented_fingerprint,
-            "pinned_fingerprint_sha256": d.pinned_fingerprint,
-            "our_fingerprint_sha256": d.our_fingerprint,
-            "protocol_version": self.protocol_version,
-            "software_version": self.software_version,
-            "remote_origin": self.remote_origin,
-            "origins": [o.to_dict() for o in self.origins],
-            "problems": list(self.problems),
-        }
+    JSON: ClassVar[JsonShape] = (
+        ("peer", "peer"),
+        ("address", "address"),
+        ("ok", "ok"),
+        ("reachable", "diagnosis.reachable"),
+        ("we_accept_their_certificate", "diagnosis.we_accept_theirs"),
+        ("they_accept_our_certificate", "diagnosis.they_accept_ours"),
+        ("presented_fingerprint_sha256", "diagnosis.presented_fingerprint"),
+        ("pinned_fingerprint_sha256", "diagnosis.pinned_fingerprint"),
+        ("our_fingerprint_sha256", "diagnosis.our_fingerprint"),
+        ("protocol_version", "protocol_version"),
+        ("software_version", "software_version"),
+        ("remote_origin", "remote_origin"),
+        ("origins", "origins"),
+        ("problems", "problems"),
+    )
 
 
 def _trusted_keys(node: Node) -> dict[str, VerifierKey]:

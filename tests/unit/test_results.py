@@ -72,7 +72,7 @@ def test_a_query_result_in_full() -> None:
                     "origin": "a.example",
                     "entry_index": 5,
                     "signals": [{"type": "pdq", "distance": 12}],
-                    "labels": LABELS.to_dict(),
+                    "labels": {"entity": "E", "content_type": "", "behaviours": [], "tags": ["t"]},
                     "note": "a note",
                     "opinions": {
                         "true_positive": 1,
