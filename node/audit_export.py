@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from node.errors import InvalidInputError, NotFoundError
-from node.store.federation import EvidenceRow
+from node.store.rows import EvidenceRow
 
 EXPORT_FORMAT = "hashfed-export/v1"
 EVIDENCE_FORMAT = "hashfed-evidence/v1"

@@ -76,9 +76,18 @@ from node.results import (
     Skipped,
     Witnessing,
 )
-from node.store.audit import AuditorRow, AuditReadRow, OperatorLogRow
-from node.store.federation import EvidenceRow, MemberRow, PeerHealthRow, PeerRow, now_ms
-from node.store.store import Store, StoredCheckpoint
+from node.store.rows import (
+    AuditorRow,
+    AuditReadRow,
+    EvidenceRow,
+    MemberRow,
+    OperatorLogRow,
+    PeerHealthRow,
+    PeerRow,
+    StoredCheckpoint,
+    now_ms,
+)
+from node.store.store import Store
 from node.tls import certificate_fingerprint, generate_tls_identity
 from node.verified_import import (
     Held,
@@ -186,9 +195,9 @@ class Node:
         paths.tls_cert.write_bytes(tls_cert)
         store = Store(paths.database, create=True)
         with store.transaction():
-            store.add_origin(origin, str(signer.verifier()), is_self=True)
-            store.index_own_signals(origin)
-            store.set_witness_key(origin, str(cosigner.verifier()))
+            store.members.add_origin(origin, str(signer.verifier()), is_self=True)
+            store.signals.index_own_signals(origin)
+            store.witnessing.set_witness_key(origin, str(cosigner.verifier()))
         # The config is written last: its presence is what marks a home as initialised.
         paths.config.write_text(config.to_toml(), encoding="utf-8")
         return cls(paths, config, signer, cosigner, store)
@@ -210,7 +219,7 @@ class Node:
                 f"signing key is for {signer.name!r} but config says origin {config.origin!r}"
             )
         store = Store(paths.database)
-        own = [o for o in store.origins() if o.is_self]
+        own = [o for o in store.members.origins() if o.is_self]
         if [o.verifier_key for o in own] != [str(signer.verifier())]:
             store.close()
             raise IdentityError(
@@ -326,7 +335,7 @@ class Node:
     def opinion(
         self, origin: str, entry_index: int, verdict: Verdict, *, agrees_with_labels: bool
     ) -> PublishReport:
-        body, leaf = self.store.entry(origin, entry_index)
+        body, leaf = self.store.log.entry(origin, entry_index)
         if decode_entry(body).kind != "ADD":
             raise InvalidInputError(
                 f"{origin} entry {entry_index} is not an ADD; opinions are about shared hashes"
@@ -344,7 +353,7 @@ class Node:
         # What is already published is looked up first, without the lock, so a re-run import
         # encodes nothing; under the lock it is looked up again only if the log moved since.
         with self.store.transaction_read():
-            planned = self.store.latest_checkpoint(self.origin)
+            planned = self.store.log.latest_checkpoint(self.origin)
             keep, skipped = self._already_published(given, planned)
         items = [given[i] for i in keep]
         # Encoding and leaf hashing need no lock (an entry does not contain its own index), so
@@ -354,7 +363,7 @@ class Node:
         # durable(): the commit is on disk before the fsync'd signed-state file names it, so a
         # power cut cannot leave the file ahead of the database (node/own_log.py).
         with self.store.durable(), self.store.transaction():
-            latest = self.store.latest_checkpoint(self.origin)
+            latest = self.store.log.latest_checkpoint(self.origin)
             # Refuses (SignedStateError) when the database is behind what this node signed.
             head_before = own_log.guard(self, latest)
             if _size(latest) != _size(planned):
@@ -385,7 +394,7 @@ class Node:
             stored = StoredCheckpoint(
                 self.origin, frontier.size, frontier.root(), signed.text(), frontier.to_bytes(), now
             )
-            self.store.append(self.origin, rows, stored)
+            self.store.log.append(self.origin, rows, stored)
         # After the commit, never before: the file may lag the database, never lead it.
         own_log.after_publish(self.paths, head_before, stored.note)
         self._follow_store()
@@ -420,7 +429,7 @@ class Node:
                 for c in st.signals
             ]
         )
-        live = self.store.live_own_signals(self.origin, wanted) if wanted else {}
+        live = self.store.signals.live_own_signals(self.origin, wanted) if wanted else {}
         keep: list[int] = []
         skipped: list[Skipped] = []
         for position, (source, statement) in enumerate(items):
@@ -458,10 +467,10 @@ class Node:
             target = statement.entry_index
             if target >= size:
                 raise NotFoundError(f"{self.origin} has no entry {target} (log size {size})")
-            body, _ = self.store.entry(self.origin, target)
+            body, _ = self.store.log.entry(self.origin, target)
             if decode_entry(body).kind != "ADD":
                 raise InvalidInputError(f"entry {target} is not an ADD; only ADDs are retracted")
-            if target in seen or self.store.is_retracted(self.origin, target):
+            if target in seen or self.store.log.is_retracted(self.origin, target):
                 raise InvalidInputError(f"entry {target} is already retracted")
             seen.add(target)
 
@@ -492,7 +501,7 @@ class Node:
         for hits in found:
             for h in hits:
                 wanted.setdefault(h.type, set()).add(h.row)
-        located = {t: self.store.signal_hits(t, sorted(rows)) for t, rows in wanted.items()}
+        located = {t: self.store.signals.signal_hits(t, sorted(rows)) for t, rows in wanted.items()}
         entries: dict[tuple[str, int], tuple[Add, OpinionSummary, Witnessing]] = {}
         coverings = {}
         results = []
@@ -544,7 +553,7 @@ class Node:
         by_entry: dict[tuple[str, int], list[SignalDistance]] = {}
         for signal_type in {h.type for h in hits}:
             typed = [h for h in hits if h.type == signal_type]
-            located = self.store.signal_hits(signal_type, [h.row for h in typed])
+            located = self.store.signals.signal_hits(signal_type, [h.row for h in typed])
             for h in typed:
                 where = located[h.row]
                 key = (where.origin, where.idx)
@@ -575,7 +584,7 @@ class Node:
         recorded (``hashfed status`` then reports the store unhealthy and why), and refused
         with a DamageError naming it when it does not even parse; the match itself comes from
         the signal rows, which the check compares separately."""
-        body, leaf = self.store.entry(origin, idx)
+        body, leaf = self.store.log.entry(origin, idx)
         if leaf_hash(body) != leaf:
             damage = integrity.Damage(
                 origin,
@@ -594,7 +603,7 @@ class Node:
     def opinion_summary(self, origin: str, idx: int, leaf: bytes) -> OpinionSummary:
         counts = {v: 0 for v in Verdict}
         agree = disagree = 0
-        for _, verdict, agrees in self.store.opinions_on(origin, idx, leaf):
+        for _, verdict, agrees in self.store.log.opinions_on(origin, idx, leaf):
             counts[Verdict(verdict)] += 1
             agree += agrees
             disagree += not agrees
@@ -610,9 +619,9 @@ class Node:
 
     def log(self, origin: str | None = None) -> list[LogLine]:
         origin = origin or self.origin
-        self.store.origin(origin)
+        self.store.members.origin(origin)
         lines = []
-        for row in self.store.entries(origin):
+        for row in self.store.log.entries(origin):
             entry = decode_entry(row.body)
             lines.append(
                 LogLine(
@@ -621,7 +630,7 @@ class Node:
                     row.kind,
                     row.create_ms,
                     _summary(entry),
-                    row.kind == "ADD" and self.store.is_retracted(origin, row.idx),
+                    row.kind == "ADD" and self.store.log.is_retracted(origin, row.idx),
                     row.leaf,
                     row.body,
                     entry,
@@ -632,9 +641,9 @@ class Node:
 
     def checkpoint(self, origin: str | None = None) -> StoredCheckpoint:
         origin = origin or self.origin
-        latest = self.store.latest_checkpoint(origin)
+        latest = self.store.log.latest_checkpoint(origin)
         if latest is None:
-            self.store.origin(origin)
+            self.store.members.origin(origin)
             raise NotFoundError(f"origin {origin!r} has no checkpoint yet (its log is empty)")
         return latest
 
@@ -661,9 +670,9 @@ class Node:
             )
         latest = ahead.latest
         size = self.witness.status(origin, entry_index).checkpoint_size or latest.size
-        checkpoint = self.store.checkpoint_at(origin, size)
+        checkpoint = self.store.log.checkpoint_at(origin, size)
         assert checkpoint is not None  # witnessed sizes are sizes of stored checkpoints
-        body, _ = self.store.entry(origin, entry_index)
+        body, _ = self.store.log.entry(origin, entry_index)
         proof = self._tree(origin, size).inclusion_proof(entry_index, size)
         bundle = Bundle(origin, entry_index, body, tuple(proof), self.witness.note(checkpoint))
         return self._undamaged(bundle)
@@ -678,7 +687,7 @@ class Node:
 
     def witness_status(self, origin: str, entry_index: int) -> Witnessing:
         """Whether ``entry_index`` of ``origin`` is covered by a witnessed checkpoint."""
-        self.store.origin(origin)
+        self.store.members.origin(origin)
         return self.witness.status(origin, entry_index)
 
     # -- local API helpers ---------------------------------------------------------------------
@@ -713,23 +722,23 @@ class Node:
             return self._add_auditor(card)
         with self.store.transaction():
             self._check_certificate_unshared(card)
-            if any(a.name == card.origin for a in self.store.auditors()):
+            if any(a.name == card.origin for a in self.store.audit.auditors()):
                 raise InvalidInputError(
                     f"{card.origin} is an auditor here; an auditor can never become an origin. "
                     "Remove the auditor first if this name really is a member now"
                 )
-            known = {o.name: o for o in self.store.origins()}.get(card.origin)
+            known = {o.name: o for o in self.store.members.origins()}.get(card.origin)
             if (
                 known is not None
                 and known.verifier_key != str(card.verifier_key)
-                and self.store.latest_checkpoint(card.origin) is not None
+                and self.store.log.latest_checkpoint(card.origin) is not None
             ):
                 raise InvalidInputError(
                     f"{card.origin} is already known with key {known.verifier_key}, and entries "
                     f"signed by it are stored; this card carries {card.verifier_key}. Refusing "
                     "to switch keys silently (key rotation is a future KEY_ROTATE entry)"
                 )
-            self.store.put_member(
+            self.store.members.put_member(
                 MemberRow(
                     card.origin,
                     str(card.verifier_key),
@@ -740,7 +749,7 @@ class Node:
                 )
             )
             if card.witness_key is not None:
-                self.store.set_witness_key(card.origin, str(card.witness_key))
+                self.store.witnessing.set_witness_key(card.origin, str(card.witness_key))
         self._follow_store()
         return card
 
@@ -752,7 +761,7 @@ class Node:
                 f"the card for {card.origin} carries this node's own TLS certificate "
                 f"({card.tls_fingerprint}); every member needs its own"
             )
-        holder = self.store.caller_for_fingerprint(card.tls_fingerprint)
+        holder = self.store.members.caller_for_fingerprint(card.tls_fingerprint)
         if holder is not None and holder[0] != card.origin:
             name, role = holder
             raise InvalidInputError(
@@ -765,12 +774,12 @@ class Node:
     def _add_auditor(self, card: MemberCard) -> MemberCard:
         with self.store.transaction():
             self._check_certificate_unshared(card)
-            if any(o.name == card.origin for o in self.store.origins()):
+            if any(o.name == card.origin for o in self.store.members.origins()):
                 raise InvalidInputError(
                     f"{card.origin} is known here as an origin; refusing to make it an auditor "
                     "(an auditor card must never share a name with a log whose entries we hold)"
                 )
-            self.store.put_auditor(
+            self.store.audit.put_auditor(
                 AuditorRow(
                     card.origin,
                     None if card.witness_key is None else str(card.witness_key),
@@ -779,15 +788,15 @@ class Node:
                     now_ms(),
                 )
             )
-            self.store.add_operator_log("auditor added", card.origin, card.tls_fingerprint)
+            self.store.audit.add_operator_log("auditor added", card.origin, card.tls_fingerprint)
         return card
 
     def auditors(self) -> list[AuditorRow]:
-        return self.store.auditors()
+        return self.store.audit.auditors()
 
     def witness_keys(self) -> dict[str, str]:
         """Witness vkeys of this node and of every member whose card carried one."""
-        return self.store.witness_keys()
+        return self.store.witnessing.witness_keys()
 
     def remove_member(self, origin: str) -> None:
         """Stop trusting an origin: its entries stop matching and are no longer relayed.
@@ -795,14 +804,14 @@ class Node:
         The log rows stay for audit; peering with that node ends too, since its certificate is
         no longer pinned.
         """
-        if any(a.name == origin for a in self.store.auditors()):
+        if any(a.name == origin for a in self.store.audit.auditors()):
             with self.store.transaction():
-                self.store.delete_auditor(origin)
-                self.store.add_operator_log("auditor removed", origin, "")
+                self.store.audit.delete_auditor(origin)
+                self.store.audit.add_operator_log("auditor removed", origin, "")
             return
         member = self._member(origin)
         with self.store.transaction():
-            self.store.put_member(
+            self.store.members.put_member(
                 MemberRow(
                     member.origin,
                     member.verifier_key,
@@ -812,14 +821,14 @@ class Node:
                     trusted=False,
                 )
             )
-            self.store.delete_peer(origin)
+            self.store.members.delete_peer(origin)
         self._follow_store()
 
     def members(self) -> list[MemberRow]:
-        return self.store.members()
+        return self.store.members.members()
 
     def _member(self, origin: str) -> MemberRow:
-        for member in self.store.members():
+        for member in self.store.members.members():
             if member.origin == origin:
                 return member
         raise NotFoundError(f"{origin!r} is not a member this node knows (see `member list`)")
@@ -833,42 +842,44 @@ class Node:
             )
         card = self.add_member(card_json)
         with self.store.transaction():
-            self.store.put_peer(card.origin, card.address)
+            self.store.members.put_peer(card.origin, card.address)
         return card
 
     def remove_peer(self, name: str) -> None:
         with self.store.transaction():
-            if not self.store.delete_peer(name):
+            if not self.store.members.delete_peer(name):
                 raise NotFoundError(f"{name!r} is not a peer of this node (see `peer list`)")
 
     def peers(self) -> list[PeerRow]:
-        return self.store.peers()
+        return self.store.members.peers()
 
     def pinned_certificates(self) -> list[bytes]:
         """TLS certificates of trusted members and auditors: exactly who may connect to the
         peer server."""
-        members = [m.tls_certificate.encode() for m in self.store.members() if m.trusted]
-        return members + [a.tls_certificate.encode() for a in self.store.auditors()]
+        members = [m.tls_certificate.encode() for m in self.store.members.members() if m.trusted]
+        return members + [a.tls_certificate.encode() for a in self.store.audit.auditors()]
 
     def caller_for_fingerprint(self, fingerprint: str) -> tuple[str, str] | None:
         """(name, "member" or "auditor") of who holds this certificate, if anyone may call."""
-        return self.store.caller_for_fingerprint(fingerprint.lower())
+        return self.store.members.caller_for_fingerprint(fingerprint.lower())
 
     def record_audit_read(self, auditor: str, method: str, request: str) -> None:
         """Every read by an auditor is kept (docs/audit.md), so a member can show who looked."""
         with self.store.transaction():
-            self.store.add_audit_read(auditor, method, request)
+            self.store.audit.add_audit_read(auditor, method, request)
 
     def audit_reads(self, auditor: str | None = None, limit: int = 1000) -> list[AuditReadRow]:
-        return self.store.audit_reads(auditor, limit)
+        return self.store.audit.audit_reads(auditor, limit)
 
     def operator_log(self) -> list[OperatorLogRow]:
-        return self.store.operator_log()
+        return self.store.audit.operator_log()
 
     def trusted_keys(self) -> dict[str, VerifierKey]:
         """Verifier keys of the trusted members (this node's own origin excluded)."""
         return {
-            m.origin: VerifierKey.parse(m.verifier_key) for m in self.store.members() if m.trusted
+            m.origin: VerifierKey.parse(m.verifier_key)
+            for m in self.store.members.members()
+            if m.trusted
         }
 
     def _follow_store(self) -> None:
@@ -880,13 +891,13 @@ class Node:
     def served_checkpoints(self) -> list[StoredCheckpoint]:
         """Newest checkpoint of every origin this node serves: itself and trusted members."""
         served = [self.origin, *self.trusted_keys()]
-        latest = [self.store.latest_checkpoint(o) for o in served]
+        latest = [self.store.log.latest_checkpoint(o) for o in served]
         return [c for c in latest if c is not None]
 
     def _served_size(self, origin: str) -> int:
-        if origin != self.origin and not self.store.is_trusted(origin):
+        if origin != self.origin and not self.store.members.is_trusted(origin):
             raise NotFoundError(f"this node does not serve origin {origin!r}")
-        latest = self.store.latest_checkpoint(origin)
+        latest = self.store.log.latest_checkpoint(origin)
         return 0 if latest is None else latest.size
 
     def entry_bodies(self, origin: str, start: int, end: int) -> list[bytes]:
@@ -895,7 +906,7 @@ class Node:
             raise InvalidInputError(
                 f"entries [{start}, {end}) of {origin} requested; this node serves [0, {size})"
             )
-        bodies = self.store.bodies(origin, start, end)
+        bodies = self.store.log.bodies(origin, start, end)
         self._serve_undamaged(origin, start, bodies, size)
         return bodies
 
@@ -922,12 +933,12 @@ class Node:
         """(entry bytes, audit path, signed checkpoint of exactly ``tree_size``)."""
         size = self._served_size(origin)
         tree_size = tree_size or size
-        checkpoint = self.store.checkpoint_at(origin, tree_size)
+        checkpoint = self.store.log.checkpoint_at(origin, tree_size)
         if checkpoint is None:
             raise NotFoundError(f"this node holds no checkpoint of {origin} at size {tree_size}")
         if entry_index >= tree_size:
             raise InvalidInputError(f"entry {entry_index} is not in a tree of size {tree_size}")
-        body, _ = self.store.entry(origin, entry_index)
+        body, _ = self.store.log.entry(origin, entry_index)
         proof = self._tree(origin, tree_size).inclusion_proof(entry_index, tree_size)
         # As for bundles: a damaged entry is refused by name, never sent with a proof.
         self._undamaged(Bundle(origin, entry_index, body, tuple(proof), checkpoint.note))
@@ -949,7 +960,7 @@ class Node:
         tree = self._trees.pop(origin, None) or TreeLevels()
         while tree.size < size:
             stop = min(size, tree.size + TREE_READ_CHUNK)
-            tree.extend(self.store.leaf_range(origin, tree.size, stop))
+            tree.extend(self.store.log.leaf_range(origin, tree.size, stop))
         self._trees[origin] = tree
         while len(self._trees) > 1 and sum(t.nbytes() for t in self._trees.values()) > (
             TREE_CACHE_BYTES
@@ -984,7 +995,7 @@ class Node:
     def absorb_cosigned(self, origin: str, notes: Sequence[str], peer: str) -> AbsorbReport:
         """Keep the valid cosignatures a peer relayed on checkpoints of ``origin``; a relayed
         origin-signed checkpoint that contradicts ours becomes evidence (origin halted)."""
-        if origin in self.store.halted_origins():
+        if origin in self.store.audit.halted_origins():
             return AbsorbReport(ignored=len(notes))
         report, conflicts = self.witness.absorb(origin, self.origin_key(origin), list(notes), peer)
         for stored, signed in conflicts:
@@ -1113,28 +1124,30 @@ class Node:
     def export(self, folder: Path, origin: str | None = None) -> list[OriginExport]:
         """Write every entry, checkpoint and cosignature held for ``origin`` (or every origin
         held) to ``folder``, in the hashfed-export/v1 format of docs/audit.md."""
-        names = [origin] if origin is not None else [o.name for o in self.store.origins()]
-        rows = {o.name: o for o in self.store.origins()}
+        names = [origin] if origin is not None else [o.name for o in self.store.members.origins()]
+        rows = {o.name: o for o in self.store.members.origins()}
         for name in names:
             if name not in rows:
                 raise NotFoundError(f"origin {name!r} is not known to this node")
         prepare_folder(folder)
-        witness_keys = self.store.witness_keys()
+        witness_keys = self.store.witnessing.witness_keys()
         done = []
         for name in names:
             # Bounded by the newest checkpoint read first, so a publish racing the export
             # cannot leave entries without a checkpoint covering them.
-            latest = self.store.latest_checkpoint(name)
+            latest = self.store.log.latest_checkpoint(name)
             size = 0 if latest is None else latest.size
             sub = folder / name
             sub.mkdir()
-            bodies = ((r.idx, r.body) for r in self.store.entries(name, 0, size))
+            bodies = ((r.idx, r.body) for r in self.store.log.entries(name, 0, size))
             entries = write_lines(sub / "entries.jsonl", entry_records(bodies))
             checkpoints = write_lines(
                 sub / "checkpoints.jsonl",
                 ({"size": n, "note": note} for n, note in self._all_notes(name, size)),
             )
-            cosigs = sum(len(v) for n, v in self.store.cosignatures(name).items() if n <= size)
+            cosigs = sum(
+                len(v) for n, v in self.store.witnessing.cosignatures(name).items() if n <= size
+            )
             done.append(
                 OriginExport(
                     name,
@@ -1160,7 +1173,7 @@ class Node:
 
     def evidence_file(self, evidence_id: int) -> str:
         """The portable proof of one equivocation (hashfed-evidence/v1, docs/audit.md)."""
-        return evidence_document(self.store.evidence(), evidence_id)
+        return evidence_document(self.store.audit.evidence(), evidence_id)
 
     def reset_member(self, origin: str, reason: str = "") -> int:
         """Resume importing ``origin`` after its evidence was dealt with; logged.
@@ -1170,10 +1183,10 @@ class Node:
         """
         self._member(origin)
         with self.store.transaction():
-            if not self.store.clear_halt(origin):
+            if not self.store.audit.clear_halt(origin):
                 raise InvalidInputError(f"{origin} is not halted; nothing to reset")
-            ids = [e.id for e in self.store.evidence() if e.origin == origin]
-            entry = self.store.add_operator_log(
+            ids = [e.id for e in self.store.audit.evidence() if e.origin == origin]
+            entry = self.store.audit.add_operator_log(
                 "member reset",
                 origin,
                 json.dumps({"reason": reason, "evidence": ids}, sort_keys=True),
@@ -1184,11 +1197,11 @@ class Node:
     # -- sync support --------------------------------------------------------------------------
 
     def latest(self, origin: str) -> StoredCheckpoint | None:
-        return self.store.latest_checkpoint(origin)
+        return self.store.log.latest_checkpoint(origin)
 
     def root_at(self, origin: str, size: int) -> bytes:
         """Root of our verified copy of ``origin`` at ``size`` (at most what we hold)."""
-        stored = self.store.checkpoint_at(origin, size)
+        stored = self.store.log.checkpoint_at(origin, size)
         if stored is not None:
             return stored.root
         return self._tree(origin, size).root(size)
@@ -1228,7 +1241,7 @@ class Node:
                 f"batch proofs of {origin} to size {end} requested; this node serves [0, {served}]"
             )
         tree = self._tree(origin, end)
-        signed = self.store.checkpoint_at(origin, end)
+        signed = self.store.log.checkpoint_at(origin, end)
         if signed is not None and tree.root(end) != signed.root:
             # Stored leaves that no longer make the signed root: every proof would fail at the
             # peer, which would count it against us.
@@ -1281,7 +1294,9 @@ class Node:
         never kept, never halting anyone."""
         self._check_evidence(origin, kind, first_note, second_note, detail)
         with self.store.transaction():
-            return self.store.add_evidence(origin, kind, first_note, second_note, detail, peer)
+            return self.store.audit.add_evidence(
+                origin, kind, first_note, second_note, detail, peer
+            )
 
     def _check_evidence(
         self, origin: str, kind: str, first_note: str, second_note: str, detail: str
@@ -1313,10 +1328,10 @@ class Node:
             ) from None
 
     def evidence(self) -> list[EvidenceRow]:
-        return self.store.evidence()
+        return self.store.audit.evidence()
 
     def halted_origins(self) -> set[str]:
-        return self.store.halted_origins()
+        return self.store.audit.halted_origins()
 
     def record_peer_result(
         self,
@@ -1328,27 +1343,27 @@ class Node:
         reason: str | None = None,
     ) -> None:
         with self.store.transaction():
-            self.store.record_peer(
+            self.store.members.record_peer(
                 peer, received=received, rejected=rejected, error=error, reason=reason
             )
 
     def peer_health(self) -> dict[str, PeerHealthRow]:
         """How each peer's latest sync round ended and when its next one is due."""
-        return self.store.peer_health()
+        return self.store.members.peer_health()
 
     def record_peer_health(self, row: PeerHealthRow) -> None:
         with self.store.transaction():
-            self.store.put_peer_health(row)
+            self.store.members.put_peer_health(row)
 
     def status(self) -> dict[str, object]:
         """Per peer: last sync, last error, entries received and rejected (with reasons),
         health (state, reason, failures in a row, next attempt).
         Per origin: size, age of its newest checkpoint. Evidence count."""
         now = time.time_ns() // 1_000_000
-        stats = self.store.peer_stats()
-        health = self.store.peer_health()
+        stats = self.store.members.peer_stats()
+        health = self.store.members.peer_health()
         peers = []
-        for peer in self.store.peers():
+        for peer in self.store.members.peers():
             s = stats.get(peer.name)
             peers.append(
                 {
@@ -1363,11 +1378,11 @@ class Node:
                     **_health_fields(health.get(peer.name)),
                 }
             )
-        halted = self.store.halted_origins()
+        halted = self.store.audit.halted_origins()
         trusted = self.trusted_keys()
         origins = []
         for name in [*([] if self.is_auditor else [self.origin]), *sorted(trusted)]:
-            latest = self.store.latest_checkpoint(name)
+            latest = self.store.log.latest_checkpoint(name)
             origins.append(
                 {
                     "origin": name,
@@ -1385,13 +1400,13 @@ class Node:
             "origin": self.origin,
             "peers": peers,
             "origins": origins,
-            "evidence": len(self.store.evidence()),
+            "evidence": len(self.store.audit.evidence()),
             "role": self.config.role,
             "witness_policy": {
                 "min": self.config.witness_min,
                 "witnesses": list(self.config.witnesses) or "any trusted member",
             },
-            "auditors": [a.name for a in self.store.auditors()],
+            "auditors": [a.name for a in self.store.audit.auditors()],
             "store": integrity.store_health(self.paths.root, self.paths.database),
             "own_log": None if self.is_auditor else self.own_log_state().to_dict(),
         }
@@ -1418,7 +1433,7 @@ def _load_cosigner(paths: HomePaths, origin: str, store: Store) -> CosignerKey:
     try:
         cosigner = CosignerKey.parse(paths.witness_key.read_text(encoding="utf-8").strip())
     except FileNotFoundError:
-        if origin in store.witness_keys():
+        if origin in store.witnessing.witness_keys():
             # Regenerating it would silently turn every cosignature it made into a stranger's.
             raise IdentityError(
                 f"witness key {paths.witness_key} is missing, but this node has cosigned with "
@@ -1428,9 +1443,9 @@ def _load_cosigner(paths: HomePaths, origin: str, store: Store) -> CosignerKey:
         write_secret(paths.witness_key, (str(cosigner) + "\n").encode())
     if cosigner.name != origin:
         raise IdentityError(f"witness key is for {cosigner.name!r}, not for {origin!r}")
-    if store.witness_keys().get(origin) != str(cosigner.verifier()):
+    if store.witnessing.witness_keys().get(origin) != str(cosigner.verifier()):
         with store.transaction():
-            store.set_witness_key(origin, str(cosigner.verifier()))
+            store.witnessing.set_witness_key(origin, str(cosigner.verifier()))
     return cosigner
 
 

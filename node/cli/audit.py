@@ -30,7 +30,7 @@ from node.cli.common import (
     stamp,
 )
 from node.errors import InvalidInputError
-from node.store.federation import EvidenceRow, MemberRow
+from node.store.rows import EvidenceRow, MemberRow
 from node.text import shown
 
 evidence_app = typer.Typer(help="Proof that an origin signed two histories: list and export it.")

@@ -4,16 +4,16 @@ in bounded chunks so that a check of millions of entries holds only one chunk at
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-import sqlite_utils
+from node.store.faults import guard_store_errors
+from node.store.repository import SqliteRepository
 
 QUICK_CHECK_LINES = 20
 
 
-class IntegrityReads:
-    db: sqlite_utils.Database
-    path: Path
+class SqliteIntegrity(SqliteRepository):
+    """Bounded reads of everything a check compares, SQLite's own check, and the one repair
+    that puts a damaged entry back in place (node.repair)."""
 
     def checkpoint_chunk(
         self, origin: str, min_size: int, limit: int
@@ -104,3 +104,6 @@ class IntegrityReads:
                 [value, quality, signal_type, row],
             )
         return True
+
+
+guard_store_errors(SqliteIntegrity)

@@ -48,7 +48,7 @@ def _check(home: Path) -> int:
     """The log is whole and holds no signal twice; returns its size."""
     with Node.open(home) as node:
         db = node.store.db
-        latest = node.store.latest_checkpoint(node.origin)
+        latest = node.store.log.latest_checkpoint(node.origin)
         size = 0 if latest is None else latest.size
         assert db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == size
         twice = db.execute(

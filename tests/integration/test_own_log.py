@@ -117,8 +117,8 @@ def _continue(a: Member, b: Member, index: int) -> None:
     assert b.do(lambda n: n.evidence()) == []
     assert b.do(lambda n: n.halted_origins()) == set()
     # B holds exactly A's log: entry ``index`` is the one A just published.
-    body, _ = b.do(lambda n: n.store.entry(a.origin, index))
-    assert body == a.do(lambda n: n.store.entry(a.origin, index))[0]
+    body, _ = b.do(lambda n: n.store.log.entry(a.origin, index))
+    assert body == a.do(lambda n: n.store.log.entry(a.origin, index))[0]
 
 
 def test_lost_wal_and_old_database_are_refused_then_recovered_from_a_peer(

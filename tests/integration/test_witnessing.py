@@ -122,7 +122,7 @@ def test_a_witness_refuses_a_smaller_tree_after_a_larger(tmp_path: Path) -> None
         # to cosign its (smaller) newest checkpoint rather than sign two statements.
         with Node.open(witness.home) as node:
             with node.store.transaction():
-                node.store.put_witness_state(A, 10, b"\x01" * 32)
+                node.store.witnessing.put_witness_state(A, 10, b"\x01" * 32)
             with pytest.raises(Exception, match="already cosigned the larger size 10"):
                 node.witness.cosign_latest(A)
     finally:
