@@ -21,6 +21,14 @@ from node.errors import StoreError
 from node.store.audit import SqliteAudit
 from node.store.faults import guard_store_errors, store_error
 from node.store.integrity import SqliteIntegrity
+from node.store.interfaces import (
+    AuditRepository,
+    IntegrityRepository,
+    LogRepository,
+    MemberRepository,
+    SignalRepository,
+    WitnessRepository,
+)
 from node.store.log import SqliteLog
 from node.store.members import SqliteMembers
 from node.store.migrations import MIGRATIONS
@@ -60,12 +68,13 @@ class Store:
         # savepoints nested inside it.
         self._depth = 0
         self._reads = SqliteRepository(self.db, path)
-        self.log = SqliteLog(self.db, path)
-        self.signals = SqliteSignals(self.db, path)
-        self.members = SqliteMembers(self.db, path)
-        self.witnessing = SqliteWitnessing(self.db, path)
-        self.audit = SqliteAudit(self.db, path)
-        self.integrity = SqliteIntegrity(self.db, path)
+        # Typed as the interfaces, so that callers cannot come to depend on SQLite's classes.
+        self.log: LogRepository = SqliteLog(self.db, path)
+        self.signals: SignalRepository = SqliteSignals(self.db, path)
+        self.members: MemberRepository = SqliteMembers(self.db, path)
+        self.witnessing: WitnessRepository = SqliteWitnessing(self.db, path)
+        self.audit: AuditRepository = SqliteAudit(self.db, path)
+        self.integrity: IntegrityRepository = SqliteIntegrity(self.db, path)
         self._migrate()
 
     def close(self) -> None:
