@@ -10,6 +10,9 @@ from node.store.repository import SqliteRepository
 
 QUICK_CHECK_LINES = 20
 
+# What row_counts() counts: the log, what its entries add, and the verified heads beyond it.
+COUNTED = ("entries", "signals", "checkpoints", "retractions", "opinions", "verified_heads")
+
 
 class SqliteIntegrity(SqliteRepository):
     """Bounded reads of everything a check compares, SQLite's own check, and the one repair
@@ -65,6 +68,14 @@ class SqliteIntegrity(SqliteRepository):
             [origin, start, stop],
         ).fetchall()
         return {int(r[0]) for r in rows}
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows held of each kind, all origins together: the totals a check or a test compares
+        with what the checkpoints say (keys as in :data:`COUNTED`)."""
+        return {
+            name: int(self.db.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0])
+            for name in COUNTED
+        }
 
     def quick_check(self) -> list[str]:
         """SQLite's ``PRAGMA quick_check``: [] when the file's structure is sound, else its

@@ -294,6 +294,11 @@ class IntegrityRepository(Protocol):
         """Targets in [start, stop) of RETRACTs that came after them (which mark their rows)."""
         ...
 
+    def row_counts(self) -> dict[str, int]:
+        """Rows held of each kind (entries, signals, checkpoints, retractions, opinions,
+        verified_heads), all origins together."""
+        ...
+
     def quick_check(self) -> list[str]: ...
 
     def replace_entry(

@@ -37,8 +37,8 @@ def _check_consistent(home: Path) -> int:
     with Node.open(home) as node:
         store = node.store
         latest = store.log.latest_checkpoint(node.origin)
-        entries = store.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
-        signals = store.db.execute("SELECT COUNT(*) FROM signals").fetchone()[0]
+        held = store.integrity.row_counts()
+        entries, signals = held["entries"], held["signals"]
         size = 0 if latest is None else latest.size
         assert entries == size, f"{entries} entries stored but checkpoint covers {size}"
         assert signals == size  # one md5 per ADD

@@ -207,15 +207,10 @@ def test_log_says_why_each_odd_entry_had_no_effect(tmp_path: Path) -> None:
         "ignored: signals this version cannot use (newtype)",
         "kept as signed: fields this version does not know (98, 99)",
     ]
-    assert store.db.execute("SELECT target_idx, idx FROM retractions").fetchall() == [(0, 1)]
-    assert store.db.execute("SELECT idx FROM opinions ORDER BY idx").fetchall() == [
-        (7,),
-        (8,),
-        (9,),
-        (10,),
-        (11,),
-        (12,),
-    ]
+    assert store.log.retractions(ORIGIN) == [(0, 1)]
+    assert store.integrity.row_counts()["retractions"] == 1
+    assert store.log.opinion_indices(ORIGIN) == [7, 8, 9, 10, 11, 12]
+    assert store.integrity.row_counts()["opinions"] == 6
 
 
 # -- the fast reader equals the straightforward one on arbitrary valid and odd entries -----------

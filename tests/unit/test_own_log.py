@@ -185,9 +185,7 @@ def test_a_missing_file_with_peers_refuses_until_a_peer_confirms(home: Path) -> 
     with Node.open(home) as node:
         _add(node, 0)
         _add(node, 1)
-        node.store.db.execute(
-            "INSERT INTO peers (name, address, added_ms) VALUES ('b.example', '127.0.0.1:1', 0)"
-        )
+        node.store.members.put_peer("b.example", "127.0.0.1:1")
     (home / "signed-head").unlink()
     with Node.open(home) as node:
         assert not (home / "signed-head").exists()  # not trusted from the database alone

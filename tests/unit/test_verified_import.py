@@ -53,10 +53,10 @@ def _group(bodies: list[bytes], start: int, stop: int) -> VerifiedGroup:
 
 
 def _held(node: Node) -> tuple[int, int, int, int]:
-    heads = node.store.db.execute("SELECT COUNT(*) FROM verified_heads").fetchone()[0]
+    heads = node.store.integrity.row_counts()["verified_heads"]
     checkpoints = len(node.store.log.checkpoints(A))
-    entries = node.store.db.execute("SELECT COUNT(*) FROM entries WHERE origin = ?", [A])
-    return node.held(A).size, entries.fetchone()[0], heads, checkpoints
+    entries = node.store.integrity.entry_count(A)[0]
+    return node.held(A).size, entries, heads, checkpoints
 
 
 def test_overlapping_groups_store_each_entry_once(homes: tuple[Path, Path]) -> None:

@@ -136,9 +136,10 @@ def test_effects_that_cannot_apply_store_the_entry_and_nothing_else(tmp_path: Pa
     with store.transaction():
         result = store.log.append("a.example", rows, _checkpoint(8))
     assert result.retracted == (("md5", 0),)
-    assert store.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 8
-    assert store.db.execute("SELECT target_idx, idx FROM retractions").fetchall() == [(0, 1)]
-    assert store.db.execute("SELECT COUNT(*) FROM opinions").fetchone()[0] == 0
+    assert store.integrity.row_counts()["entries"] == 8
+    assert store.log.retractions("a.example") == [(0, 1)]
+    assert store.integrity.row_counts()["retractions"] == 1
+    assert store.integrity.row_counts()["opinions"] == 0
     assert store.log.retraction_of("a.example", 0) == 1
     assert store.log.retraction_of("a.example", 1) is None
     # A second chunk retracting the same ADD again changes nothing either.
@@ -167,13 +168,12 @@ def test_bulk_rows_go_in_whole_and_in_order(tmp_path: Path, n: int) -> None:
     signals.sort(key=lambda s: s[0])
     with store.transaction():
         result = store.log.append_chunk("a.example", entries, signals, [])
-    stored = store.db.execute(
-        "SELECT idx, leaf, body, kind, create_ms FROM entries ORDER BY idx"
-    ).fetchall()
+    assert store.integrity.row_counts()["entries"] == n
+    stored = [(e.idx, e.leaf, e.body, e.kind, e.create_ms) for e in store.log.entries("a.example")]
     assert stored == entries
-    pdq = store.db.execute(
-        "SELECT row, idx, value, quality FROM signals WHERE type = 'pdq' ORDER BY row"
-    ).fetchall()
+    hits = store.signals.signal_hits("pdq", range(store.signals.signal_count("pdq")))
+    pdq = [(r, h.idx, h.value, h.quality) for r, h in sorted(hits.items())]
+    assert store.integrity.row_counts()["signals"] == n + len(pdq)
     assert pdq == [(r, i, bytes([i % 256]) * 32, i % 101) for r, i in enumerate(range(0, n, 2))]
     assert store.signals.signal_rows("md5")[0] == [bytes([i % 256]) * 16 for i in range(n)]
     assert len(result.added) == len(signals)
