@@ -40,7 +40,7 @@ from node.log.entry import (
 from node.store.rows import EntryRow, OpinionRow, SignalRow
 from node.store.store import Store
 
-# (idx, leaf, body, kind, create_ms) and (idx, type, value, quality): what Store.append_chunk
+# (idx, leaf, body, kind, create_ms) and (idx, type, value, quality): what store.log.append_chunk
 # inserts.
 EntryTuple = tuple[int, bytes, bytes, str, int]
 SignalTuple = tuple[int, str, bytes, int | None]

@@ -103,8 +103,8 @@ class SqliteSignals(SqliteRepository):
         return [(t, int(r)) for t, r in rows], int(top[0])
 
     # -- index start-up and snapshots (node.matching, node.index_snapshot) ---------------------
-    # Read-only helpers: a bulk read for building an index, and the cursors and checkpoints a
-    # saved index snapshot records so that it can be checked against this store before use.
+    # Read-only helpers: a bulk read for building an index, and the cursors a saved index
+    # snapshot records so that it can be checked against this store before use.
 
     def signal_count(self, signal_type: str) -> int:
         """Rows stored for ``signal_type`` (rows are dense from 0, so MAX(row) + 1)."""
