@@ -76,7 +76,7 @@ def build(home: Path, rows: int, seed: int) -> float:
 def load_values(home: Path) -> np.ndarray:
     """Every stored PDQ value in row order (through the store: its schema may change)."""
     with Node.open(home) as node:
-        values, count = node.store.signal_values_since("pdq", 0, 32)
+        values, count = node.store.signals.signal_values_since("pdq", 0, 32)
     return np.frombuffer(values, dtype=np.uint8).reshape(count, 32)
 
 

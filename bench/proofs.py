@@ -39,11 +39,11 @@ def measure(home: Path, queries: int) -> None:
         index, old = size // 3, size // 2
 
         started = time.perf_counter()
-        leaves = node.store.leaves(origin, size)
+        leaves = node.store.log.leaves(origin, size)
         plain_inclusion = inclusion_proof(index, leaves)
         plain_inclusion_s = time.perf_counter() - started
         started = time.perf_counter()
-        plain_consistency = consistency_proof(old, node.store.leaves(origin, size))
+        plain_consistency = consistency_proof(old, node.store.log.leaves(origin, size))
         plain_consistency_s = time.perf_counter() - started
 
         started = time.perf_counter()

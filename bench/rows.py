@@ -43,7 +43,8 @@ from node.entry_rows import EntryTuple, SignalTuple, SlowFn, rows_of
 from node.hashing import ComputedSignal, Signal, signal_types
 from node.log.entry import MAX_ENTRY_BYTES, Add, Entry, encode_entry
 from node.log.merkle import leaf_hash
-from node.store.store import EntryRow, Store
+from node.store.rows import EntryRow
+from node.store.store import Store
 from node.verified_import import CHUNK, _slow_rows
 
 ORIGIN = "origin-a.example"
@@ -174,14 +175,14 @@ def time_append(folder: Path, chunks: Chunks, *, reference: bool) -> float:
     path = folder / f"store-{secrets.token_hex(4)}.db"
     store = Store(path, create=True)
     try:
-        store.add_origin(ORIGIN, "key", is_self=False)
+        store.members.add_origin(ORIGIN, "key", is_self=False)
         started = time.process_time()
         with store.large_cache(), store.transaction():
             for entries, signals, special in chunks:
                 if reference:
                     REFERENCE_append_chunk(store, ORIGIN, entries, signals, special)
                 else:
-                    store.append_chunk(ORIGIN, entries, signals, special, indexed=False)
+                    store.log.append_chunk(ORIGIN, entries, signals, special, indexed=False)
         elapsed = time.process_time() - started
         n = sum(len(c[0]) for c in chunks)
         stored = store.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]

@@ -142,7 +142,7 @@ def cli_startup(repeats: int) -> list[str]:
 def make_home(home: Path, rows: int) -> float:
     if (home / "config.toml").exists():
         with Node.open(home) as node:
-            have = node.store.signal_count("pdq")
+            have = node.store.signals.signal_count("pdq")
         if have >= rows:
             return 0.0
         raise SystemExit(f"{home} holds {have} pdq rows, fewer than {rows}")
@@ -168,7 +168,7 @@ def child(home: Path, query: bytes, save: bool) -> dict[str, Any]:
 
 def stored_value(home: Path, row: int) -> bytes:
     with Node.open(home) as node:
-        return node.store.signal_sample("pdq", [row])[0][3]
+        return node.store.signals.signal_sample("pdq", [row])[0][3]
 
 
 def faiss_numbers(home: Path) -> dict[str, float] | None:
@@ -179,7 +179,7 @@ def faiss_numbers(home: Path) -> dict[str, float] | None:
         return None
     with Node.open(home) as node:
         started = time.perf_counter()
-        values, count = node.store.signal_values_since("pdq", 0, 32)
+        values, count = node.store.signals.signal_values_since("pdq", 0, 32)
         read_s = time.perf_counter() - started
     data = np.frombuffer(values, dtype=np.uint8).reshape(count, 32)
     faiss.omp_set_num_threads(1)

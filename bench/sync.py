@@ -123,7 +123,7 @@ def in_child(mode: str, home: Path, size: int = 0) -> dict[str, float]:
 
 def storage_floor(source: Path, folder: Path) -> float:
     with Node.open(source) as node:
-        rows = [(r.idx, r.leaf, r.body) for r in node.store.entries(ORIGIN)]
+        rows = [(r.idx, r.leaf, r.body) for r in node.store.log.entries(ORIGIN)]
     db = sqlite3.connect(folder / "floor.db", isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("CREATE TABLE e (idx INTEGER PRIMARY KEY, leaf BLOB, body BLOB) STRICT")

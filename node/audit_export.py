@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from node.errors import InvalidInputError, NotFoundError
 from node.results import JsonShape, to_json
-from node.store.federation import EvidenceRow
+from node.store.rows import EvidenceRow
 
 EXPORT_FORMAT = "hashfed-export/v1"
 EVIDENCE_FORMAT = "hashfed-evidence/v1"

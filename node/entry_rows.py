@@ -37,9 +37,10 @@ from node.log.entry import (
     Verdict,
     unknown_field_numbers,
 )
-from node.store.store import EntryRow, OpinionRow, SignalRow, Store
+from node.store.rows import EntryRow, OpinionRow, SignalRow
+from node.store.store import Store
 
-# (idx, leaf, body, kind, create_ms) and (idx, type, value, quality): what Store.append_chunk
+# (idx, leaf, body, kind, create_ms) and (idx, type, value, quality): what store.log.append_chunk
 # inserts.
 EntryTuple = tuple[int, bytes, bytes, str, int]
 SignalTuple = tuple[int, str, bytes, int | None]
@@ -317,13 +318,13 @@ def _retract_ignored(store: Store, origin: str, idx: int, target: int) -> str | 
         return f"ignored: retracts index {target}, beyond the log"
     if target >= idx:
         return f"ignored: retracts index {target}, not an earlier entry"
-    kinds = [row.kind for row in store.entries(origin, target, target + 1)]
+    kinds = [row.kind for row in store.log.entries(origin, target, target + 1)]
     if not kinds:
         return f"ignored: retracts entry {target}, which this node does not hold"
     if kinds != ["ADD"]:
         what = f"an {kinds[0]}" if kinds[0][0] in "AEIOU" else f"a {kinds[0]}"
         return f"ignored: retracts entry {target}, {what}, not an ADD"
-    by = store.retraction_of(origin, target)
+    by = store.log.retraction_of(origin, target)
     if by is not None and by != idx:
         return f"ignored: entry {target} is already retracted by entry {by}"
     return None
@@ -336,11 +337,11 @@ def _opinion_ignored(store: Store, opinion: Opinion) -> str | None:
     if opinion.verdict is Verdict.UNSPECIFIED:
         return "ignored: a verdict this version does not know"
     try:
-        store.origin(t.origin)
+        store.members.origin(t.origin)
     except NotFoundError:
         return f"no effect: opinion on {t.origin}, an origin this node does not know"
     try:
-        _, leaf = store.entry(t.origin, t.entry_index)
+        _, leaf = store.log.entry(t.origin, t.entry_index)
     except NotFoundError:
         return (
             f"no effect: opinion on {t.origin} entry {t.entry_index}, which this node does not hold"
@@ -350,7 +351,7 @@ def _opinion_ignored(store: Store, opinion: Opinion) -> str | None:
             f"ignored: opinion on {t.origin} entry {t.entry_index} names other bytes "
             f"(leaf hash {t.leaf_hash.hex()[:16]}…, the entry's is {leaf.hex()[:16]}…)"
         )
-    (row,) = store.entries(t.origin, t.entry_index, t.entry_index + 1)
+    (row,) = store.log.entries(t.origin, t.entry_index, t.entry_index + 1)
     if row.kind != "ADD":
         return f"ignored: opinion on {t.origin} entry {t.entry_index}, not an ADD"
     return None

@@ -143,7 +143,7 @@ def sample_rows(count: int) -> list[int]:
 
 def sample_digest(store: Store, signal_type: str, count: int) -> str:
     wanted = sample_rows(count)
-    found = store.signal_sample(signal_type, wanted)
+    found = store.signals.signal_sample(signal_type, wanted)
     if [r for r, _, _, _ in found] != wanted:
         return "missing-rows"
     h = hashlib.sha256()
@@ -159,7 +159,7 @@ def mark_of(store: Store, rows: Mapping[str, int], retraction: int, trust: int) 
         rows=dict(rows),
         retraction_cursor=retraction,
         trust_cursor=trust,
-        checkpoints=store.newest_checkpoints(),
+        checkpoints=store.log.newest_checkpoints(),
         samples={t: sample_digest(store, t, n) for t, n in rows.items() if n},
     )
 
@@ -168,15 +168,15 @@ def check_against_store(store: Store, mark: StoreMark) -> str | None:
     """Why ``mark`` does not describe a past state of ``store``, or None if it does."""
     with store.transaction_read():
         for signal_type, count in mark.rows.items():
-            have = store.signal_count(signal_type)
+            have = store.signals.signal_count(signal_type)
             if count > have:
                 return f"snapshot has {count} {signal_type} rows, the store only {have}"
-        if mark.retraction_cursor > store.retraction_cursor():
+        if mark.retraction_cursor > store.signals.retraction_cursor():
             return "snapshot's retraction cursor is ahead of the store"
-        if mark.trust_cursor > store.trust_cursor():
+        if mark.trust_cursor > store.members.trust_cursor():
             return "snapshot's trust cursor is ahead of the store"
         for origin, (size, root) in mark.checkpoints.items():
-            held = store.checkpoint_at(origin, size)
+            held = store.log.checkpoint_at(origin, size)
             if held is None:
                 return f"the store holds no checkpoint of {origin} at size {size}"
             if held.root != root:

@@ -60,7 +60,8 @@ from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import decode_entry
 from node.log.keys import VerifierKey
 from node.log.merkle import Frontier, leaf_hash
-from node.store.store import EntryRow, Store
+from node.store.rows import EntryRow
+from node.store.store import Store
 
 log = logging.getLogger("hashfed.integrity")
 
@@ -183,7 +184,7 @@ def check_store(store: Store, own_origin: str | None, scope: Scope | None = None
     """Check every origin held (own origin first), then SQLite's structure (full scope)."""
     scope = scope or Scope()
     started = time.monotonic()
-    names = sorted(o.name for o in store.origins())
+    names = sorted(o.name for o in store.members.origins())
     if own_origin in names:
         names.remove(own_origin)
         names.insert(0, own_origin)
@@ -199,7 +200,7 @@ def check_origins(
     store: Store, own_origin: str | None, names: Sequence[str], scope: Scope
 ) -> CheckReport:
     report = CheckReport(scope="full" if scope.bodies is None else "startup")
-    keys = {o.name: o.verifier_key for o in store.origins()}
+    keys = {o.name: o.verifier_key for o in store.members.origins()}
     for name in names:
         if name not in keys:
             raise NotFoundError(f"origin {name!r} is not held by this node (see `hashfed status`)")
@@ -289,7 +290,7 @@ def startup_check(
 
 def _database_damage(store: Store, own_origin: str | None) -> list[Damage]:
     try:
-        lines = store.quick_check()
+        lines = store.integrity.quick_check()
     except StoreError as exc:
         lines = [str(exc.__cause__ or exc)]
     if not lines:
@@ -338,10 +339,10 @@ class _OriginChecker:
         self.damage.append(Damage(self.origin, kind, detail, repair, **where))
 
     def run(self) -> list[Damage]:
-        latest = self.store.latest_checkpoint(self.origin)
+        latest = self.store.log.latest_checkpoint(self.origin)
         size = 0 if latest is None else latest.size
         self.result.size = size
-        _, end = self.store.entry_count(self.origin)
+        _, end = self.store.integrity.entry_count(self.origin)
         first_body = 0 if self.scope.bodies is None else max(0, size - self.scope.bodies)
         checkpoints = self._checkpoints()
         pending = next(checkpoints, None)
@@ -355,7 +356,9 @@ class _OriginChecker:
                 return self.damage
             with_bodies = position >= first_body
             limit = ENTRY_CHUNK if with_bodies else min(LEAF_CHUNK, first_body - position)
-            rows = self.store.entry_chunk(self.origin, position, limit, bodies=with_bodies)
+            rows = self.store.integrity.entry_chunk(
+                self.origin, position, limit, bodies=with_bodies
+            )
             if not rows or rows[0][0] != position:
                 self._missing(position, rows[0][0] if rows else size)
                 break
@@ -394,7 +397,7 @@ class _OriginChecker:
 
     def _checkpoints(self) -> Iterator[tuple[int, bytes, str, bytes]]:
         start = 0
-        while chunk := self.store.checkpoint_chunk(self.origin, start, CHECKPOINT_CHUNK):
+        while chunk := self.store.integrity.checkpoint_chunk(self.origin, start, CHECKPOINT_CHUNK):
             yield from chunk
             start = chunk[-1][0] + 1
 
@@ -540,8 +543,8 @@ class _OriginChecker:
         leaves = [leaf for _, leaf, _, _ in rows]
         entries, signals, _ = rows_of(self.origin, first, bodies, leaves, slow)
         skip = undecodable | changed
-        stored_rows = self.store.signals_between(self.origin, first, stop)
-        retracted_targets = self.store.retracted_between(self.origin, first, stop)
+        stored_rows = self.store.integrity.signals_between(self.origin, first, stop)
+        retracted_targets = self.store.integrity.retracted_between(self.origin, first, stop)
         # One comparison per chunk; only a chunk that differs is looked at entry by entry.
         kinds_differ = [r[3] for r in rows if r[0] not in skip] != [
             e[3] for e in entries if e[0] not in skip
@@ -598,13 +601,13 @@ def bundle_damage(store: Store, bundle: Bundle, own_origin: str | None) -> Damag
     with the origin's stored key as ``scripts/verify_bundle.py`` would check it), or None."""
     origin, idx = bundle.origin, bundle.entry_index
     repair = repair_advice(origin, own_origin)
-    _, leaf = store.entry(origin, idx)
+    _, leaf = store.log.entry(origin, idx)
     if leaf_hash(bundle.entry) != leaf:
         return Damage(
             origin, "entry", "its stored body does not hash to its stored leaf", repair, idx
         )
     try:
-        bundle.verify(VerifierKey.parse(store.origin(origin).verifier_key))
+        bundle.verify(VerifierKey.parse(store.members.origin(origin).verifier_key))
     except VerificationError as exc:
         return Damage(
             origin,
@@ -779,7 +782,7 @@ def head_damage(
     ``from_checkpoint``: start from the newest checkpoint's stored frontier instead of leaf 0,
     for a check that verifies the leaves and frontier up to that checkpoint anyway (a log of
     10^8 entries is not read twice)."""
-    head = store.verified_head(origin)
+    head = store.log.verified_head(origin)
     if head is None:
         return None
 
@@ -809,14 +812,14 @@ def head_damage(
             f"{target.size} of {target.origin!r}; it must be a larger tree of {origin}"
         )
     frontier = Frontier.empty()
-    latest = store.latest_checkpoint(origin) if from_checkpoint else None
+    latest = store.log.latest_checkpoint(origin) if from_checkpoint else None
     if latest is not None and latest.size < head.size:
         # A malformed checkpoint frontier is the check's own finding; start from leaf 0 then.
         with contextlib.suppress(MalformedError):
             frontier = Frontier.from_bytes(latest.size, latest.frontier)
     position = frontier.size
     while position < head.size:
-        rows = store.entry_chunk(
+        rows = store.integrity.entry_chunk(
             origin, position, min(LEAF_CHUNK, head.size - position), bodies=False
         )
         if not rows or rows[0][0] != position:

@@ -29,7 +29,8 @@ from node.index_snapshot import (
     read_snapshot,
     write_snapshot,
 )
-from node.store.store import AppendResult, IndexedSignal, Store
+from node.store.rows import AppendResult, IndexedSignal
+from node.store.store import Store
 
 log = logging.getLogger("hashfed.index")
 
@@ -168,21 +169,27 @@ class MatchIndex:
             self._take_held()
             for signal_type in signal_types():
                 index = self._indexes[signal_type.name]
-                values, count = self._store.signal_values_since(
+                values, count = self._store.signals.signal_values_since(
                     signal_type.name, len(index), signal_type.size
                 )
                 if count:
                     array = np.frombuffer(values, dtype=np.uint8).reshape(count, signal_type.size)
                     index.append(array, first_row=len(index))
-            dead, self._retraction_cursor = self._store.retracted_since(self._retraction_cursor)
+            dead, self._retraction_cursor = self._store.signals.retracted_since(
+                self._retraction_cursor
+            )
             self.apply(AppendResult((), tuple(dead)))
-            changes, self._trust_cursor = self._store.trust_changes_since(self._trust_cursor)
+            changes, self._trust_cursor = self._store.members.trust_changes_since(
+                self._trust_cursor
+            )
             for origin, trusted in changes.items():
                 if fresh and trusted:
                     continue
                 # A removed member's rows stop matching; re-adding revives all but retracted ones.
                 live: dict[tuple[str, bool], list[int]] = {}
-                for signal_type_name, row, retracted in self._store.origin_signal_rows(origin):
+                for signal_type_name, row, retracted in self._store.signals.origin_signal_rows(
+                    origin
+                ):
                     live.setdefault((signal_type_name, trusted and not retracted), []).append(row)
                 for (signal_type_name, is_live), rows in live.items():
                     target = self._indexes.get(signal_type_name)
@@ -230,7 +237,7 @@ class MatchIndex:
         """
         for signal_type in signal_types():
             indexed = len(self._indexes[signal_type.name])
-            behind = self._store.signal_count(signal_type.name) - indexed
+            behind = self._store.signals.signal_count(signal_type.name) - indexed
             if behind >= max(min_rows, min(indexed, max_rows)):
                 self.refresh()
                 return True

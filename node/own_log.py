@@ -67,7 +67,7 @@ from node.home import HomePaths
 from node.log.checkpoint import SignedCheckpoint
 from node.log.keys import VerifierKey
 from node.log.merkle import Frontier
-from node.store.store import StoredCheckpoint
+from node.store.rows import StoredCheckpoint
 from node.verified_import import _slow_rows
 
 if TYPE_CHECKING:
@@ -245,11 +245,11 @@ def state(node: Node) -> OwnLogState:
     try:
         _, head = read_head(node.paths, node.verifier)
     except SignedStateError as exc:
-        latest = node.store.latest_checkpoint(node.origin)
+        latest = node.store.log.latest_checkpoint(node.origin)
         return OwnLogState(0 if latest is None else latest.size, None, str(exc))
     # The file first, then the database: the log only grows, so a publish in another process
     # between the two reads cannot make the database look behind.
-    latest = node.store.latest_checkpoint(node.origin)
+    latest = node.store.log.latest_checkpoint(node.origin)
     return OwnLogState(
         0 if latest is None else latest.size,
         None if head is None else head.checkpoint.size,
@@ -264,7 +264,7 @@ def _unconfirmed(
     copy, and only a peer can tell. Signing before one did could fork a log peers hold."""
     if head is not None or latest is None or _current_text(node.paths) is not None:
         return None
-    if not node.store.peers():
+    if not node.store.members.peers():
         return None
     return (
         f"refusing to sign for {node.origin}: the database holds its log up to size "
@@ -280,7 +280,7 @@ def on_open(node: Node) -> OwnLogState:
     except SignedStateError as exc:
         log.error("%s", exc)
         return state(node)
-    latest = node.store.latest_checkpoint(node.origin)
+    latest = node.store.log.latest_checkpoint(node.origin)
     problem = _problem(node, latest, head)
     if problem is not None:
         log.error("%s", problem)
@@ -349,7 +349,7 @@ def offered(node: Node, note: str, peer: str) -> str | None:
     cp = signed.checkpoint
 
     def holds() -> tuple[bool, int]:
-        latest = node.store.latest_checkpoint(node.origin)
+        latest = node.store.log.latest_checkpoint(node.origin)
         have = 0 if latest is None else latest.size
         ok = cp.size <= have and (
             cp.size == 0 or node.reader.root_at(node.origin, cp.size) == cp.root
@@ -357,7 +357,8 @@ def offered(node: Node, note: str, peer: str) -> str | None:
         return ok, have
 
     if holds()[0] and (
-        _current_text(node.paths) is not None or node.store.latest_checkpoint(node.origin) is None
+        _current_text(node.paths) is not None
+        or node.store.log.latest_checkpoint(node.origin) is None
     ):
         return None  # the usual case, without taking the write lock every round
     with node.store.transaction():  # serialised with publishes of every process
@@ -365,7 +366,7 @@ def offered(node: Node, note: str, peer: str) -> str | None:
         if ok:
             _confirmed(node, peer, cp.size)
             return None
-        latest = node.store.latest_checkpoint(node.origin)
+        latest = node.store.log.latest_checkpoint(node.origin)
         try:
             _, head = read_head(node.paths, node.verifier)
         except SignedStateError:
@@ -401,7 +402,7 @@ def _confirmed(node: Node, peer: str, size: int) -> None:
     """A peer's checkpoint of our origin (``size``) is a prefix of the database's log: if the
     file is missing, write it from the database, which lets publishing go on (see
     :func:`_unconfirmed`). Under the caller's write transaction."""
-    latest = node.store.latest_checkpoint(node.origin)
+    latest = node.store.log.latest_checkpoint(node.origin)
     if latest is None or _current_text(node.paths) is not None:
         return
     try:
@@ -468,7 +469,7 @@ async def recover(node: Node, peer: str) -> RecoverReport:
             # is then the best lower bound there is.
             log.warning("%s; recovering without it", exc)
             text, head = _current_text(node.paths), None
-        latest = node.store.latest_checkpoint(origin)
+        latest = node.store.log.latest_checkpoint(origin)
         have = 0 if latest is None else latest.size
         async with PeerClient(target) as client:
             offered = dict(await client.list_origins())
@@ -534,7 +535,7 @@ async def recover(node: Node, peer: str) -> RecoverReport:
                 )
             if cp.size > have:
                 now = time.time_ns() // 1_000_000
-                node.store.put_checkpoint(
+                node.store.log.put_checkpoint(
                     StoredCheckpoint(
                         origin, cp.size, cp.root, signed.text(), frontier.to_bytes(), now
                     )
@@ -543,7 +544,7 @@ async def recover(node: Node, peer: str) -> RecoverReport:
             # is ahead of the file but forked below it).
             newest = head if head is not None and head.checkpoint.size >= cp.size else signed
             try:
-                problem = _problem(node, node.store.latest_checkpoint(origin), newest)
+                problem = _problem(node, node.store.log.latest_checkpoint(origin), newest)
             finally:
                 node.trees.forget(origin)  # may hold leaves that a rollback removes
             if problem is not None:
@@ -613,7 +614,7 @@ async def _fetch(
                     "for that size; nothing stored"
                 )
         frontier = extended
-        node.store.append_chunk(origin, entries, signals, special, indexed=False)
+        node.store.log.append_chunk(origin, entries, signals, special, indexed=False)
         position += len(batch)
         fetched += len(batch)
     if position != size:

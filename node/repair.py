@@ -76,7 +76,7 @@ async def repair_from_peer(node: Node, peer: str, report: CheckReport) -> Repair
 
 
 def _proven(node: Node, origin: str, idx: int, entry: bytes, path: list[bytes], note: str) -> bytes:
-    key = VerifierKey.parse(node.store.origin(origin).verifier_key)
+    key = VerifierKey.parse(node.store.members.origin(origin).verifier_key)
     try:
         signed = SignedCheckpoint.open(note, key).checkpoint
         verify_inclusion(leaf_hash(entry), idx, signed.size, path, signed.root)
@@ -111,8 +111,11 @@ def _write_back(
                 entry = decode_entry(body)
                 row = entry_row(idx, body, leaf_hash(body), entry.statement, entry.create_time_ms)
                 values = [(s.type, s.value, s.quality) for s in row.signals]
-                old = {(t, v) for _, t, v, _, _ in store.signals_between(origin, idx, idx + 1)}
-                if not store.replace_entry(origin, idx, body, row.leaf, row.kind, values):
+                old = {
+                    (t, v)
+                    for _, t, v, _, _ in store.integrity.signals_between(origin, idx, idx + 1)
+                }
+                if not store.integrity.replace_entry(origin, idx, body, row.leaf, row.kind, values):
                     result.failed.append(
                         (origin, idx, "its stored signal rows cannot take the peer's signals")
                     )

@@ -18,8 +18,8 @@ from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import decode_entry
 from node.log.merkle import Frontier, leaf_hash
 from node.matching import MatchIndex
-from node.store.federation import VerifiedHead
-from node.store.store import AppendResult, EntryRow, Store, StoredCheckpoint
+from node.store.rows import AppendResult, EntryRow, StoredCheckpoint, VerifiedHead
+from node.store.store import Store
 
 # Entries go in in chunks, so a large sync never holds every row in memory twice.
 CHUNK = 50_000
@@ -83,12 +83,14 @@ def import_verified(
             origin, first, bodies, CHUNK, _slow_rows(origin)
         ):
             extended = extended.extend(leaves)
-            results.append(store.append_chunk(origin, entries, signals, special, indexed=indexed))
+            results.append(
+                store.log.append_chunk(origin, entries, signals, special, indexed=indexed)
+            )
         _require_root(origin, checkpoint, frontier, extended)
-        store.put_checkpoint(
+        store.log.put_checkpoint(
             StoredCheckpoint(origin, cp.size, cp.root, checkpoint.text(), extended.to_bytes(), now)
         )
-        store.drop_verified_head(origin, up_to=cp.size)
+        store.log.drop_verified_head(origin, up_to=cp.size)
     if index is not None and indexed:
         for result in results:
             index.apply(result)
@@ -99,9 +101,9 @@ def _require_importable(store: Store, origin: str) -> None:
     """Checked under the write lock: `member remove`, or evidence recorded by another process
     (a CLI sync beside `serve`), may have come since the sync planned this import, and an
     untrusted or halted origin's entries must never be stored."""
-    if not any(m.origin == origin and m.trusted for m in store.members()):
+    if not any(m.origin == origin and m.trusted for m in store.members.members()):
         raise InvalidInputError(f"{origin} is not a trusted member; nothing imported")
-    if origin in store.halted_origins():
+    if origin in store.audit.halted_origins():
         raise EquivocationError(
             f"import from {origin} is stopped: evidence of equivocation is recorded"
         )
@@ -143,8 +145,8 @@ class Held:
 def held(store: Store, origin: str) -> Held:
     """Our verified copy of ``origin``: up to the head when one reaches beyond the newest
     stored checkpoint, else up to that checkpoint."""
-    latest = store.latest_checkpoint(origin)
-    head = store.verified_head(origin)
+    latest = store.log.latest_checkpoint(origin)
+    head = store.log.verified_head(origin)
     if head is not None and head.size > (0 if latest is None else latest.size):
         return Held(head.size, Frontier.from_bytes(head.size, head.frontier), latest, head)
     if latest is None:
@@ -236,7 +238,7 @@ def store_verified(
             return StoredGroup(0, h, False, None)
         overlap = h - group.start
         if overlap:
-            stored = store.leaf_range(origin, group.start, h)
+            stored = store.log.leaf_range(origin, group.start, h)
             if stored != group.leaves[:overlap]:
                 raise ProofError(
                     f"entries {group.start}..{h - 1} of {origin} differ from those held, although "
@@ -247,7 +249,7 @@ def store_verified(
         special = [e for e in group.special if e.idx >= h] if overlap else group.special
         # Not indexed here: the caller refreshes the index from the store (one bulk read per
         # signal type), cheaper than a record per signal.
-        result = store.append_chunk(origin, entries, signals, special, indexed=False)
+        result = store.log.append_chunk(origin, entries, signals, special, indexed=False)
         reached = group.end == cp.size
         if reached:
             if group.frontier.root() != cp.root:
@@ -255,7 +257,7 @@ def store_verified(
                     f"entries 0..{cp.size - 1} of {origin} give root "
                     f"{group.frontier.root().hex()}, but the signed checkpoint says {cp.root.hex()}"
                 )
-            store.put_checkpoint(
+            store.log.put_checkpoint(
                 StoredCheckpoint(
                     origin,
                     cp.size,
@@ -265,9 +267,9 @@ def store_verified(
                     time.time_ns() // 1_000_000,
                 )
             )
-            store.drop_verified_head(origin)
+            store.log.drop_verified_head(origin)
         else:
-            store.put_verified_head(
+            store.log.put_verified_head(
                 VerifiedHead(
                     origin,
                     group.end,

@@ -28,8 +28,8 @@ from node.log.keys import VerifierKey
 from node.log.merkle import Frontier
 from node.log.note import Note
 from node.results import Witnessing
-from node.store.audit import CosignatureRow
-from node.store.store import Store, StoredCheckpoint
+from node.store.rows import CosignatureRow, StoredCheckpoint
+from node.store.store import Store
 
 log = logging.getLogger("hashfed.witness")
 
@@ -88,14 +88,17 @@ class Witness:
 
     def member_witness_keys(self) -> dict[str, WitnessKey]:
         """Witness keys of this node and every member whose card carried one."""
-        keys = {name: WitnessKey.parse(text) for name, text in self.store.witness_keys().items()}
+        keys = {
+            name: WitnessKey.parse(text)
+            for name, text in self.store.witnessing.witness_keys().items()
+        }
         keys[self.own_origin] = self.cosigner.verifier()
         return keys
 
     def auditor_witness_keys(self) -> dict[str, WitnessKey]:
         return {
             a.name: WitnessKey.parse(a.witness_key)
-            for a in self.store.auditors()
+            for a in self.store.audit.auditors()
             if a.witness_key is not None
         }
 
@@ -103,9 +106,11 @@ class Witness:
         """Witnesses whose cosignatures count for ``origin`` under the policy: this node and
         trusted, non-halted members with a witness key, never the origin itself, never an
         auditor, and only those named in ``witnesses`` when that list is set."""
-        halted = self.store.halted_origins()
-        names = {m.origin for m in self.store.members() if m.trusted and m.origin not in halted}
-        names &= set(self.store.witness_keys())
+        halted = self.store.audit.halted_origins()
+        names = {
+            m.origin for m in self.store.members.members() if m.trusted and m.origin not in halted
+        }
+        names &= set(self.store.witnessing.witness_keys())
         names.add(self.own_origin)
         names.discard(origin)
         if self.config.witnesses:
@@ -124,10 +129,10 @@ class Witness:
         if origin == self.own_origin:
             return None
         with self.store.transaction():
-            latest = self.store.latest_checkpoint(origin)
+            latest = self.store.log.latest_checkpoint(origin)
             if latest is None:
                 return None
-            state = self.store.witness_state(origin)
+            state = self.store.witnessing.witness_state(origin)
             if state is not None:
                 if latest.size < state.size:
                     raise EquivocationError(
@@ -143,8 +148,8 @@ class Witness:
                     return None
             body = Note.parse(latest.note).text
             cosig = self.cosigner.cosign(body, int(time.time()))
-            self.store.put_cosignatures([_row(origin, latest.size, cosig)])
-            self.store.put_witness_state(origin, latest.size, latest.root)
+            self.store.witnessing.put_cosignatures([_row(origin, latest.size, cosig)])
+            self.store.witnessing.put_witness_state(origin, latest.size, latest.root)
         log.info("cosigned %s at size %d", origin, latest.size)
         return cosig
 
@@ -155,16 +160,18 @@ class Witness:
     ) -> list[tuple[int, str]]:
         """Up to ``limit`` of our checkpoints of ``origin`` from ``min_size`` on, ascending, as
         (size, note with its cosignatures); the cost is bounded by ``limit``."""
-        found = self.store.checkpoint_notes_from(origin, min_size, cosigned_only, limit)
+        found = self.store.log.checkpoint_notes_from(origin, min_size, cosigned_only, limit)
         if not found:
             return []
-        held = self.store.cosignatures(origin, found[0].size, found[-1].size)
+        held = self.store.witnessing.cosignatures(origin, found[0].size, found[-1].size)
         eligible = self.eligible(origin)
         return [(cp.size, _cosigned(cp.note, held.get(cp.size, []), eligible)) for cp in found]
 
     def note(self, checkpoint: StoredCheckpoint) -> str:
         """One stored checkpoint with the cosignatures we hold for it."""
-        held = self.store.cosignatures(checkpoint.origin, checkpoint.size, checkpoint.size)
+        held = self.store.witnessing.cosignatures(
+            checkpoint.origin, checkpoint.size, checkpoint.size
+        )
         rows = held.get(checkpoint.size, [])
         return _cosigned(checkpoint.note, rows, self.eligible(checkpoint.origin))
 
@@ -181,7 +188,7 @@ class Witness:
         conflicts: list[tuple[StoredCheckpoint, SignedCheckpoint]] = []
         keys = {**self.member_witness_keys(), **self.auditor_witness_keys()}
         adopted = 0
-        latest = self.store.latest_checkpoint(origin)
+        latest = self.store.log.latest_checkpoint(origin)
         for text in notes:
             try:
                 note = Note.parse(text)
@@ -191,7 +198,7 @@ class Witness:
                 report.problems.append(f"checkpoint not signed by {origin}: {exc}")
                 continue
             cp = signed.checkpoint
-            stored = self.store.checkpoint_at(origin, cp.size)
+            stored = self.store.log.checkpoint_at(origin, cp.size)
             if stored is None and latest is not None and cp.size < latest.size:
                 if adopted >= MAX_ADOPTED_PER_CALL:
                     report.ignored += 1
@@ -232,7 +239,7 @@ class Witness:
                 rows += [_row(origin, cp.size, c) for _, c in found]
             if rows:
                 with self.store.transaction():
-                    report.stored += self.store.put_cosignatures(rows)
+                    report.stored += self.store.witnessing.put_cosignatures(rows)
         return report, conflicts
 
     def _adopt(self, origin: str, signed: SignedCheckpoint) -> StoredCheckpoint | None:
@@ -241,19 +248,19 @@ class Witness:
         the caller records that as a conflict. Hashes only the leaves after the largest stored
         checkpoint below it, within a fixed budget (raises _TooCostlyError beyond it)."""
         cp = signed.checkpoint
-        below = self.store.checkpoint_at_or_below(origin, cp.size)
+        below = self.store.log.checkpoint_at_or_below(origin, cp.size)
         frontier = Frontier.empty() if below is None else Frontier.from_bytes(*below)
         if cp.size - frontier.size > MAX_ADOPTED_LEAVES:
             raise _TooCostlyError
-        frontier = frontier.extend(self.store.leaf_range(origin, frontier.size, cp.size))
+        frontier = frontier.extend(self.store.log.leaf_range(origin, frontier.size, cp.size))
         if frontier.root() != cp.root:
             return None
         stored = StoredCheckpoint(
             origin, cp.size, cp.root, signed.text(), frontier.to_bytes(), time.time_ns() // 10**6
         )
         with self.store.transaction():
-            if self.store.checkpoint_at(origin, cp.size) is None:
-                self.store.put_checkpoint(stored)
+            if self.store.log.checkpoint_at(origin, cp.size) is None:
+                self.store.log.put_checkpoint(stored)
         return stored
 
     # -- the policy ----------------------------------------------------------------------------
@@ -276,7 +283,7 @@ class Witness:
         need = self.config.witness_min
         all_sizes: list[int] = []
         counted: list[tuple[str, ...]] = []
-        for size, rows in sorted(self.store.cosignatures(origin).items()):
+        for size, rows in sorted(self.store.witnessing.cosignatures(origin).items()):
             all_sizes.append(size)
             counted.append(
                 tuple(sorted({r.witness for r in rows if current.get(r.witness) == r.key_id}))
@@ -305,7 +312,11 @@ class Witness:
         """For `status`: newest witnessed checkpoint size and witnesses of the newest one."""
         c = self.covering(origin)
         newest = c.all_sizes[-1] if c.all_sizes else None
-        rows = [] if newest is None else self.store.cosignatures(origin, newest, newest)[newest]
+        rows = (
+            []
+            if newest is None
+            else self.store.witnessing.cosignatures(origin, newest, newest)[newest]
+        )
         return WitnessSummary(
             c.sizes[-1] if c.sizes else None, newest, tuple(r.witness for r in rows)
         )

@@ -31,7 +31,7 @@ from node.cli.common import (
 )
 from node.errors import InvalidInputError
 from node.results import to_json
-from node.store.federation import EvidenceRow, MemberRow
+from node.store.rows import EvidenceRow, MemberRow
 from node.text import shown
 
 evidence_app = typer.Typer(help="Proof that an origin signed two histories: list and export it.")

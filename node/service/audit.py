@@ -15,8 +15,7 @@ from node.audit_export import (
     write_manifest,
 )
 from node.errors import NotFoundError
-from node.store.audit import AuditReadRow, OperatorLogRow
-from node.store.federation import EvidenceRow
+from node.store.rows import AuditReadRow, EvidenceRow, OperatorLogRow
 from node.store.store import Store
 from node.witnessing import Witness
 
@@ -32,28 +31,30 @@ class Audit:
     def export(self, folder: Path, origin: str | None = None) -> list[OriginExport]:
         """Write every entry, checkpoint and cosignature held for ``origin`` (or every origin
         held) to ``folder``, in the hashfed-export/v1 format of docs/audit.md."""
-        names = [origin] if origin is not None else [o.name for o in self._store.origins()]
-        rows = {o.name: o for o in self._store.origins()}
+        names = [origin] if origin is not None else [o.name for o in self._store.members.origins()]
+        rows = {o.name: o for o in self._store.members.origins()}
         for name in names:
             if name not in rows:
                 raise NotFoundError(f"origin {name!r} is not known to this node")
         prepare_folder(folder)
-        witness_keys = self._store.witness_keys()
+        witness_keys = self._store.witnessing.witness_keys()
         done = []
         for name in names:
             # Bounded by the newest checkpoint read first, so a publish racing the export
             # cannot leave entries without a checkpoint covering them.
-            latest = self._store.latest_checkpoint(name)
+            latest = self._store.log.latest_checkpoint(name)
             size = 0 if latest is None else latest.size
             sub = folder / name
             sub.mkdir()
-            bodies = ((r.idx, r.body) for r in self._store.entries(name, 0, size))
+            bodies = ((r.idx, r.body) for r in self._store.log.entries(name, 0, size))
             entries = write_lines(sub / "entries.jsonl", entry_records(bodies))
             checkpoints = write_lines(
                 sub / "checkpoints.jsonl",
                 ({"size": n, "note": note} for n, note in self._all_notes(name, size)),
             )
-            cosigs = sum(len(v) for n, v in self._store.cosignatures(name).items() if n <= size)
+            cosigs = sum(
+                len(v) for n, v in self._store.witnessing.cosignatures(name).items() if n <= size
+            )
             done.append(
                 OriginExport(
                     name,
@@ -78,19 +79,19 @@ class Audit:
             start = chunk[-1][0] + 1
 
     def evidence(self) -> list[EvidenceRow]:
-        return self._store.evidence()
+        return self._store.audit.evidence()
 
     def evidence_file(self, evidence_id: int) -> str:
         """The portable proof of one equivocation (hashfed-evidence/v1, docs/audit.md)."""
-        return evidence_document(self._store.evidence(), evidence_id)
+        return evidence_document(self._store.audit.evidence(), evidence_id)
 
     def record_read(self, auditor: str, method: str, request: str) -> None:
         """Every read by an auditor is kept (docs/audit.md), so a member can show who looked."""
         with self._store.transaction():
-            self._store.add_audit_read(auditor, method, request)
+            self._store.audit.add_audit_read(auditor, method, request)
 
     def reads(self, auditor: str | None = None, limit: int = 1000) -> list[AuditReadRow]:
-        return self._store.audit_reads(auditor, limit)
+        return self._store.audit.audit_reads(auditor, limit)
 
     def operator_log(self) -> list[OperatorLogRow]:
-        return self._store.operator_log()
+        return self._store.audit.operator_log()

@@ -54,9 +54,9 @@ def create_identity(
     paths.tls_cert.write_bytes(tls_cert)
     store = Store(paths.database, create=True)
     with store.transaction():
-        store.add_origin(origin, str(signer.verifier()), is_self=True)
-        store.index_own_signals(origin)
-        store.set_witness_key(origin, str(cosigner.verifier()))
+        store.members.add_origin(origin, str(signer.verifier()), is_self=True)
+        store.signals.index_own_signals(origin)
+        store.witnessing.set_witness_key(origin, str(cosigner.verifier()))
     # The config is written last: its presence is what marks a home as initialised.
     paths.config.write_text(config.to_toml(), encoding="utf-8")
     return Identity(paths, config, signer, cosigner, store)
@@ -78,7 +78,7 @@ def open_identity(home: Path) -> Identity:
             f"signing key is for {signer.name!r} but config says origin {config.origin!r}"
         )
     store = Store(paths.database)
-    own = [o for o in store.origins() if o.is_self]
+    own = [o for o in store.members.origins() if o.is_self]
     if [o.verifier_key for o in own] != [str(signer.verifier())]:
         store.close()
         raise IdentityError(
@@ -115,7 +115,7 @@ def _load_cosigner(paths: HomePaths, origin: str, store: Store) -> CosignerKey:
     try:
         cosigner = CosignerKey.parse(paths.witness_key.read_text(encoding="utf-8").strip())
     except FileNotFoundError:
-        if origin in store.witness_keys():
+        if origin in store.witnessing.witness_keys():
             # Regenerating it would silently turn every cosignature it made into a stranger's.
             raise IdentityError(
                 f"witness key {paths.witness_key} is missing, but this node has cosigned with "
@@ -125,9 +125,9 @@ def _load_cosigner(paths: HomePaths, origin: str, store: Store) -> CosignerKey:
         write_secret(paths.witness_key, (str(cosigner) + "\n").encode())
     if cosigner.name != origin:
         raise IdentityError(f"witness key is for {cosigner.name!r}, not for {origin!r}")
-    if store.witness_keys().get(origin) != str(cosigner.verifier()):
+    if store.witnessing.witness_keys().get(origin) != str(cosigner.verifier()):
         with store.transaction():
-            store.set_witness_key(origin, str(cosigner.verifier()))
+            store.witnessing.set_witness_key(origin, str(cosigner.verifier()))
     return cosigner
 
 

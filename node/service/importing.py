@@ -20,8 +20,8 @@ from node.service.index_handle import IndexHandle
 from node.service.members import Members
 from node.service.reading import Reader
 from node.service.tree_cache import TreeCache
-from node.store.federation import PeerHealthRow
-from node.store.store import Store, StoredCheckpoint
+from node.store.rows import PeerHealthRow, StoredCheckpoint
+from node.store.store import Store
 from node.verified_import import (
     Held,
     StoredGroup,
@@ -126,7 +126,7 @@ class Importer:
                 f"batch proofs of {origin} to size {end} requested; this node serves [0, {served}]"
             )
         tree = self._trees.get(origin, end)
-        signed = self._store.checkpoint_at(origin, end)
+        signed = self._store.log.checkpoint_at(origin, end)
         if signed is not None and tree.root(end) != signed.root:
             # Stored leaves that no longer make the signed root: every proof would fail at the
             # peer, which would count it against us.
@@ -163,7 +163,9 @@ class Importer:
         never kept, never halting anyone."""
         self._check_evidence(origin, kind, first_note, second_note, detail)
         with self._store.transaction():
-            return self._store.add_evidence(origin, kind, first_note, second_note, detail, peer)
+            return self._store.audit.add_evidence(
+                origin, kind, first_note, second_note, detail, peer
+            )
 
     def _check_evidence(
         self, origin: str, kind: str, first_note: str, second_note: str, detail: str
@@ -195,7 +197,7 @@ class Importer:
             ) from None
 
     def halted_origins(self) -> set[str]:
-        return self._store.halted_origins()
+        return self._store.audit.halted_origins()
 
     def record_peer_result(
         self,
@@ -207,22 +209,22 @@ class Importer:
         reason: str | None = None,
     ) -> None:
         with self._store.transaction():
-            self._store.record_peer(
+            self._store.members.record_peer(
                 peer, received=received, rejected=rejected, error=error, reason=reason
             )
 
     def peer_health(self) -> dict[str, PeerHealthRow]:
         """How each peer's latest sync round ended and when its next one is due."""
-        return self._store.peer_health()
+        return self._store.members.peer_health()
 
     def record_peer_health(self, row: PeerHealthRow) -> None:
         with self._store.transaction():
-            self._store.put_peer_health(row)
+            self._store.members.put_peer_health(row)
 
     def absorb_cosigned(self, origin: str, notes: Sequence[str], peer: str) -> AbsorbReport:
         """Keep the valid cosignatures a peer relayed on checkpoints of ``origin``; a relayed
         origin-signed checkpoint that contradicts ours becomes evidence (origin halted)."""
-        if origin in self._store.halted_origins():
+        if origin in self._store.audit.halted_origins():
             return AbsorbReport(ignored=len(notes))
         key = self._members.origin_key(origin)
         report, conflicts = self._witness.absorb(origin, key, list(notes), peer)

@@ -87,7 +87,9 @@ class Matcher:
         for hits in found:
             for h in hits:
                 wanted.setdefault(h.type, set()).add(h.row)
-        located = {t: self._store.signal_hits(t, sorted(rows)) for t, rows in wanted.items()}
+        located = {
+            t: self._store.signals.signal_hits(t, sorted(rows)) for t, rows in wanted.items()
+        }
         per_query: list[dict[tuple[str, int], list[SignalDistance]]] = [{} for _ in queries]
         for (q, _, _), hits in zip(flat, found, strict=True):
             for h in hits:
@@ -148,7 +150,7 @@ class Matcher:
         recorded (``hashfed status`` then reports the store unhealthy and why), and refused
         with a DamageError naming it when it does not even parse; the match itself comes from
         the signal rows, which the check compares separately."""
-        body, leaf = self._store.entry(origin, idx)
+        body, leaf = self._store.log.entry(origin, idx)
         if leaf_hash(body) != leaf:
             damage = integrity.Damage(
                 origin,
@@ -167,7 +169,7 @@ class Matcher:
     def opinion_summary(self, origin: str, idx: int, leaf: bytes) -> OpinionSummary:
         counts = {v: 0 for v in Verdict}
         agree = disagree = 0
-        for _, verdict, agrees in self._store.opinions_on(origin, idx, leaf):
+        for _, verdict, agrees in self._store.log.opinions_on(origin, idx, leaf):
             counts[Verdict(verdict)] += 1
             agree += agrees
             disagree += not agrees

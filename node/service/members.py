@@ -13,8 +13,7 @@ from node.errors import InvalidInputError, NotFoundError
 from node.home import HomePaths
 from node.log.keys import VerifierKey
 from node.service.index_handle import IndexHandle
-from node.store.audit import AuditorRow
-from node.store.federation import MemberRow, PeerRow, now_ms
+from node.store.rows import AuditorRow, MemberRow, PeerRow, now_ms
 from node.store.store import Store
 from node.tls import certificate_fingerprint
 
@@ -42,23 +41,23 @@ class Members:
             return self._add_auditor(card)
         with self._store.transaction():
             self._check_certificate_unshared(card)
-            if any(a.name == card.origin for a in self._store.auditors()):
+            if any(a.name == card.origin for a in self._store.audit.auditors()):
                 raise InvalidInputError(
                     f"{card.origin} is an auditor here; an auditor can never become an origin. "
                     "Remove the auditor first if this name really is a member now"
                 )
-            known = {o.name: o for o in self._store.origins()}.get(card.origin)
+            known = {o.name: o for o in self._store.members.origins()}.get(card.origin)
             if (
                 known is not None
                 and known.verifier_key != str(card.verifier_key)
-                and self._store.latest_checkpoint(card.origin) is not None
+                and self._store.log.latest_checkpoint(card.origin) is not None
             ):
                 raise InvalidInputError(
                     f"{card.origin} is already known with key {known.verifier_key}, and entries "
                     f"signed by it are stored; this card carries {card.verifier_key}. Refusing "
                     "to switch keys silently (key rotation is a future KEY_ROTATE entry)"
                 )
-            self._store.put_member(
+            self._store.members.put_member(
                 MemberRow(
                     card.origin,
                     str(card.verifier_key),
@@ -69,7 +68,7 @@ class Members:
                 )
             )
             if card.witness_key is not None:
-                self._store.set_witness_key(card.origin, str(card.witness_key))
+                self._store.witnessing.set_witness_key(card.origin, str(card.witness_key))
         self._index.follow()
         return card
 
@@ -81,7 +80,7 @@ class Members:
                 f"the card for {card.origin} carries this node's own TLS certificate "
                 f"({card.tls_fingerprint}); every member needs its own"
             )
-        holder = self._store.caller_for_fingerprint(card.tls_fingerprint)
+        holder = self._store.members.caller_for_fingerprint(card.tls_fingerprint)
         if holder is not None and holder[0] != card.origin:
             name, role = holder
             raise InvalidInputError(
@@ -94,12 +93,12 @@ class Members:
     def _add_auditor(self, card: MemberCard) -> MemberCard:
         with self._store.transaction():
             self._check_certificate_unshared(card)
-            if any(o.name == card.origin for o in self._store.origins()):
+            if any(o.name == card.origin for o in self._store.members.origins()):
                 raise InvalidInputError(
                     f"{card.origin} is known here as an origin; refusing to make it an auditor "
                     "(an auditor card must never share a name with a log whose entries we hold)"
                 )
-            self._store.put_auditor(
+            self._store.audit.put_auditor(
                 AuditorRow(
                     card.origin,
                     None if card.witness_key is None else str(card.witness_key),
@@ -108,7 +107,7 @@ class Members:
                     now_ms(),
                 )
             )
-            self._store.add_operator_log("auditor added", card.origin, card.tls_fingerprint)
+            self._store.audit.add_operator_log("auditor added", card.origin, card.tls_fingerprint)
         return card
 
     def remove(self, origin: str) -> None:
@@ -117,14 +116,14 @@ class Members:
         The log rows stay for audit; peering with that node ends too, since its certificate is
         no longer pinned.
         """
-        if any(a.name == origin for a in self._store.auditors()):
+        if any(a.name == origin for a in self._store.audit.auditors()):
             with self._store.transaction():
-                self._store.delete_auditor(origin)
-                self._store.add_operator_log("auditor removed", origin, "")
+                self._store.audit.delete_auditor(origin)
+                self._store.audit.add_operator_log("auditor removed", origin, "")
             return
         member = self._member(origin)
         with self._store.transaction():
-            self._store.put_member(
+            self._store.members.put_member(
                 MemberRow(
                     member.origin,
                     member.verifier_key,
@@ -134,22 +133,22 @@ class Members:
                     trusted=False,
                 )
             )
-            self._store.delete_peer(origin)
+            self._store.members.delete_peer(origin)
         self._index.follow()
 
     def known(self) -> list[MemberRow]:
         """Every member card held, trusted or no longer trusted."""
-        return self._store.members()
+        return self._store.members.members()
 
     def auditors(self) -> list[AuditorRow]:
-        return self._store.auditors()
+        return self._store.audit.auditors()
 
     def witness_keys(self) -> dict[str, str]:
         """Witness vkeys of this node and of every member whose card carried one."""
-        return self._store.witness_keys()
+        return self._store.witnessing.witness_keys()
 
     def _member(self, origin: str) -> MemberRow:
-        for member in self._store.members():
+        for member in self._store.members.members():
             if member.origin == origin:
                 return member
         raise NotFoundError(f"{origin!r} is not a member this node knows (see `member list`)")
@@ -163,31 +162,33 @@ class Members:
             )
         card = self.add(card_json)
         with self._store.transaction():
-            self._store.put_peer(card.origin, card.address)
+            self._store.members.put_peer(card.origin, card.address)
         return card
 
     def remove_peer(self, name: str) -> None:
         with self._store.transaction():
-            if not self._store.delete_peer(name):
+            if not self._store.members.delete_peer(name):
                 raise NotFoundError(f"{name!r} is not a peer of this node (see `peer list`)")
 
     def peers(self) -> list[PeerRow]:
-        return self._store.peers()
+        return self._store.members.peers()
 
     def pinned_certificates(self) -> list[bytes]:
         """TLS certificates of trusted members and auditors: exactly who may connect to the
         peer server."""
-        members = [m.tls_certificate.encode() for m in self._store.members() if m.trusted]
-        return members + [a.tls_certificate.encode() for a in self._store.auditors()]
+        members = [m.tls_certificate.encode() for m in self._store.members.members() if m.trusted]
+        return members + [a.tls_certificate.encode() for a in self._store.audit.auditors()]
 
     def caller_for_fingerprint(self, fingerprint: str) -> tuple[str, str] | None:
         """(name, "member" or "auditor") of who holds this certificate, if anyone may call."""
-        return self._store.caller_for_fingerprint(fingerprint.lower())
+        return self._store.members.caller_for_fingerprint(fingerprint.lower())
 
     def trusted_keys(self) -> dict[str, VerifierKey]:
         """Verifier keys of the trusted members (this node's own origin excluded)."""
         return {
-            m.origin: VerifierKey.parse(m.verifier_key) for m in self._store.members() if m.trusted
+            m.origin: VerifierKey.parse(m.verifier_key)
+            for m in self._store.members.members()
+            if m.trusted
         }
 
     def origin_key(self, origin: str) -> VerifierKey:
@@ -207,10 +208,10 @@ class Members:
         """
         self._member(origin)
         with self._store.transaction():
-            if not self._store.clear_halt(origin):
+            if not self._store.audit.clear_halt(origin):
                 raise InvalidInputError(f"{origin} is not halted; nothing to reset")
-            ids = [e.id for e in self._store.evidence() if e.origin == origin]
-            entry = self._store.add_operator_log(
+            ids = [e.id for e in self._store.audit.evidence() if e.origin == origin]
+            entry = self._store.audit.add_operator_log(
                 "member reset",
                 origin,
                 json.dumps({"reason": reason, "evidence": ids}, sort_keys=True),

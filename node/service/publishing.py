@@ -34,7 +34,8 @@ from node.log.merkle import Frontier, leaf_hash
 from node.results import Published, PublishReport, Skipped
 from node.service.hashing import MediaHasher
 from node.service.index_handle import IndexHandle
-from node.store.store import Store, StoredCheckpoint
+from node.store.rows import StoredCheckpoint
+from node.store.store import Store
 
 # Under the write transaction, before signing: raises SignedStateError when the database is
 # behind what this node signed; else the signed-state file's text (node.own_log.guard).
@@ -107,7 +108,7 @@ class Publisher:
     def opinion(
         self, origin: str, entry_index: int, verdict: Verdict, *, agrees_with_labels: bool
     ) -> PublishReport:
-        body, leaf = self._store.entry(origin, entry_index)
+        body, leaf = self._store.log.entry(origin, entry_index)
         if decode_entry(body).kind != "ADD":
             raise InvalidInputError(
                 f"{origin} entry {entry_index} is not an ADD; opinions are about shared hashes"
@@ -125,7 +126,7 @@ class Publisher:
         # What is already published is looked up first, without the lock, so a re-run import
         # encodes nothing; under the lock it is looked up again only if the log moved since.
         with self._store.transaction_read():
-            planned = self._store.latest_checkpoint(self._origin)
+            planned = self._store.log.latest_checkpoint(self._origin)
             keep, skipped = self._already_published(given, planned)
         items = [given[i] for i in keep]
         # Encoding and leaf hashing need no lock (an entry does not contain its own index), so
@@ -135,7 +136,7 @@ class Publisher:
         # durable(): the commit is on disk before the fsync'd signed-state file names it, so a
         # power cut cannot leave the file ahead of the database (node/own_log.py).
         with self._store.durable(), self._store.transaction():
-            latest = self._store.latest_checkpoint(self._origin)
+            latest = self._store.log.latest_checkpoint(self._origin)
             # Refuses (SignedStateError) when the database is behind what this node signed.
             head_before = self._guard(latest)
             if _size(latest) != _size(planned):
@@ -171,7 +172,7 @@ class Publisher:
                 frontier.to_bytes(),
                 now,
             )
-            self._store.append(self._origin, rows, stored)
+            self._store.log.append(self._origin, rows, stored)
         # After the commit, never before: the file may lag the database, never lead it.
         own_log.after_publish(self._paths, head_before, stored.note)
         self._index.follow()
@@ -206,7 +207,7 @@ class Publisher:
                 for c in st.signals
             ]
         )
-        live = self._store.live_own_signals(self._origin, wanted) if wanted else {}
+        live = self._store.signals.live_own_signals(self._origin, wanted) if wanted else {}
         keep: list[int] = []
         skipped: list[Skipped] = []
         for position, (source, statement) in enumerate(items):
@@ -240,10 +241,10 @@ class Publisher:
             target = statement.entry_index
             if target >= size:
                 raise NotFoundError(f"{self._origin} has no entry {target} (log size {size})")
-            body, _ = self._store.entry(self._origin, target)
+            body, _ = self._store.log.entry(self._origin, target)
             if decode_entry(body).kind != "ADD":
                 raise InvalidInputError(f"entry {target} is not an ADD; only ADDs are retracted")
-            if target in seen or self._store.is_retracted(self._origin, target):
+            if target in seen or self._store.log.is_retracted(self._origin, target):
                 raise InvalidInputError(f"entry {target} is already retracted")
             seen.add(target)
 

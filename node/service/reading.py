@@ -17,7 +17,8 @@ from node.log.merkle import leaf_hash
 from node.results import Witnessing
 from node.service.log_lines import LogLine, summary
 from node.service.tree_cache import TreeCache
-from node.store.store import Store, StoredCheckpoint
+from node.store.rows import StoredCheckpoint
+from node.store.store import Store
 from node.verified_import import held
 from node.witnessing import Witness
 
@@ -38,9 +39,9 @@ class Reader:
 
     def log(self, origin: str | None = None) -> list[LogLine]:
         origin = origin or self._origin
-        self._store.origin(origin)
+        self._store.members.origin(origin)
         lines = []
-        for row in self._store.entries(origin):
+        for row in self._store.log.entries(origin):
             entry = decode_entry(row.body)
             lines.append(
                 LogLine(
@@ -49,7 +50,7 @@ class Reader:
                     row.kind,
                     row.create_ms,
                     summary(entry),
-                    row.kind == "ADD" and self._store.is_retracted(origin, row.idx),
+                    row.kind == "ADD" and self._store.log.is_retracted(origin, row.idx),
                     row.leaf,
                     row.body,
                     entry,
@@ -60,9 +61,9 @@ class Reader:
 
     def checkpoint(self, origin: str | None = None) -> StoredCheckpoint:
         origin = origin or self._origin
-        latest = self._store.latest_checkpoint(origin)
+        latest = self._store.log.latest_checkpoint(origin)
         if latest is None:
-            self._store.origin(origin)
+            self._store.members.origin(origin)
             raise NotFoundError(f"origin {origin!r} has no checkpoint yet (its log is empty)")
         return latest
 
@@ -89,9 +90,9 @@ class Reader:
             )
         latest = ahead.latest
         size = self._witness.status(origin, entry_index).checkpoint_size or latest.size
-        checkpoint = self._store.checkpoint_at(origin, size)
+        checkpoint = self._store.log.checkpoint_at(origin, size)
         assert checkpoint is not None  # witnessed sizes are sizes of stored checkpoints
-        body, _ = self._store.entry(origin, entry_index)
+        body, _ = self._store.log.entry(origin, entry_index)
         proof = self._trees.get(origin, size).inclusion_proof(entry_index, size)
         bundle = Bundle(origin, entry_index, body, tuple(proof), self._witness.note(checkpoint))
         return self._undamaged(bundle)
@@ -106,12 +107,12 @@ class Reader:
 
     def witness_status(self, origin: str, entry_index: int) -> Witnessing:
         """Whether ``entry_index`` of ``origin`` is covered by a witnessed checkpoint."""
-        self._store.origin(origin)
+        self._store.members.origin(origin)
         return self._witness.status(origin, entry_index)
 
     def root_at(self, origin: str, size: int) -> bytes:
         """Root of our verified copy of ``origin`` at ``size`` (at most what we hold)."""
-        stored = self._store.checkpoint_at(origin, size)
+        stored = self._store.log.checkpoint_at(origin, size)
         if stored is not None:
             return stored.root
         return self._trees.get(origin, size).root(size)
@@ -120,15 +121,15 @@ class Reader:
 
     def served_checkpoints(self) -> list[StoredCheckpoint]:
         """Newest checkpoint of every origin this node serves: itself and trusted members."""
-        served = [self._origin, *(m.origin for m in self._store.members() if m.trusted)]
-        latest = [self._store.latest_checkpoint(o) for o in served]
+        served = [self._origin, *(m.origin for m in self._store.members.members() if m.trusted)]
+        latest = [self._store.log.latest_checkpoint(o) for o in served]
         return [c for c in latest if c is not None]
 
     def served_size(self, origin: str) -> int:
         """The size of ``origin`` this node serves; NotFoundError if it serves none."""
-        if origin != self._origin and not self._store.is_trusted(origin):
+        if origin != self._origin and not self._store.members.is_trusted(origin):
             raise NotFoundError(f"this node does not serve origin {origin!r}")
-        latest = self._store.latest_checkpoint(origin)
+        latest = self._store.log.latest_checkpoint(origin)
         return 0 if latest is None else latest.size
 
     def entry_bodies(self, origin: str, start: int, end: int) -> list[bytes]:
@@ -137,7 +138,7 @@ class Reader:
             raise InvalidInputError(
                 f"entries [{start}, {end}) of {origin} requested; this node serves [0, {size})"
             )
-        bodies = self._store.bodies(origin, start, end)
+        bodies = self._store.log.bodies(origin, start, end)
         self._serve_undamaged(origin, start, bodies, size)
         return bodies
 
@@ -164,12 +165,12 @@ class Reader:
         """(entry bytes, audit path, signed checkpoint of exactly ``tree_size``)."""
         size = self.served_size(origin)
         tree_size = tree_size or size
-        checkpoint = self._store.checkpoint_at(origin, tree_size)
+        checkpoint = self._store.log.checkpoint_at(origin, tree_size)
         if checkpoint is None:
             raise NotFoundError(f"this node holds no checkpoint of {origin} at size {tree_size}")
         if entry_index >= tree_size:
             raise InvalidInputError(f"entry {entry_index} is not in a tree of size {tree_size}")
-        body, _ = self._store.entry(origin, entry_index)
+        body, _ = self._store.log.entry(origin, entry_index)
         proof = self._trees.get(origin, tree_size).inclusion_proof(entry_index, tree_size)
         # As for bundles: a damaged entry is refused by name, never sent with a proof.
         self._undamaged(Bundle(origin, entry_index, body, tuple(proof), checkpoint.note))

@@ -80,10 +80,10 @@ def node_status(node: Node) -> NodeStatus:
     checkpoint, witnessing. Evidence count."""
     store = node.store
     now = time.time_ns() // 1_000_000
-    stats = store.peer_stats()
-    health = store.peer_health()
+    stats = store.members.peer_stats()
+    health = store.members.peer_health()
     peers = []
-    for peer in store.peers():
+    for peer in store.members.peers():
         s = stats.get(peer.name)
         h = health.get(peer.name)
         peers.append(
@@ -104,11 +104,11 @@ def node_status(node: Node) -> NodeStatus:
                 last_round_s=h.last_round_s if h else None,
             )
         )
-    halted = store.halted_origins()
+    halted = store.audit.halted_origins()
     trusted = node.members.trusted_keys()
     origins = []
     for name in [*([] if node.is_auditor else [node.origin]), *sorted(trusted)]:
-        latest = store.latest_checkpoint(name)
+        latest = store.log.latest_checkpoint(name)
         witnessed = node.witness.summary(name)
         origins.append(
             OriginStatus(
@@ -127,12 +127,12 @@ def node_status(node: Node) -> NodeStatus:
         origin=node.origin,
         peers=tuple(peers),
         origins=tuple(origins),
-        evidence=len(store.evidence()),
+        evidence=len(store.audit.evidence()),
         role=node.config.role,
         witness_policy=WitnessPolicy(
             node.config.witness_min, tuple(node.config.witnesses) or "any trusted member"
         ),
-        auditors=tuple(a.name for a in store.auditors()),
+        auditors=tuple(a.name for a in store.audit.auditors()),
         store=integrity.store_health(node.paths.root, node.paths.database),
         own_log=None if node.is_auditor else node.own_log_state(),
     )

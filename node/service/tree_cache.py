@@ -25,7 +25,7 @@ class TreeCache:
         tree = self._trees.pop(origin, None) or TreeLevels()
         while tree.size < size:
             stop = min(size, tree.size + TREE_READ_CHUNK)
-            tree.extend(self._store.leaf_range(origin, tree.size, stop))
+            tree.extend(self._store.log.leaf_range(origin, tree.size, stop))
         self._trees[origin] = tree
         while len(self._trees) > 1 and sum(t.nbytes() for t in self._trees.values()) > (
             TREE_CACHE_BYTES

@@ -3,9 +3,9 @@
 A full disk, a read-only file system or a damaged page surfaces as ``sqlite3.OperationalError``
 or ``sqlite3.DatabaseError`` from whichever statement meets it first: any read, any write, a
 ``COMMIT``. Catching them at each call site would miss the next new query, so
-:func:`guard_store_errors` wraps every method of the store class once, when the module is
-imported. The CLI then exits with StoreError's code (8) and the gRPC servers answer
-``UNAVAILABLE``, each with one line that says what failed, where, and what to do.
+:func:`guard_store_errors` wraps every method of the store and of each repository class once,
+when its module is imported. The CLI then exits with StoreError's code (8) and the gRPC servers
+answer ``UNAVAILABLE``, each with one line that says what failed, where, and what to do.
 
 Two sqlite3 errors pass through unchanged because they are not faults of the storage:
 ``IntegrityError`` (a constraint the caller's data broke: a bug or a race to be fixed where it
@@ -191,7 +191,8 @@ def _context(fn: Callable[..., AbstractContextManager[Any]]) -> Callable[..., An
 
 def guard_store_errors(cls: type) -> None:
     """Wrap every method ``cls`` has (its own and its mixins') so that storage faults leave
-    it as StoreError. Applied once to the store class; methods added later are covered too."""
+    it as StoreError. Applied once to the store and to each repository class; methods added
+    later are covered too."""
     seen: set[str] = set()
     for klass in cls.__mro__:
         if klass is object:

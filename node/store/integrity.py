@@ -4,16 +4,19 @@ in bounded chunks so that a check of millions of entries holds only one chunk at
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-import sqlite_utils
+from node.store.faults import guard_store_errors
+from node.store.repository import SqliteRepository
 
 QUICK_CHECK_LINES = 20
 
+# What row_counts() counts: the log, what its entries add, and the verified heads beyond it.
+COUNTED = ("entries", "signals", "checkpoints", "retractions", "opinions", "verified_heads")
 
-class IntegrityReads:
-    db: sqlite_utils.Database
-    path: Path
+
+class SqliteIntegrity(SqliteRepository):
+    """Bounded reads of everything a check compares, SQLite's own check, and the one repair
+    that puts a damaged entry back in place (node.repair)."""
 
     def checkpoint_chunk(
         self, origin: str, min_size: int, limit: int
@@ -66,6 +69,14 @@ class IntegrityReads:
         ).fetchall()
         return {int(r[0]) for r in rows}
 
+    def row_counts(self) -> dict[str, int]:
+        """Rows held of each kind, all origins together: the totals a check or a test compares
+        with what the checkpoints say (keys as in :data:`COUNTED`)."""
+        return {
+            name: int(self.db.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0])
+            for name in COUNTED
+        }
+
     def quick_check(self) -> list[str]:
         """SQLite's ``PRAGMA quick_check``: [] when the file's structure is sound, else its
         first complaints."""
@@ -104,3 +115,6 @@ class IntegrityReads:
                 [value, quality, signal_type, row],
             )
         return True
+
+
+guard_store_errors(SqliteIntegrity)

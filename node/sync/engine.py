@@ -31,7 +31,7 @@ from node.log.merkle import EMPTY_ROOT, Frontier, leaf_hash, leaf_hashes, verify
 from node.own_log import check_offer
 from node.server.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
 from node.server.runner import NodeRunner
-from node.store.store import StoredCheckpoint
+from node.store.rows import StoredCheckpoint
 from node.sync.client import PeerClient, PeerError, PeerTarget
 from node.sync.fault import (
     MAX_FULL_LOG_ENTRIES,

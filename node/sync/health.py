@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from node.home import Config
-from node.store.federation import PeerHealthRow
+from node.store.rows import PeerHealthRow
 from node.sync.engine import FAILED, PEER_OUTDATED, OriginSyncReport, PeerSyncReport
 
 LIE_EXTRA_DOUBLINGS = 2

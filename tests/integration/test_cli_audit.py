@@ -47,7 +47,7 @@ def _import(source: Path, target: Path) -> None:
     with Node.open(source) as src, Node.open(target) as dst:
         latest = src.reader.checkpoint()
         signed = SignedCheckpoint.open(latest.note, src.verifier)
-        have = dst.store.latest_checkpoint(src.origin)
+        have = dst.store.log.latest_checkpoint(src.origin)
         start = 0 if have is None else have.size
         dst.importer.import_verified(
             src.origin, signed, src.reader.entry_bodies(src.origin, start, latest.size)

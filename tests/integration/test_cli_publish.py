@@ -159,7 +159,7 @@ def test_bulk_import_formats_publish_under_one_checkpoint(home: Path, tmp_path: 
     assert [s["entry_index"] for s in report["skipped"]] == [0]
     assert report["skipped"][0]["source"] == "line 1"
     assert report["checkpoint"]["size"] == 5
-    checkpoints = Node.open(home).store.checkpoints("acme.example")
+    checkpoints = Node.open(home).store.log.checkpoints("acme.example")
     assert [c.size for c in checkpoints] == [3, 4, 5]
 
 

@@ -36,14 +36,14 @@ while True:
 def _check_consistent(home: Path) -> int:
     with Node.open(home) as node:
         store = node.store
-        latest = store.latest_checkpoint(node.origin)
-        entries = store.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
-        signals = store.db.execute("SELECT COUNT(*) FROM signals").fetchone()[0]
+        latest = store.log.latest_checkpoint(node.origin)
+        held = store.integrity.row_counts()
+        entries, signals = held["entries"], held["signals"]
         size = 0 if latest is None else latest.size
         assert entries == size, f"{entries} entries stored but checkpoint covers {size}"
         assert signals == size  # one md5 per ADD
         if latest is not None:
-            leaves = store.leaves(node.origin, size)
+            leaves = store.log.leaves(node.origin, size)
             assert root_of(leaves) == latest.root
             assert Frontier.from_bytes(size, latest.frontier).root() == latest.root
             SignedCheckpoint.open(latest.note, node.verifier)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from node.core import Node
+from tests.integration.damage import flip_byte, rewrite_entry_body
 from tests.unit.scripts.fixtures import run_script
 
 pytestmark = pytest.mark.slow
@@ -41,18 +41,7 @@ def test_demo_runs_and_its_expectations_hold(tmp_path: Path) -> None:
     assert _verify_log(demo / "export-c", key["verifier_key"]).returncode == 0
     copy = tmp_path / "node-c-copy"
     shutil.copytree(demo / "node-c", copy)
-    db = sqlite3.connect(copy / "hashfed.db")
-    (body,) = db.execute(
-        "SELECT body FROM entries WHERE origin = 'node-a.example' AND idx = 2"
-    ).fetchone()
-    changed = bytearray(body)
-    changed[-1] ^= 0x01
-    with db:
-        db.execute(
-            "UPDATE entries SET body = ? WHERE origin = 'node-a.example' AND idx = 2",
-            [bytes(changed)],
-        )
-    db.close()
+    rewrite_entry_body(copy / "hashfed.db", "node-a.example", 2, flip_byte(-1))
     with Node.open(copy) as node:
         node.audit.export(tmp_path / "tampered-export", "node-a.example")
     failed = _verify_log(tmp_path / "tampered-export", key["verifier_key"])

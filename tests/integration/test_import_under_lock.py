@@ -23,15 +23,15 @@ def test_a_halted_origin_is_refused_under_the_write_lock(tmp_path: Path) -> None
         origin.publisher.import_hash_list([f"pdq {'ab' * 32}"], Labels(entity="x"))
         card = json.dumps(origin.identity_card())
         signed = SignedCheckpoint.open(origin.reader.checkpoint().note, origin.verifier)
-        bodies = [row.body for row in origin.store.entries("halt-origin.example")]
+        bodies = [row.body for row in origin.store.log.entries("halt-origin.example")]
     with Node.init(reader_home, "halt-reader.example") as reader:
         reader.members.add(card)
         # As another process records it (that process checked the evidence; record_evidence
         # here would refuse these placeholder notes, which prove nothing).
         with reader.store.transaction():
-            reader.store.add_evidence(
+            reader.store.audit.add_evidence(
                 "halt-origin.example", "same-size-different-roots", "a", "b", "{}", None
             )
         with pytest.raises(EquivocationError, match="stopped"):
             import_verified(reader.store, "halt-origin.example", signed, bodies, None)
-        assert reader.store.latest_checkpoint("halt-origin.example") is None
+        assert reader.store.log.latest_checkpoint("halt-origin.example") is None

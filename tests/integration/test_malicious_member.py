@@ -340,7 +340,7 @@ def test_rollback_is_refused_by_the_node(fed: Fed, rollback: str) -> None:
     origin = _origin_report(report)
     # B keeps size 6 and stores nothing new: no entry, checkpoint, cosignature, staged row.
     assert _state(b) == before
-    assert b.store.latest_checkpoint(M).size == 6
+    assert b.store.log.latest_checkpoint(M).size == 6
     if rollback == "older-checkpoint":
         # An honest old checkpoint of the same history: M is merely behind, not lying.
         assert origin.status == "peer-behind", origin
@@ -636,5 +636,5 @@ def test_forged_cosignature_lines_on_a_relayed_checkpoint_are_not_kept(fed: Fed)
     bundle = fed.folder / "bundle.json"
     bundle.write_text(b.reader.bundle(M, 0).to_json(), encoding="utf-8")
     checked = _run(VERIFY_BUNDLE, bundle, "--key", fed.key, "--witness", c_witness)
-    assert forged not in b.store.latest_checkpoint(M).note
+    assert forged not in b.store.log.latest_checkpoint(M).note
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -15,7 +15,7 @@ import pytest
 
 from node.core import Node
 from node.server.background import BackgroundNode
-from node.store.federation import MemberRow
+from node.store.rows import MemberRow
 from tests.integration.cli import hashfed, hashfed_json
 
 A, C, EVIL = "node-a.example", "node-c.example", "evil.example"
@@ -133,7 +133,7 @@ def test_serve_warns_about_cards_that_already_share_a_certificate(
     with Node.open(homes["c"]) as node:
         node.members.add(json.dumps(a_card))
         with node.store.transaction():
-            node.store.put_member(
+            node.store.members.put_member(
                 MemberRow(
                     EVIL,
                     _card(homes["evil"])["verifier_key"],

@@ -23,7 +23,7 @@ from node.hashing import ComputedSignal, Signal
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.entry import Add, Entry, EntryRef, Labels, Opinion, Retract, Verdict, encode_entry
 from node.log.merkle import Frontier, leaf_hash
-from node.store.store import StoredCheckpoint
+from node.store.rows import StoredCheckpoint
 from tests.integration.fednet import CLI_CHILD, ROOT, Member, cli_subprocess, peer, trust
 
 A, M, V = "alice.example", "mallory.example", "victor.example"
@@ -44,7 +44,7 @@ def sign_and_append(home: Path, bodies: list[bytes]) -> None:
     with Node.open(home) as node:
         store, origin = node.store, node.origin
         with store.transaction():
-            latest = store.latest_checkpoint(origin)
+            latest = store.log.latest_checkpoint(origin)
             frontier = (
                 Frontier.empty()
                 if latest is None
@@ -55,12 +55,12 @@ def sign_and_append(home: Path, bodies: list[bytes]) -> None:
                 (frontier.size + i, leaf, body, "ADD", 0)
                 for i, (leaf, body) in enumerate(zip(leaves, bodies, strict=True))
             ]
-            store.append_chunk(origin, rows, [], [])
+            store.log.append_chunk(origin, rows, [], [])
             extended = frontier.extend(leaves)
             signed = SignedCheckpoint.sign(
                 Checkpoint(origin, extended.size, extended.root()), node.signer
             )
-            store.put_checkpoint(
+            store.log.put_checkpoint(
                 StoredCheckpoint(
                     origin,
                     extended.size,
@@ -84,7 +84,7 @@ def test_odd_signed_entries_are_stored_and_ignored_where_they_cannot_apply(
     # Mallory's entries 0 and 1: an ordinary ADD and its retraction.
     m.publisher.publish_signals([ComputedSignal(_md5("mallory", 0), None)], Labels(entity="m"))
     m.publisher.retract(0, "honest retraction")
-    a_leaf = a.do(lambda node: node.store.entry(A, 1)[1])
+    a_leaf = a.do(lambda node: node.store.log.entry(A, 1)[1])
     future_add = _add(M, _md5("mallory", 9)) + b"\x98\x06\x01"  # field 99 = 1, unknown here
     odd = [
         encode_entry(Entry(M, 2, Retract(2**63, "beyond int64"))),  # 2

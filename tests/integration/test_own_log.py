@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from node.log.entry import Labels
 from node.server.background import BackgroundNode
 from node.sync.engine import OWN
 from tests.integration.cli import hashfed, hashfed_json
+from tests.integration.damage import rewrite_entry_body
 from tests.integration.fakes import FlippingPeer
 from tests.integration.fednet import Member, peer, trust
 from tests.integration.malicious import make_entries
@@ -64,7 +64,7 @@ def _put_database(member: Member, copy: Path) -> None:
 
 
 def _size(member: Member) -> int:
-    latest = member.store.latest_checkpoint(member.origin)
+    latest = member.store.log.latest_checkpoint(member.origin)
     return 0 if latest is None else int(latest.size)
 
 
@@ -113,12 +113,12 @@ def _continue(a: Member, b: Member, index: int) -> None:
         assert report.ok, report.problems()
     finally:
         a.stop()
-    assert b.do(lambda n: n.store.latest_checkpoint(a.origin).size) == index + 1
+    assert b.do(lambda n: n.store.log.latest_checkpoint(a.origin).size) == index + 1
     assert b.do(lambda n: n.audit.evidence()) == []
     assert b.do(lambda n: n.importer.halted_origins()) == set()
     # B holds exactly A's log: entry ``index`` is the one A just published.
-    body, _ = b.do(lambda n: n.store.entry(a.origin, index))
-    assert body == a.do(lambda n: n.store.entry(a.origin, index))[0]
+    body, _ = b.do(lambda n: n.store.log.entry(a.origin, index))
+    assert body == a.do(lambda n: n.store.log.entry(a.origin, index))[0]
 
 
 def test_lost_wal_and_old_database_are_refused_then_recovered_from_a_peer(
@@ -136,7 +136,7 @@ def test_lost_wal_and_old_database_are_refused_then_recovered_from_a_peer(
         walless = tmp_path / "a-without-wal.db"
         shutil.copyfile(a.home / "hashfed.db", walless)
         assert b.sync_one(a.origin).ok
-        assert b.do(lambda n: n.store.latest_checkpoint(a.origin).size) == 15
+        assert b.do(lambda n: n.store.log.latest_checkpoint(a.origin).size) == 15
     finally:
         a.stop()
 
@@ -249,15 +249,13 @@ def test_recover_stores_nothing_from_a_peer_whose_copy_was_altered(tmp_path: Pat
         a.stop()
         b.stop()
     # B's stored copy of A's entry 2 changes by one byte (B serves what it stores).
-    db = sqlite3.connect(b.home / "hashfed.db")
-    row = db.execute("SELECT body FROM entries WHERE origin = ? AND idx = 2", [a.origin])
-    original = bytes(row.fetchone()[0])
     # Still a well-formed entry of A's (another MD5), so only the signed root can tell.
-    altered = original.replace(bytes.fromhex(f"{2:032x}"), bytes.fromhex("11" * 16))
-    assert altered != original
-    db.execute("UPDATE entries SET body = ? WHERE origin = ? AND idx = 2", [altered, a.origin])
-    db.commit()
-    db.close()
+    rewrite_entry_body(
+        b.home / "hashfed.db",
+        a.origin,
+        2,
+        lambda body: body.replace(bytes.fromhex(f"{2:032x}"), bytes.fromhex("11" * 16)),
+    )
     _put_database(a, empty)
     b.start()
     try:
@@ -516,11 +514,7 @@ def test_recover_clears_stale_findings_about_the_own_log(tmp_path: Path) -> None
         assert b.sync_one(a.origin).ok
         a.stop()
         # One flipped byte in A's entry 1, found by `hashfed check` and recorded.
-        db = sqlite3.connect(a.home / "hashfed.db")
-        (body,) = db.execute("SELECT body FROM entries WHERE idx = 1").fetchone()
-        db.execute("UPDATE entries SET body = ? WHERE idx = 1", [bytes(body[:-1]) + b"\x00"])
-        db.commit()
-        db.close()
+        rewrite_entry_body(a.home / "hashfed.db", a.origin, 1, lambda body: body[:-1] + b"\x00")
         assert hashfed(a.home, "check").exit_code != 0
         store = hashfed_json(a.home, "status")["store"]
         assert store["ok"] is False and store["damage"]

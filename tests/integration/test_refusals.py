@@ -16,11 +16,8 @@ from tests.integration.cli import hashfed
 def _state(home: Path) -> tuple[int, int, int]:
     """(entries, signals, checkpoints) in the store: must not move on a refusal."""
     with Node.open(home) as node:
-        db = node.store.db
-        return tuple(  # type: ignore[return-value]
-            db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-            for t in ("entries", "signals", "checkpoints")
-        )
+        held = node.store.integrity.row_counts()
+        return held["entries"], held["signals"], held["checkpoints"]
 
 
 def _refused(home: Path, *args: str, code: int, says: str, input: str | None = None) -> None:

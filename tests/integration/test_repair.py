@@ -128,5 +128,5 @@ def test_the_nodes_own_damaged_entry_is_fetched_from_a_peer(
     result = hashfed_process(a.home, "check", "--repair", "--peer", B)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"repaired {A} entry 3 from {B}" in result.stdout
-    key = b.do(lambda node: node.store.origin(A).verifier_key)
+    key = b.do(lambda node: node.store.members.origin(A).verifier_key)
     assert verify_bundle(a.reader.bundle(A, 3).to_json(), key, tmp_path).returncode == 0

@@ -238,7 +238,7 @@ def test_stream_entries_in_bounded_batches_and_proofs(server_home: Path, client_
             [f"md5 {i:032x}" for i in range(1_500)], Labels(tags=("bulk",))
         )
         node.publisher.import_hash_list([f"md5 {i:032x}" for i in range(1_500, 2_600)], Labels())
-        bodies = [row.body for row in node.store.entries(SERVER)]
+        bodies = [row.body for row in node.store.log.entries(SERVER)]
         server_key = node.verifier
     assert len(bodies) == 2_600
     key, cert = _tls(client_home)

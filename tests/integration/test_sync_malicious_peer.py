@@ -40,7 +40,7 @@ def _flipping_peer(
     a: Member, c: Member, m: Member, flip: int, max_flips: int | None = None
 ) -> tuple[FlippingPeer, bytes]:
     """Mallory's node, relaying A to C with one byte of entry ``flip``'s md5 value flipped."""
-    body, _ = a.do(lambda node: node.store.entry(A, flip))
+    body, _ = a.do(lambda node: node.store.log.entry(A, flip))
     value = bytes.fromhex(_md5(flip))
     offset = body.index(value) + 5  # a byte of the hash value itself
     flipped_value = bytearray(value)

@@ -227,7 +227,7 @@ def test_evidence_that_does_not_prove_itself_is_never_kept(tmp_path: Path) -> No
         assert b.sync_one(a.origin).ok
         _pub(a, 5, 3)
         assert b.sync_one(a.origin).ok
-        notes = b.do(lambda n: [c.note for c in n.store.checkpoints(a.origin)])
+        notes = b.do(lambda n: [c.note for c in n.store.log.checkpoints(a.origin)])
         first, second = notes[0], notes[-1]
         detail = json.dumps({"prefix_root": "00" * 32, "consistency_proof": []})
 

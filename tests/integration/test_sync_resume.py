@@ -61,9 +61,9 @@ def test_sigkilled_sync_keeps_whole_verified_groups_and_resumes(tmp_path: Path) 
         )[0] == (held, held, 0, held - 1)
         assert c.count("signals", A) == held
         assert c.count("checkpoints", A) == 0
-        leaves = c.do(lambda node: node.store.leaves(A, TOTAL))
+        leaves = c.do(lambda node: node.store.log.leaves(A, TOTAL))
         assert Frontier.from_bytes(held, frontier).root() == root_of(leaves)
-        assert leaves == [leaf_hash(b) for b in a.do(lambda n: n.store.bodies(A, 0, held))]
+        assert leaves == [leaf_hash(b) for b in a.do(lambda n: n.store.log.bodies(A, 0, held))]
 
         result = run_cli(c.home, "sync", "--json")
         assert result.exit_code == 0, result.output
@@ -84,7 +84,7 @@ def test_sigkilled_sync_keeps_whole_verified_groups_and_resumes(tmp_path: Path) 
         )[0] == (TOTAL, TOTAL, 0, TOTAL - 1)
         assert c.count("signals", A) == TOTAL
         assert c.count("verified_heads", A) == 0
-        leaves = c.do(lambda node: node.store.leaves(A, TOTAL))
+        leaves = c.do(lambda node: node.store.log.leaves(A, TOTAL))
         assert root_of(leaves) == theirs.root
     finally:
         a.stop()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from node.core import Node
 from node.hashing import ComputedSignal, parse_signal
 from node.log.entry import Labels
 from tests.integration.cli import hashfed
+from tests.integration.damage import flip_byte, rewrite_entry_body
 from tests.unit.scripts.fixtures import run_script
 
 ORIGIN = "acme.example"
@@ -62,19 +62,12 @@ def test_a_real_export_verifies_and_a_changed_stored_entry_fails(tmp_path: Path)
     # A copy of the node's home, with one byte of one stored entry changed in its database.
     copy = tmp_path / "node-copy"
     shutil.copytree(home, copy)
-    db = sqlite3.connect(copy / "hashfed.db")
-    with db:
-        (body,) = db.execute(
-            "SELECT body FROM entries WHERE origin = ? AND idx = ?", (ORIGIN, TAMPERED_INDEX)
-        ).fetchone()
-        value = bytes.fromhex(f"{100:032x}")  # the md5 signal of entry 3 (first list line)
-        at = body.index(value) + len(value) - 1
-        changed = body[:at] + bytes([body[at] ^ 0x01]) + body[at + 1 :]
-        db.execute(
-            "UPDATE entries SET body = ? WHERE origin = ? AND idx = ?",
-            (changed, ORIGIN, TAMPERED_INDEX),
-        )
-    db.close()
+    value = bytes.fromhex(f"{100:032x}")  # the md5 signal of entry 3 (first list line)
+
+    def in_the_signal(body: bytes) -> bytes:
+        return flip_byte(body.index(value) + len(value) - 1)(body)
+
+    rewrite_entry_body(copy / "hashfed.db", ORIGIN, TAMPERED_INDEX, in_the_signal)
     bad = tmp_path / "export-bad"
     exported = hashfed(copy, "export", str(bad), "--origin", ORIGIN)
     assert exported.exit_code == 0, exported.output

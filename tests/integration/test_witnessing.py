@@ -122,7 +122,7 @@ def test_a_witness_refuses_a_smaller_tree_after_a_larger(tmp_path: Path) -> None
         # to cosign its (smaller) newest checkpoint rather than sign two statements.
         with Node.open(witness.home) as node:
             with node.store.transaction():
-                node.store.put_witness_state(A, 10, b"\x01" * 32)
+                node.store.witnessing.put_witness_state(A, 10, b"\x01" * 32)
             with pytest.raises(Exception, match="already cosigned the larger size 10"):
                 node.witness.cosign_latest(A)
     finally:
@@ -221,7 +221,7 @@ def test_a_cosignature_of_another_text_with_the_same_root_is_not_kept(
     a, b, c = mesh[A], mesh[B], mesh[C]
     signals = _publish(a, 2)
     assert c.sync_one(A).ok
-    ours = c.store.latest_checkpoint(A)
+    ours = c.store.log.latest_checkpoint(A)
     signer, _ = _keys(a)
     _, b_cosigner = _keys(b)
     other = Checkpoint(A, ours.size, ours.root, ("extension: shown to B only",))

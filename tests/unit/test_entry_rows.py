@@ -25,7 +25,8 @@ from node.log.entry import (
     unknown_field_numbers,
 )
 from node.log.merkle import leaf_hash
-from node.store.store import EntryRow, Store
+from node.store.rows import EntryRow
+from node.store.store import Store
 
 ORIGIN = "a.example"
 
@@ -158,12 +159,12 @@ def _field(number: int, payload: bytes) -> bytes:
 
 def _stored(tmp_path: Path, bodies: list[bytes]) -> Store:
     store = Store(tmp_path / "db.sqlite", create=True)
-    store.add_origin(ORIGIN, "key", is_self=False)
-    store.add_origin("b.example", "key", is_self=False)
+    store.members.add_origin(ORIGIN, "key", is_self=False)
+    store.members.add_origin("b.example", "key", is_self=False)
     leaves = [leaf_hash(b) for b in bodies]
     with store.transaction():
         entries, signals, special = rows_of(ORIGIN, 0, bodies, leaves, _slow)
-        store.append_chunk(ORIGIN, entries, signals, special)
+        store.log.append_chunk(ORIGIN, entries, signals, special)
     return store
 
 
@@ -206,15 +207,10 @@ def test_log_says_why_each_odd_entry_had_no_effect(tmp_path: Path) -> None:
         "ignored: signals this version cannot use (newtype)",
         "kept as signed: fields this version does not know (98, 99)",
     ]
-    assert store.db.execute("SELECT target_idx, idx FROM retractions").fetchall() == [(0, 1)]
-    assert store.db.execute("SELECT idx FROM opinions ORDER BY idx").fetchall() == [
-        (7,),
-        (8,),
-        (9,),
-        (10,),
-        (11,),
-        (12,),
-    ]
+    assert store.log.retractions(ORIGIN) == [(0, 1)]
+    assert store.integrity.row_counts()["retractions"] == 1
+    assert store.log.opinion_indices(ORIGIN) == [7, 8, 9, 10, 11, 12]
+    assert store.integrity.row_counts()["opinions"] == 6
 
 
 # -- the fast reader equals the straightforward one on arbitrary valid and odd entries -----------

@@ -63,7 +63,7 @@ def _queries(values: list[str], rng: random.Random) -> list[Signal]:
 
 def _brute(node: Node, queries: list[Signal], threshold: int) -> list[object]:
     """Every live pdq row within ``threshold``, straight from the store (numpy popcount)."""
-    values, dead = node.store.signal_rows("pdq")
+    values, dead = node.store.signals.signal_rows("pdq")
     stored = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(-1, 32)
     live = np.ones(len(values), dtype=bool)
     live[dead] = False
@@ -103,7 +103,7 @@ def test_round_trip_answers_like_a_fresh_build(node: Node) -> None:
     assert loaded.start.source == "snapshot", loaded.start.reason
     assert loaded.start.caught_up_rows == 0
     _check_same_as_fresh(node, loaded, values, seed=2)
-    md5 = node.store.signal_sample("md5", [7])[0][3]
+    md5 = node.store.signals.signal_sample("md5", [7])[0][3]
     assert [h.row for h in loaded.search(Signal("md5", md5), None)] == [7]
 
 

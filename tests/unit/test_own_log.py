@@ -137,7 +137,7 @@ def test_a_peer_offering_another_root_at_our_size_stops_publishing(home: Path) -
         ours = node.reader.checkpoint()
         # What we hold, and less of it: nothing to say.
         assert check_offer(node, ours.note, "b.example") is None
-        assert check_offer(node, node.store.checkpoint_at(node.origin, 1).note, "b") is None
+        assert check_offer(node, node.store.log.checkpoint_at(node.origin, 1).note, "b") is None
         # A note for our name that our key did not sign binds nobody.
         stranger = SignerKey.generate(node.origin)
         junk = SignedCheckpoint.sign(Checkpoint(node.origin, 9, bytes(32)), stranger).text()
@@ -163,13 +163,13 @@ def test_a_publish_commits_with_synchronous_full_then_restores_normal(
 ) -> None:
     with Node.open(home) as node:
         seen: list[int] = []
-        append = node.store.append
+        append = node.store.log.append
 
         def spy(*args: object, **kwargs: object) -> object:
             seen.append(_synchronous(node))
             return append(*args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(node.store, "append", spy)
+        monkeypatch.setattr(node.store.log, "append", spy)
         _add(node, 0)
         node.publisher.retract(0)
         # FULL (2) inside the publish transaction, so its commit is on disk before the
@@ -187,9 +187,7 @@ def test_a_missing_file_with_peers_refuses_until_a_peer_confirms(home: Path) -> 
     with Node.open(home) as node:
         _add(node, 0)
         _add(node, 1)
-        node.store.db.execute(
-            "INSERT INTO peers (name, address, added_ms) VALUES ('b.example', '127.0.0.1:1', 0)"
-        )
+        node.store.members.put_peer("b.example", "127.0.0.1:1")
     (home / "signed-head").unlink()
     with Node.open(home) as node:
         assert not (home / "signed-head").exists()  # not trusted from the database alone
@@ -199,7 +197,7 @@ def test_a_missing_file_with_peers_refuses_until_a_peer_confirms(home: Path) -> 
         with pytest.raises(SignedStateError, match="signed-head is missing"):
             _add(node, 2)
         # A peer's offer of size 1, a prefix of ours, confirms it: the file is written.
-        assert check_offer(node, node.store.checkpoint_at(node.origin, 1).note, "b") is None
+        assert check_offer(node, node.store.log.checkpoint_at(node.origin, 1).note, "b") is None
         assert _head(home, node) == 2
         _add(node, 2)
         assert _head(home, node) == 3

@@ -53,10 +53,10 @@ def _group(bodies: list[bytes], start: int, stop: int) -> VerifiedGroup:
 
 
 def _held(node: Node) -> tuple[int, int, int, int]:
-    heads = node.store.db.execute("SELECT COUNT(*) FROM verified_heads").fetchone()[0]
-    checkpoints = len(node.store.checkpoints(A))
-    entries = node.store.db.execute("SELECT COUNT(*) FROM entries WHERE origin = ?", [A])
-    return node.importer.held(A).size, entries.fetchone()[0], heads, checkpoints
+    heads = node.store.integrity.row_counts()["verified_heads"]
+    checkpoints = len(node.store.log.checkpoints(A))
+    entries = node.store.integrity.entry_count(A)[0]
+    return node.importer.held(A).size, entries, heads, checkpoints
 
 
 def test_overlapping_groups_store_each_entry_once(homes: tuple[Path, Path]) -> None:
@@ -76,7 +76,7 @@ def test_overlapping_groups_store_each_entry_once(homes: tuple[Path, Path]) -> N
         assert (stored.appended, stored.checkpoint) == (SIZE - 18, True)
         assert _held(node) == (SIZE, SIZE, 0, 1)
         assert node.reader.checkpoint(A).note == signed.text()
-        leaves = node.store.leaves(A, SIZE)
+        leaves = node.store.log.leaves(A, SIZE)
         assert (
             leaves == [leaf_hash(x) for x in bodies] and root_of(leaves) == signed.checkpoint.root
         )
@@ -128,7 +128,7 @@ def test_groups_reach_the_index_from_memory_and_every_match_sees_them(
             assert stored.result is not None
             if not stored.checkpoint:
                 # Kept for the index, not yet in it (the backlog is below one catch-up)...
-                assert index.sizes()["md5"] == start < node.store.signal_count("md5")
+                assert index.sizes()["md5"] == start < node.store.signals.signal_count("md5")
                 # ...but found by a match, which catches up first.
                 last = min(start + 4, SIZE - 1) - 1
                 hits = node.matcher.match_signals([parse_signal("md5:" + f"{last:032x}")])[
@@ -136,7 +136,7 @@ def test_groups_reach_the_index_from_memory_and_every_match_sees_them(
                 ].matches
                 assert [h.entry_index for h in hits] == [last]
         assert index.sizes()["md5"] == SIZE - 1
-        assert node.store.signal_count("md5") == SIZE - 1
+        assert node.store.signals.signal_count("md5") == SIZE - 1
         for n in range(SIZE - 1):
             found = node.matcher.match_signals([parse_signal("md5:" + f"{n:032x}")])[0].matches
             assert [h.entry_index for h in found] == ([] if n == 3 else [n])

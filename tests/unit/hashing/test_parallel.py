@@ -147,7 +147,7 @@ def test_node_hash_files_and_publish_all_or_nothing(
         bad.write_bytes(b"not a jpeg")
         with pytest.raises(MediaError, match=r"bad\.jpg"):
             node.publisher.publish_files([*files, bad], Labels(entity="test"))
-        assert node.store.latest_checkpoint(node.origin) is None
+        assert node.store.log.latest_checkpoint(node.origin) is None
         report = node.publisher.publish_files(files, Labels(entity="test"))
         assert report.checkpoint_size == len(files)
 

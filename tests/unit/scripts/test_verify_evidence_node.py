@@ -32,7 +32,7 @@ def _node_with_evidence(tmp_path: Path, fork_size: int) -> tuple[str, str]:
             a.publisher.publish_signals([signal], Labels(entity="E"))
         card = json.dumps(a.identity_card())
         latest = a.reader.checkpoint()
-        bodies = [row.body for row in a.store.entries(A, 0, latest.size)]
+        bodies = [row.body for row in a.store.log.entries(A, 0, latest.size)]
         signer: SignerKey = a.signer
         key = a.verifier
     with Node.init(tmp_path / "b", "b.example") as b:

@@ -47,4 +47,4 @@ def test_an_auditor_cannot_publish(tmp_path: Path) -> None:
     with Node.init(tmp_path / "aud", "audit.example", auditor=True) as auditor:
         with pytest.raises(IdentityError, match="auditor identity"):
             auditor.publisher.import_hash_list(LINES, Labels())
-        assert auditor.store.latest_checkpoint("audit.example") is None
+        assert auditor.store.log.latest_checkpoint("audit.example") is None

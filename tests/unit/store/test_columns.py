@@ -36,9 +36,9 @@ def _append(
                     mock.patch.object(columns, "insert_entries", return_value=False),
                     mock.patch.object(columns, "insert_signals", return_value=None),
                 ):
-                    result = store.append_chunk("a.example", entries, signals, [])
+                    result = store.log.append_chunk("a.example", entries, signals, [])
             else:
-                result = store.append_chunk("a.example", entries, signals, [])
+                result = store.log.append_chunk("a.example", entries, signals, [])
         rows = _rows(store)
         assert sorted((a.type, a.row, a.value) for a in result.added) == [
             (t, r, v) for t, r, v, *_ in rows[1]

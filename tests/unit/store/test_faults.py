@@ -13,7 +13,8 @@ import pytest
 
 from node.errors import StoreError
 from node.store.faults import SQLITE_CORRUPT, SQLITE_FULL, SQLITE_READONLY, fault_code, store_error
-from node.store.store import EntryRow, SignalRow, Store, StoredCheckpoint
+from node.store.rows import EntryRow, SignalRow, StoredCheckpoint
+from node.store.store import Store
 from tests.integration.storage import damage_a_page
 
 
@@ -38,20 +39,20 @@ def _cap(store: Store, extra_pages: int) -> None:
 def test_a_full_disk_is_a_store_error_and_nothing_is_written(tmp_path: Path) -> None:
     store = Store(tmp_path / "db.sqlite", create=True)
     with store.transaction():
-        store.append("a.example", _rows(0, 3), _checkpoint(3))
+        store.log.append("a.example", _rows(0, 3), _checkpoint(3))
     _cap(store, 2)
     with pytest.raises(StoreError) as caught, store.transaction():
-        store.append("a.example", _rows(3, 2000), _checkpoint(2003))
+        store.log.append("a.example", _rows(3, 2000), _checkpoint(2003))
     message = str(caught.value)
     assert "database or disk is full" in message and str(tmp_path / "db.sqlite") in message
     assert "free space" in message and "\n" not in message
     assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
     assert not store.db.conn.in_transaction
-    assert store.latest_checkpoint("a.example") == _checkpoint(3)
+    assert store.log.latest_checkpoint("a.example") == _checkpoint(3)
     store.db.execute("PRAGMA max_page_count = 1073741823")  # space again: the store goes on
     with store.transaction():
-        store.append("a.example", _rows(3, 2000), _checkpoint(2003))
-    assert len(list(store.entries("a.example"))) == 2003
+        store.log.append("a.example", _rows(3, 2000), _checkpoint(2003))
+    assert len(list(store.log.entries("a.example"))) == 2003
 
 
 def test_mixin_methods_are_covered_too(tmp_path: Path) -> None:
@@ -59,7 +60,7 @@ def test_mixin_methods_are_covered_too(tmp_path: Path) -> None:
     _cap(store, 0)
     with pytest.raises(StoreError, match="disk is full"), store.transaction():
         for i in range(2000):  # AuditTables.add_audit_read, until a new page is needed
-            store.add_audit_read("auditor.example", "ListOrigins", "x" * 200 + str(i))
+            store.audit.add_audit_read("auditor.example", "ListOrigins", "x" * 200 + str(i))
 
 
 def test_a_damaged_page_is_a_store_error_from_plain_and_generator_methods(
@@ -68,17 +69,17 @@ def test_a_damaged_page_is_a_store_error_from_plain_and_generator_methods(
     path = tmp_path / "db.sqlite"
     store = Store(path, create=True)
     with store.transaction():
-        store.append("a.example", _rows(0, 3000), _checkpoint(3000))
+        store.log.append("a.example", _rows(0, 3000), _checkpoint(3000))
     store.close()
     damage_a_page(path)
     store = Store(path)
     with pytest.raises(StoreError) as caught:
-        list(store.entries("a.example"))  # a generator: the fault comes mid-iteration
+        list(store.log.entries("a.example"))  # a generator: the fault comes mid-iteration
     assert "malformed" in str(caught.value) and "hashfed check" in str(caught.value)
     with pytest.raises(StoreError, match="malformed"):
-        store.leaf_range("a.example", 0, 3000)
+        store.log.leaf_range("a.example", 0, 3000)
     try:  # SQLite's own check either lists the damage or meets it
-        assert store.quick_check() != []
+        assert store.integrity.quick_check() != []
     except StoreError as exc:
         assert "malformed" in str(exc)
 
@@ -86,12 +87,12 @@ def test_a_damaged_page_is_a_store_error_from_plain_and_generator_methods(
 def test_constraint_and_misuse_errors_are_not_storage_faults(tmp_path: Path) -> None:
     store = Store(tmp_path / "db.sqlite", create=True)
     with store.transaction():
-        store.append("a.example", _rows(0, 1), _checkpoint(1))
+        store.log.append("a.example", _rows(0, 1), _checkpoint(1))
     with pytest.raises(sqlite3.IntegrityError), store.transaction():
-        store.append("a.example", _rows(0, 1), _checkpoint(2))  # index 0 again: a bug
+        store.log.append("a.example", _rows(0, 1), _checkpoint(2))  # index 0 again: a bug
     store.close()
     with pytest.raises(sqlite3.ProgrammingError):
-        store.latest_checkpoint("a.example")
+        store.log.latest_checkpoint("a.example")
 
 
 def test_real_sqlite_errors_are_classified(tmp_path: Path) -> None:

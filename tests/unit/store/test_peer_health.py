@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from node.store.federation import PeerHealthRow
+from node.store.rows import PeerHealthRow
 from node.store.store import Store
 
 
@@ -17,14 +17,14 @@ def test_peer_health_is_kept_in_a_strict_table_and_forgotten_with_the_peer(
     assert sql[0].rstrip().endswith("STRICT")
     row = PeerHealthRow("p.example", "lying", "20 entries rejected", 2, 9_000, 8_000, 1.5)
     with store.transaction():
-        store.put_peer("p.example", "127.0.0.1:1")
-        store.put_peer_health(row)
-    assert store.peer_health() == {"p.example": row}
+        store.members.put_peer("p.example", "127.0.0.1:1")
+        store.members.put_peer_health(row)
+    assert store.members.peer_health() == {"p.example": row}
     newer = PeerHealthRow("p.example", "healthy", None, 0, 20_000, 19_000, 0.2)
     with store.transaction():
-        store.put_peer_health(newer)
-    assert store.peer_health() == {"p.example": newer}
+        store.members.put_peer_health(newer)
+    assert store.members.peer_health() == {"p.example": newer}
     with store.transaction():
-        store.delete_peer("p.example")
-    assert store.peer_health() == {}
+        store.members.delete_peer("p.example")
+    assert store.members.peer_health() == {}
     store.close()

@@ -9,7 +9,8 @@ import pytest
 
 from node.errors import NotFoundError, StoreError
 from node.store.migrations import MIGRATIONS
-from node.store.store import EntryRow, OpinionRow, SignalRow, Store, StoredCheckpoint
+from node.store.rows import EntryRow, OpinionRow, SignalRow, StoredCheckpoint
+from node.store.store import Store
 
 
 def _checkpoint(size: int) -> StoredCheckpoint:
@@ -54,10 +55,10 @@ def test_failed_append_leaves_nothing(tmp_path: Path) -> None:
         EntryRow(0, b"l" * 32, b"body", "ADD", 0),  # duplicate index: the insert fails
     ]
     with pytest.raises(sqlite3.IntegrityError), store.transaction():
-        store.append("a.example", rows, _checkpoint(2))
+        store.log.append("a.example", rows, _checkpoint(2))
     for table in ("entries", "signals", "checkpoints"):
         assert store.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
-    assert store.latest_checkpoint("a.example") is None
+    assert store.log.latest_checkpoint("a.example") is None
 
 
 def test_signal_rows_are_dense_per_type_and_retraction_marks_them(tmp_path: Path) -> None:
@@ -65,7 +66,7 @@ def test_signal_rows_are_dense_per_type_and_retraction_marks_them(tmp_path: Path
     md5 = SignalRow("md5", b"\x01" * 16, None)
     sha = SignalRow("sha256", b"\x02" * 32, None)
     with store.transaction():
-        first = store.append(
+        first = store.log.append(
             "a.example",
             [
                 EntryRow(0, b"a" * 32, b"0", "ADD", 0, (md5, sha)),
@@ -75,28 +76,28 @@ def test_signal_rows_are_dense_per_type_and_retraction_marks_them(tmp_path: Path
         )
     assert sorted((s.type, s.row) for s in first.added) == [("md5", 0), ("md5", 1), ("sha256", 0)]
     with store.transaction():
-        second = store.append(
+        second = store.log.append(
             "a.example", [EntryRow(2, b"c" * 32, b"2", "RETRACT", 0, retracts=0)], _checkpoint(3)
         )
     assert sorted(second.retracted) == [("md5", 0), ("sha256", 0)]
-    values, dead = store.signal_rows("md5")
+    values, dead = store.signals.signal_rows("md5")
     assert len(values) == 2 and dead == [0]
-    assert store.is_retracted("a.example", 0)
-    changed, cursor = store.retracted_since(0)
+    assert store.log.is_retracted("a.example", 0)
+    changed, cursor = store.signals.retracted_since(0)
     assert sorted(changed) == [("md5", 0), ("sha256", 0)] and cursor == 1
-    assert store.retracted_since(cursor) == ([], 1)
+    assert store.signals.retracted_since(cursor) == ([], 1)
 
 
 def test_missing_entry_is_not_found(tmp_path: Path) -> None:
     store = Store(tmp_path / "db.sqlite", create=True)
     with pytest.raises(NotFoundError, match="no entry 5"):
-        store.entry("a.example", 5)
+        store.log.entry("a.example", 5)
 
 
 def test_append_outside_transaction_is_a_bug(tmp_path: Path) -> None:
     store = Store(tmp_path / "db.sqlite", create=True)
     with pytest.raises(RuntimeError):
-        store.append("a.example", [], _checkpoint(0))
+        store.log.append("a.example", [], _checkpoint(0))
 
 
 def test_missing_database_is_never_recreated_silently(tmp_path: Path) -> None:
@@ -110,7 +111,7 @@ def test_readers_do_not_wait_for_a_writer(tmp_path: Path) -> None:
     writer.db.execute("BEGIN IMMEDIATE")  # a long publish holds the write lock
     try:
         reader = Store(tmp_path / "db.sqlite")  # would block 30 s if opening took the lock
-        assert reader.latest_checkpoint("a.example") is None
+        assert reader.log.latest_checkpoint("a.example") is None
         reader.close()
     finally:
         writer.db.execute("ROLLBACK")
@@ -133,16 +134,17 @@ def test_effects_that_cannot_apply_store_the_entry_and_nothing_else(tmp_path: Pa
         EntryRow(7, b"h" * 32, b"7", "OPINION", 0, opinion=target),
     ]
     with store.transaction():
-        result = store.append("a.example", rows, _checkpoint(8))
+        result = store.log.append("a.example", rows, _checkpoint(8))
     assert result.retracted == (("md5", 0),)
-    assert store.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 8
-    assert store.db.execute("SELECT target_idx, idx FROM retractions").fetchall() == [(0, 1)]
-    assert store.db.execute("SELECT COUNT(*) FROM opinions").fetchone()[0] == 0
-    assert store.retraction_of("a.example", 0) == 1
-    assert store.retraction_of("a.example", 1) is None
+    assert store.integrity.row_counts()["entries"] == 8
+    assert store.log.retractions("a.example") == [(0, 1)]
+    assert store.integrity.row_counts()["retractions"] == 1
+    assert store.integrity.row_counts()["opinions"] == 0
+    assert store.log.retraction_of("a.example", 0) == 1
+    assert store.log.retraction_of("a.example", 1) is None
     # A second chunk retracting the same ADD again changes nothing either.
     with store.transaction():
-        again = store.append(
+        again = store.log.append(
             "a.example", [EntryRow(8, b"i" * 32, b"8", "RETRACT", 0, retracts=0)], _checkpoint(9)
         )
     assert again.retracted == ()
@@ -152,7 +154,7 @@ def test_effects_that_cannot_apply_store_the_entry_and_nothing_else(tmp_path: Pa
 def test_an_index_beyond_any_log_is_not_found(tmp_path: Path, idx: int) -> None:
     store = Store(tmp_path / "db.sqlite", create=True)
     with pytest.raises(NotFoundError, match=f"no entry {idx}"):
-        store.entry("a.example", idx)
+        store.log.entry("a.example", idx)
 
 
 @pytest.mark.parametrize("n", [1, 499, 500, 501, 1_250])
@@ -165,14 +167,13 @@ def test_bulk_rows_go_in_whole_and_in_order(tmp_path: Path, n: int) -> None:
     signals += [(i, "pdq", bytes([i % 256]) * 32, i % 101) for i in range(0, n, 2)]
     signals.sort(key=lambda s: s[0])
     with store.transaction():
-        result = store.append_chunk("a.example", entries, signals, [])
-    stored = store.db.execute(
-        "SELECT idx, leaf, body, kind, create_ms FROM entries ORDER BY idx"
-    ).fetchall()
+        result = store.log.append_chunk("a.example", entries, signals, [])
+    assert store.integrity.row_counts()["entries"] == n
+    stored = [(e.idx, e.leaf, e.body, e.kind, e.create_ms) for e in store.log.entries("a.example")]
     assert stored == entries
-    pdq = store.db.execute(
-        "SELECT row, idx, value, quality FROM signals WHERE type = 'pdq' ORDER BY row"
-    ).fetchall()
+    hits = store.signals.signal_hits("pdq", range(store.signals.signal_count("pdq")))
+    pdq = [(r, h.idx, h.value, h.quality) for r, h in sorted(hits.items())]
+    assert store.integrity.row_counts()["signals"] == n + len(pdq)
     assert pdq == [(r, i, bytes([i % 256]) * 32, i % 101) for r, i in enumerate(range(0, n, 2))]
-    assert store.signal_rows("md5")[0] == [bytes([i % 256]) * 16 for i in range(n)]
+    assert store.signals.signal_rows("md5")[0] == [bytes([i % 256]) * 16 for i in range(n)]
     assert len(result.added) == len(signals)

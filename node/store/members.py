@@ -1,94 +1,46 @@
-"""Store tables for federation: members, peers, verified heads, evidence, peer statistics."""
+"""Members and peers: the origins this node knows, the member cards it accepted (trust, pinned
+TLS certificates), the nodes it peers with, and how syncing with each of them went."""
 
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass
 
-import sqlite_utils
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+from node.errors import NotFoundError
+from node.store.faults import guard_store_errors
+from node.store.repository import SqliteRepository
+from node.store.rows import MemberRow, OriginRow, PeerHealthRow, PeerRow, PeerStatsRow, now_ms
 
 
-@dataclass(frozen=True)
-class VerifiedHead:
-    """Entries of ``origin`` held beyond its newest stored signed checkpoint (migration 005).
+class SqliteMembers(SqliteRepository):
+    """Origins, members and their trust, peers, peer statistics and health (migrations 002,
+    006)."""
 
-    ``size`` entries are stored; ``frontier`` is the Merkle frontier at that size; every one of
-    them was proven, batch by batch, to be in the origin's signed tree of ``target_note`` (a
-    larger size), so they are the origin's own. No checkpoint covers ``size`` itself: proofs
-    and bundles for these entries wait until one does.
-    """
+    # -- origins -------------------------------------------------------------------------------
 
-    origin: str
-    size: int
-    frontier: bytes
-    target_note: str
-    updated_ms: int
+    def add_origin(self, name: str, verifier_key: str, *, is_self: bool) -> None:
+        self.db.table("origins").insert(
+            {
+                "name": name,
+                "verifier_key": verifier_key,
+                "is_self": int(is_self),
+                "added_ms": now_ms(),
+            },
+            replace=True,
+        )
 
+    def origins(self) -> list[OriginRow]:
+        rows = self.db.execute("SELECT name, verifier_key, is_self FROM origins ORDER BY name")
+        return [OriginRow(n, k, bool(s)) for n, k, s in rows.fetchall()]
 
-@dataclass(frozen=True)
-class MemberRow:
-    origin: str
-    verifier_key: str
-    tls_certificate: str
-    tls_fingerprint: str
-    address: str
-    trusted: bool
+    def origin(self, name: str) -> OriginRow:
+        row = self.db.execute(
+            "SELECT name, verifier_key, is_self FROM origins WHERE name = ?", [name]
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"origin {name!r} is not known to this node")
+        return OriginRow(row[0], row[1], bool(row[2]))
 
-
-@dataclass(frozen=True)
-class PeerRow:
-    name: str
-    address: str
-
-
-@dataclass(frozen=True)
-class EvidenceRow:
-    id: int
-    origin: str
-    kind: str
-    first_note: str
-    second_note: str
-    detail: str
-    peer: str | None
-    detected_ms: int
-
-
-@dataclass(frozen=True)
-class PeerStatsRow:
-    peer: str
-    last_success_ms: int | None
-    last_error: str | None
-    last_error_ms: int | None
-    received: int
-    rejected: int
-    reasons: dict[str, int]
-
-
-@dataclass(frozen=True)
-class PeerHealthRow:
-    """How the latest sync round with a peer ended and when the next one is due
-    (``node.sync.health``; migration 006)."""
-
-    peer: str
-    state: str
-    reason: str | None
-    consecutive_failures: int
-    next_attempt_ms: int | None
-    last_round_ms: int
-    last_round_s: float
-
-
-class FederationTables:
-    """Members, peers, verified heads, evidence and peer statistics (migrations 002, 005)."""
-
-    db: sqlite_utils.Database
-
-    # -- members and peers ---------------------------------------------------------------------
+    # -- members and trust ---------------------------------------------------------------------
 
     def put_member(self, row: MemberRow) -> None:
         now = now_ms()
@@ -137,11 +89,22 @@ class FederationTables:
         changes = {origin: bool(trusted) for _, origin, trusted in rows}
         return changes, (rows[-1][0] if rows else cursor)
 
-    def origin_signal_rows(self, origin: str) -> list[tuple[str, int, bool]]:
-        rows = self.db.execute(
-            "SELECT type, row, retracted FROM signals WHERE origin = ?", [origin]
-        ).fetchall()
-        return [(t, int(r), bool(x)) for t, r, x in rows]
+    def trust_cursor(self) -> int:
+        """The newest trust event's id (what :meth:`trust_changes_since` returns as its cursor)."""
+        row = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM trust_events").fetchone()
+        return int(row[0])
+
+    def caller_for_fingerprint(self, fingerprint: str) -> tuple[str, str] | None:
+        """(name, "member" or "auditor") of the trusted member or auditor holding the TLS
+        certificate with this fingerprint; one indexed lookup per peer call."""
+        row = self.db.execute(
+            "SELECT origin, 'member' FROM members WHERE trusted = 1 AND tls_fingerprint = ? "
+            "UNION ALL SELECT name, 'auditor' FROM auditors WHERE tls_fingerprint = ? LIMIT 1",
+            [fingerprint, fingerprint],
+        ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    # -- peers ---------------------------------------------------------------------------------
 
     def put_peer(self, name: str, address: str) -> None:
         self.db.execute(
@@ -158,63 +121,6 @@ class FederationTables:
     def peers(self) -> list[PeerRow]:
         rows = self.db.execute("SELECT name, address FROM peers ORDER BY name").fetchall()
         return [PeerRow(n, a) for n, a in rows]
-
-    # -- verified heads ------------------------------------------------------------------------
-    # One row per origin whose stored entries reach beyond its newest stored checkpoint. The
-    # row and the entries it describes change in one transaction, so after a crash the row
-    # always names exactly the entries held.
-
-    def verified_head(self, origin: str) -> VerifiedHead | None:
-        row = self.db.conn.execute(
-            "SELECT origin, size, frontier, target_note, updated_ms FROM verified_heads "
-            "WHERE origin = ?",
-            [origin],
-        ).fetchone()
-        return None if row is None else VerifiedHead(row[0], row[1], bytes(row[2]), row[3], row[4])
-
-    def put_verified_head(self, head: VerifiedHead) -> None:
-        self.db.conn.execute(
-            "INSERT INTO verified_heads VALUES (?,?,?,?,?) ON CONFLICT(origin) DO UPDATE SET "
-            "size = excluded.size, frontier = excluded.frontier, "
-            "target_note = excluded.target_note, updated_ms = excluded.updated_ms",
-            [head.origin, head.size, head.frontier, head.target_note, head.updated_ms],
-        )
-
-    def drop_verified_head(self, origin: str, *, up_to: int | None = None) -> None:
-        """Forget the head of ``origin`` (only if its size is at most ``up_to``, when given:
-        a checkpoint of that size now covers it)."""
-        if up_to is None:
-            self.db.conn.execute("DELETE FROM verified_heads WHERE origin = ?", [origin])
-        else:
-            self.db.conn.execute(
-                "DELETE FROM verified_heads WHERE origin = ? AND size <= ?", [origin, up_to]
-            )
-
-    # -- evidence and peer statistics ----------------------------------------------------------
-
-    def add_evidence(
-        self, origin: str, kind: str, first: str, second: str, detail: str, peer: str | None
-    ) -> int:
-        cursor = self.db.execute(
-            "INSERT INTO evidence (origin, kind, first_note, second_note, detail, peer, "
-            "detected_ms) VALUES (?,?,?,?,?,?,?)",
-            [origin, kind, first, second, detail, peer, now_ms()],
-        )
-        evidence_id = int(cursor.lastrowid or 0)
-        self.db.execute(
-            "INSERT OR IGNORE INTO halted_origins VALUES (?,?,?)", [origin, evidence_id, now_ms()]
-        )
-        return evidence_id
-
-    def evidence(self) -> list[EvidenceRow]:
-        rows = self.db.execute(
-            "SELECT id, origin, kind, first_note, second_note, detail, peer, detected_ms "
-            "FROM evidence ORDER BY id"
-        ).fetchall()
-        return [EvidenceRow(*r) for r in rows]
-
-    def halted_origins(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT origin FROM halted_origins").fetchall()}
 
     def record_peer(
         self,
@@ -278,3 +184,6 @@ class FederationTables:
             "last_round_s FROM peer_health"
         ).fetchall()
         return {r[0]: PeerHealthRow(*r) for r in rows}
+
+
+guard_store_errors(SqliteMembers)
