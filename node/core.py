@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from node import integrity, own_log
 from node.audit_export import (
     OriginExport,
     entry_records,
@@ -64,7 +63,6 @@ from node.log.entry import (
 from node.log.keys import SignerKey, VerifierKey
 from node.log.merkle import Frontier, TreeLevels, leaf_hash, verify_consistency
 from node.matching import MatchIndex, TypedHit
-from node.own_log import OwnLogState
 from node.results import (
     FileHashes,
     Match,
@@ -76,6 +74,14 @@ from node.results import (
     Skipped,
     Witnessing,
 )
+from node.service import (
+    integrity_check,
+    integrity_findings,
+    integrity_report,
+    own_log_check,
+    signed_head,
+)
+from node.service.own_log_check import OwnLogState
 from node.store.audit import AuditorRow, AuditReadRow, OperatorLogRow
 from node.store.federation import EvidenceRow, MemberRow, PeerHealthRow, PeerRow, now_ms
 from node.store.store import Store, StoredCheckpoint
@@ -221,7 +227,7 @@ class Node:
         node = cls(paths, config, signer, cosigner, store)
         if not node.is_auditor:
             # Never raises: read-only commands must work on a node that may not publish.
-            own_log.on_open(node)
+            own_log_check.on_open(node)
         return node
 
     def close(self) -> None:
@@ -352,11 +358,11 @@ class Node:
         encoded = [encode_entry(Entry(self.origin, now, statement)) for _, statement in items]
         leaves = [leaf_hash(body) for body in encoded]
         # durable(): the commit is on disk before the fsync'd signed-state file names it, so a
-        # power cut cannot leave the file ahead of the database (node/own_log.py).
+        # power cut cannot leave the file ahead of the database (node/service/signed_head.py).
         with self.store.durable(), self.store.transaction():
             latest = self.store.latest_checkpoint(self.origin)
             # Refuses (SignedStateError) when the database is behind what this node signed.
-            head_before = own_log.guard(self, latest)
+            head_before = own_log_check.guard(self, latest)
             if _size(latest) != _size(planned):
                 # Another process appended meanwhile (a RETRACT too changes the size).
                 keep, skipped = self._already_published(given, latest)
@@ -387,7 +393,7 @@ class Node:
             )
             self.store.append(self.origin, rows, stored)
         # After the commit, never before: the file may lag the database, never lead it.
-        own_log.after_publish(self.paths, head_before, stored.note)
+        signed_head.after_publish(self.paths, head_before, stored.note)
         self._follow_store()
         published = tuple(
             Published(self.origin, row.idx, row.kind, source)
@@ -447,8 +453,8 @@ class Node:
         return keep, tuple(skipped)
 
     def own_log_state(self) -> OwnLogState:
-        """The own log in the database against what this node signed (node/own_log.py)."""
-        return own_log.state(self)
+        """The own log in the database against what this node signed (own_log_check)."""
+        return own_log_check.state(self)
 
     def _check_retractions(self, items: Sequence[tuple[str, Statement]], size: int) -> None:
         seen: set[int] = set()
@@ -577,18 +583,18 @@ class Node:
         the signal rows, which the check compares separately."""
         body, leaf = self.store.entry(origin, idx)
         if leaf_hash(body) != leaf:
-            damage = integrity.Damage(
+            damage = integrity_report.Damage(
                 origin,
                 "entry",
                 "its stored body does not hash to its stored leaf (found while matching)",
-                integrity.repair_advice(origin, self.origin),
+                integrity_report.repair_advice(origin, self.origin),
                 idx,
             )
-            integrity.record_damage(self.paths.root, damage, "match")
+            integrity_findings.record_damage(self.paths.root, damage, "match")
             try:
                 decode_entry(body)
             except MalformedError:
-                raise integrity.refuse(damage) from None
+                raise integrity_report.refuse(damage) from None
         return body, leaf
 
     def opinion_summary(self, origin: str, idx: int, leaf: bytes) -> OpinionSummary:
@@ -670,10 +676,10 @@ class Node:
 
     def _undamaged(self, bundle: Bundle) -> Bundle:
         """``bundle``, if it verifies as scripts/verify_bundle.py would check it; else the
-        damage is recorded (``status``) and refused by name (node.integrity)."""
-        if (damage := integrity.bundle_damage(self.store, bundle, self.origin)) is not None:
-            integrity.record_damage(self.paths.root, damage, "bundle")
-            raise integrity.refuse(damage)
+        damage is recorded (``status``) and refused by name (node.service.integrity_check)."""
+        if (damage := integrity_check.bundle_damage(self.store, bundle, self.origin)) is not None:
+            integrity_findings.record_damage(self.paths.root, damage, "bundle")
+            raise integrity_report.refuse(damage)
         return bundle
 
     def witness_status(self, origin: str, entry_index: int) -> Witnessing:
@@ -906,15 +912,15 @@ class Node:
         stored = self._tree(origin, size).leaf_bytes(start, start + len(bodies))
         for offset, body in enumerate(bodies):
             if leaf_hash(body) != stored[32 * offset : 32 * offset + 32]:
-                damage = integrity.Damage(
+                damage = integrity_report.Damage(
                     origin,
                     "body",
                     "its stored body does not hash to its stored leaf",
-                    integrity.repair_advice(origin, self.origin),
+                    integrity_report.repair_advice(origin, self.origin),
                     index=start + offset,
                 )
-                integrity.record_damage(self.paths.root, damage, "serve")
-                raise integrity.refuse(damage)
+                integrity_findings.record_damage(self.paths.root, damage, "serve")
+                raise integrity_report.refuse(damage)
 
     def inclusion(
         self, origin: str, entry_index: int, tree_size: int = 0
@@ -994,7 +1000,7 @@ class Node:
                 evidence_id = self.record_evidence(
                     origin, kind, stored.note, signed.text(), detail_json, peer
                 )
-            except integrity.OwnDamageError:
+            except integrity_report.OwnDamageError:
                 continue  # our store is wrong, not the origin: recorded as a finding, logged
             report.evidence_ids.append(evidence_id)
             break  # one piece of evidence halts the origin; the rest add nothing
@@ -1011,7 +1017,7 @@ class Node:
         checked as ``scripts/verify_evidence.py`` would before it is returned: a flipped byte in
         our own leaves or roots must never become evidence against an honest origin. When it
         does not hold, our store is damaged: the finding is recorded beside the store and
-        :class:`~node.integrity.OwnDamageError` raised."""
+        :class:`~node.service.integrity_report.OwnDamageError` raised."""
         origin = ours.origin
         their = signed.checkpoint
         mine = self.stored_note(ours)
@@ -1089,22 +1095,22 @@ class Node:
             )
         return mine
 
-    def _own_damage(self, origin: str, size: int, detail: str) -> integrity.OwnDamageError:
+    def _own_damage(self, origin: str, size: int, detail: str) -> integrity_report.OwnDamageError:
         """Record a finding about our own store met outside a check (``hashfed status`` shows
         the store unhealthy until a check comes back clean); the error to raise."""
-        damage = integrity.Damage(
-            origin, "root", detail, integrity.own_damage_repair(origin), checkpoint_size=size
+        damage = integrity_report.Damage(
+            origin, "root", detail, integrity_report.own_damage_repair(origin), checkpoint_size=size
         )
-        integrity.record_damage(self.paths.root, damage, "sync")
+        integrity_findings.record_damage(self.paths.root, damage, "sync")
         log.error("own store damaged: %s", damage.line())
-        return integrity.OwnDamageError(damage)
+        return integrity_report.OwnDamageError(damage)
 
-    def head_damage(self, origin: str) -> integrity.Damage | None:
+    def head_damage(self, origin: str) -> integrity_report.Damage | None:
         """Why our verified head of ``origin`` cannot be trusted (recorded as a finding), or
         None when its leaves rebuild its frontier and its target note verifies."""
-        damage = integrity.head_damage(self.store, origin, self.origin_key(origin))
+        damage = integrity_check.head_damage(self.store, origin, self.origin_key(origin))
         if damage is not None:
-            integrity.record_damage(self.paths.root, damage, "sync")
+            integrity_findings.record_damage(self.paths.root, damage, "sync")
             log.error("own store damaged: %s", damage.line())
         return damage
 
@@ -1232,16 +1238,16 @@ class Node:
         if signed is not None and tree.root(end) != signed.root:
             # Stored leaves that no longer make the signed root: every proof would fail at the
             # peer, which would count it against us.
-            damage = integrity.Damage(
+            damage = integrity_report.Damage(
                 origin,
                 "root",
                 f"the stored leaves give root {tree.root(end).hex()} at size {end}, not the "
                 f"signed {signed.root.hex()}",
-                integrity.repair_advice(origin, self.origin, "root"),
+                integrity_report.repair_advice(origin, self.origin, "root"),
                 checkpoint_size=end,
             )
             self._trees.pop(origin, None)
-            integrity.record_damage(self.paths.root, damage, "serve")
+            integrity_findings.record_damage(self.paths.root, damage, "serve")
             raise DamageError(
                 f"refusing to serve {origin}: {damage.detail} (run `hashfed check --origin "
                 f"{origin}`). Repair: {damage.repair}"
@@ -1277,7 +1283,7 @@ class Node:
     ) -> int:
         """Keep proof that ``origin`` signed two checkpoints that cannot both be true; stop
         importing it. The proof is checked first as ``scripts/verify_evidence.py`` checks it;
-        one that does not hold is our own damage (:class:`~node.integrity.OwnDamageError`),
+        one that does not hold is our own damage (``OwnDamageError``),
         never kept, never halting anyone."""
         self._check_evidence(origin, kind, first_note, second_note, detail)
         with self.store.transaction():
@@ -1392,7 +1398,7 @@ class Node:
                 "witnesses": list(self.config.witnesses) or "any trusted member",
             },
             "auditors": [a.name for a in self.store.auditors()],
-            "store": integrity.store_health(self.paths.root, self.paths.database),
+            "store": integrity_findings.store_health(self.paths.root, self.paths.database),
             "own_log": None if self.is_auditor else self.own_log_state().to_dict(),
         }
 

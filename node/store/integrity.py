@@ -1,5 +1,6 @@
-"""Reads for ``hashfed check`` (node.integrity): checkpoints, derived rows and SQLite's own check,
-in bounded chunks so that a check of millions of entries holds only one chunk at a time."""
+"""Reads for ``hashfed check`` (node.service.integrity_check): checkpoints, derived rows and
+SQLite's own check, in bounded chunks so that a check of millions of entries holds only one
+chunk at a time."""
 
 from __future__ import annotations
 

@@ -20,19 +20,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from node import integrity
 from node.core import Node
 from node.entry_rows import entry_row
 from node.errors import HashfedError, VerificationError
 from node.index_snapshot import FOLDER_NAME, MANIFEST
-from node.integrity import CheckReport, Scope
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import decode_entry
 from node.log.keys import VerifierKey
 from node.log.merkle import leaf_hash, verify_inclusion
+from node.service.integrity_check import check_origins, run_check
+from node.service.integrity_report import ENTRY_KINDS, CheckReport, Scope
 from node.sync.client import PeerClient, PeerTarget
 
-REPAIRABLE = integrity.ENTRY_KINDS
+REPAIRABLE = ENTRY_KINDS
 
 
 @dataclass
@@ -71,7 +71,7 @@ async def repair_from_peer(node: Node, peer: str, report: CheckReport) -> Repair
                     except HashfedError as exc:
                         result.failed.append((origin, idx, str(exc)))
                 _write_back(node, origin, own, fetched, report, result)
-    result.after = integrity.run_check(node.store, node.paths.root, own)
+    result.after = run_check(node.store, node.paths.root, own)
     return result
 
 
@@ -121,7 +121,7 @@ def _write_back(
                 done.append(idx)
             # Still inside the transaction: the repaired entries must be clean and nothing new
             # may be wrong (every signed checkpoint held verifies as before), or nothing is kept.
-            after = integrity.check_origins(store, own, [origin], Scope())
+            after = check_origins(store, own, [origin], Scope())
             bad = [
                 d
                 for d in after.damage
