@@ -63,6 +63,12 @@ def _print_repair(repaired: RepairReport) -> None:
         out.print(f"repaired {origin} entry {idx} from {repaired.peer}")
     for origin, idx, why in repaired.failed:
         out.print(Text(f"not repaired: {origin} entry {idx}: {why}", style="yellow"))
+    for d in repaired.dropped_heads:
+        out.print(
+            f"dropped {d.origin}'s damaged verified head and its {d.entries} entries from "
+            f"{d.kept} on (no checkpoint covers them); `hashfed sync` fetches them again",
+            highlight=False,
+        )
     out.print("after the repair:")
 
 

@@ -31,6 +31,11 @@ from node.store.store import Store
 
 log = logging.getLogger("hashfed.integrity")
 
+HEAD_REPAIR = (
+    "drop the head and the entries beyond the newest checkpoint, which the next sync fetches "
+    "again: `hashfed check --repair --peer NAME`, then `hashfed sync`"
+)
+
 
 def check_store(store: Store, own_origin: str | None, scope: Scope | None = None) -> CheckReport:
     """Check every origin held (own origin first), then SQLite's structure (full scope)."""
@@ -203,9 +208,9 @@ def head_damage(
             origin,
             "head",
             detail,
-            # Dropping the head row and the entries beyond the newest checkpoint is safe (the
-            # next sync fetches them again) but `check --repair` does not do it yet.
-            repair_advice(origin, None, "head"),
+            # Dropping the head row and the entries beyond the newest checkpoint is safe: no
+            # checkpoint covers them, and the next sync fetches them again, proven afresh.
+            HEAD_REPAIR,
             checkpoint_size=head.size,
         )
 
