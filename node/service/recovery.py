@@ -82,33 +82,10 @@ async def recover(node: Node, peer: str) -> RecoverReport:
         latest = node.store.latest_checkpoint(origin)
         have = 0 if latest is None else latest.size
         async with PeerClient(target) as client:
-            offered = dict(await client.list_origins())
-            if origin not in offered:
-                raise NotFoundError(f"peer {peer} does not hold {origin}'s log; try another peer")
-            try:
-                signed = SignedCheckpoint.open(offered[origin], node.verifier)
-            except VerificationError as exc:
-                raise VerificationError(
-                    f"peer {peer}'s checkpoint of {origin} does not verify with this node's own "
-                    f"key: {exc}"
-                ) from None
+            signed = await _offered_checkpoint(node, client, peer)
             cp = signed.checkpoint
-            if head is not None and cp.size < head.checkpoint.size:
-                raise SignedStateError(
-                    f"peer {peer} holds {origin}'s log only up to size {cp.size}, but this node "
-                    f"signed size {head.checkpoint.size}; recovering from it would still leave "
-                    "the log behind. Try a peer that holds the newest checkpoint"
-                )
-            if (
-                head is not None
-                and cp.size == head.checkpoint.size
-                and cp.root != (head.checkpoint.root)
-            ):
-                raise SignedStateError(
-                    f"peer {peer} holds a checkpoint of size {cp.size} with root "
-                    f"{cp.root.hex()}, but this node signed root {head.checkpoint.root.hex()} "
-                    "for that size: this node's log forked; recover cannot choose a history"
-                )
+            if head is not None:
+                _refuse_short_or_forked(peer, origin, signed, head)
             same_size_other_root = latest is not None and cp.size == have and cp.root != latest.root
             if (
                 head is None
@@ -118,7 +95,7 @@ async def recover(node: Node, peer: str) -> RecoverReport:
                 and node.root_at(origin, cp.size) == cp.root
             ):
                 # The file is missing and the peer holds a prefix of the database's log: that
-                # is the confirmation publishing waits for (_unconfirmed); nothing to fetch.
+                # is the confirmation publishing waits for (own_log_check); nothing to fetch.
                 confirm_from_database(node, peer, cp.size)
                 node._trees.pop(origin, None)
                 return RecoverReport(peer, have, have, 0, latest.root.hex(), have)
@@ -176,6 +153,40 @@ async def recover(node: Node, peer: str) -> RecoverReport:
     after = state(node)
     log.info("recovered %s from %s: size %d -> %d", origin, peer, have, cp.size)
     return RecoverReport(peer, have, cp.size, fetched, cp.root.hex(), after.signed_size)
+
+
+async def _offered_checkpoint(node: Node, client: PeerClient, peer: str) -> SignedCheckpoint:
+    """The peer's newest checkpoint of our origin, verified with our own key."""
+    origin = node.origin
+    offered = dict(await client.list_origins())
+    if origin not in offered:
+        raise NotFoundError(f"peer {peer} does not hold {origin}'s log; try another peer")
+    try:
+        return SignedCheckpoint.open(offered[origin], node.verifier)
+    except VerificationError as exc:
+        raise VerificationError(
+            f"peer {peer}'s checkpoint of {origin} does not verify with this node's own key: {exc}"
+        ) from None
+
+
+def _refuse_short_or_forked(
+    peer: str, origin: str, signed: SignedCheckpoint, head: SignedCheckpoint
+) -> None:
+    """A peer's checkpoint behind the signed-state file's ``head``, or another root at its
+    size, cannot restore what this node signed: :class:`SignedStateError`."""
+    cp = signed.checkpoint
+    if cp.size < head.checkpoint.size:
+        raise SignedStateError(
+            f"peer {peer} holds {origin}'s log only up to size {cp.size}, but this node "
+            f"signed size {head.checkpoint.size}; recovering from it would still leave "
+            "the log behind. Try a peer that holds the newest checkpoint"
+        )
+    if cp.size == head.checkpoint.size and cp.root != (head.checkpoint.root):
+        raise SignedStateError(
+            f"peer {peer} holds a checkpoint of size {cp.size} with root "
+            f"{cp.root.hex()}, but this node signed root {head.checkpoint.root.hex()} "
+            "for that size: this node's log forked; recover cannot choose a history"
+        )
 
 
 async def _fetch(
