@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from node import own_log
 from node.home import Config, HomePaths, Role
 from node.index_snapshot import FOLDER_NAME as SNAPSHOT_FOLDER
 from node.log.cosignature import CosignerKey, WitnessKey
 from node.log.keys import SignerKey, VerifierKey
 from node.matching import MatchIndex
-from node.own_log import OwnLogState
+from node.service import own_log_check
 from node.service.audit import Audit
 from node.service.hashing import MediaHasher
 from node.service.identity import Identity, create_identity, identity_card, open_identity
@@ -23,6 +22,7 @@ from node.service.importing import Importer
 from node.service.index_handle import IndexHandle
 from node.service.matching import Matcher
 from node.service.members import Members
+from node.service.own_log_check import OwnLogState
 from node.service.publishing import Publisher, refuse_auditor
 from node.service.reading import Reader
 from node.service.status import NodeStatus, node_status
@@ -58,7 +58,7 @@ class Node:
             paths,
             self.hasher,
             self.indexes,
-            lambda latest: own_log.guard(self, latest),
+            lambda latest: own_log_check.guard(self, latest),
             is_auditor=self.is_auditor,
         )
         self.matcher = Matcher(
@@ -97,7 +97,7 @@ class Node:
         node = cls._of(open_identity(home))
         if not node.is_auditor:
             # Never raises: read-only commands must work on a node that may not publish.
-            own_log.on_open(node)
+            own_log_check.on_open(node)
         return node
 
     @classmethod
@@ -143,8 +143,8 @@ class Node:
         return identity_card(self.paths, self.config, self.signer, self.cosigner)
 
     def own_log_state(self) -> OwnLogState:
-        """The own log in the database against what this node signed (node/own_log.py)."""
-        return own_log.state(self)
+        """The own log in the database against what this node signed (own_log_check)."""
+        return own_log_check.state(self)
 
     def status(self) -> NodeStatus:
         """Peers, origins, evidence, witness policy, store health and the own log."""

@@ -9,7 +9,7 @@ Layout (documented in README.md)::
     HOME/keys/tls.crt       self-signed certificate pinned by peers (PEM)
     HOME/hashfed.db         SQLite store
     HOME/signed-head        the newest checkpoint this node signed for its own origin (C2SP
-                            signed note), written after every publish (node/own_log.py)
+                            signed note), written after every publish (node/service/signed_head.py)
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class Config:
     sync_min_entries_per_s: float = 10.0
     sync_rate_window_s: float = 30.0
     # `hashfed serve` checks the newest this-many entries of each origin (and every
-    # checkpoint's root) before it listens, for at most that many seconds (node.integrity).
+    # checkpoint's root) before it listens, for at most that many seconds (integrity_check).
     startup_check_entries: int = DEFAULT_STARTUP_CHECK_ENTRIES
     startup_check_seconds: float = DEFAULT_STARTUP_CHECK_SECONDS
     # Sync bounds (docs/protocol.md §9.6): the largest log of another origin accepted (a

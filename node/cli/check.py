@@ -1,4 +1,4 @@
-"""``hashfed check``: find damaged entries, checkpoints and rows (node.integrity)."""
+"""``hashfed check``: find damaged entries, checkpoints and rows (node.service.integrity_check)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from rich.text import Text
 
 from node.cli.common import HomeOpt, JsonOpt, err, handles_errors, open_node, out, print_json
 from node.errors import DamageError
-from node.integrity import CheckReport, run_check
-from node.repair import RepairReport, repair_from_peer
+from node.service.integrity_check import run_check
+from node.service.integrity_report import CheckReport
+from node.service.repair import RepairReport, repair_from_peer
 
 
 @handles_errors
@@ -62,6 +63,12 @@ def _print_repair(repaired: RepairReport) -> None:
         out.print(f"repaired {origin} entry {idx} from {repaired.peer}")
     for origin, idx, why in repaired.failed:
         out.print(Text(f"not repaired: {origin} entry {idx}: {why}", style="yellow"))
+    for d in repaired.dropped_heads:
+        out.print(
+            f"dropped {d.origin}'s damaged verified head and its {d.entries} entries from "
+            f"{d.kept} on (no checkpoint covers them); `hashfed sync` fetches them again",
+            highlight=False,
+        )
     out.print("after the repair:")
 
 

@@ -352,7 +352,7 @@ def _due(ms: object) -> str:
 
 
 def _print_store(store: object) -> None:
-    """The store section: ok, or each reason it is not (node.integrity.store_health)."""
+    """The store section: ok, or each reason it is not (integrity_findings.store_health)."""
     if not isinstance(store, dict):
         return
     if store.get("ok"):

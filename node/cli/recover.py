@@ -1,7 +1,7 @@
 """``hashfed recover --peer NAME``: rebuild this node's own log from a peer that holds it.
 
 After a lost ``hashfed.db-wal`` or a restored older database the node refuses to publish
-(node/own_log.py); its peers hold every entry it ever published, signed with its key. This
+(own_log_check); its peers hold every entry it ever published, signed with its key. This
 fetches them, verifies each against the node's own key and the peer's newest checkpoint of the
 node's origin, and stores them in one transaction, so the node continues the same history.
 """
@@ -17,7 +17,7 @@ import typer
 from node.cli.common import HomeOpt, JsonOpt, handles_errors, out, print_json
 from node.core import Node
 from node.home import resolve_home
-from node.own_log import RecoverReport
+from node.service.recovery import RecoverReport
 
 
 def recover(
@@ -26,7 +26,7 @@ def recover(
     as_json: JsonOpt = False,
 ) -> None:
     """Rebuild this node's own log from a peer (after a lost WAL or a restored backup)."""
-    from node.own_log import recover as run
+    from node.service.recovery import recover as run
 
     async def main() -> RecoverReport:
         # The node is opened on the event loop's thread: SQLite connections stay on one thread.

@@ -39,7 +39,6 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from node import integrity
 from node._proto.hashfed.v1 import federation_pb2_grpc, local_pb2_grpc
 from node.core import Node
 from node.errors import HashfedError, IdentityError, InvalidInputError
@@ -51,6 +50,7 @@ from node.server.limits import LOCAL_SERVER_OPTIONS, PEER_SERVER_OPTIONS
 from node.server.peer_tls import PinnedRoots
 from node.server.runner import NodeRunner
 from node.server.status import RefusedError
+from node.service.integrity_check import startup_check
 from node.tls import CERT_WARN_DAYS, RENEW_HINT, certificate_fingerprint, load_tls_identity
 
 log = logging.getLogger("hashfed.server")
@@ -219,7 +219,7 @@ def _shared_certificates(node: Node) -> dict[str, list[str]]:
 
 
 def _startup_check(node: Node) -> None:
-    integrity.startup_check(
+    startup_check(
         node.store,
         node.paths.root,
         node.origin,

@@ -12,10 +12,10 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from node import integrity
 from node.errors import DamageError, InvalidInputError, ProofError, VerificationError
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.merkle import verify_consistency
+from node.service import integrity_check, integrity_findings, integrity_report
 from node.service.index_handle import IndexHandle
 from node.service.members import Members
 from node.service.reading import Reader
@@ -130,16 +130,16 @@ class Importer:
         if signed is not None and tree.root(end) != signed.root:
             # Stored leaves that no longer make the signed root: every proof would fail at the
             # peer, which would count it against us.
-            damage = integrity.Damage(
+            damage = integrity_report.Damage(
                 origin,
                 "root",
                 f"the stored leaves give root {tree.root(end).hex()} at size {end}, not the "
                 f"signed {signed.root.hex()}",
-                integrity.repair_advice(origin, self._origin, "root"),
+                integrity_report.repair_advice(origin, self._origin, "root"),
                 checkpoint_size=end,
             )
             self._trees.forget(origin)
-            integrity.record_damage(self._home, damage, "serve")
+            integrity_findings.record_damage(self._home, damage, "serve")
             raise DamageError(
                 f"refusing to serve {origin}: {damage.detail} (run `hashfed check --origin "
                 f"{origin}`). Repair: {damage.repair}"
@@ -159,7 +159,8 @@ class Importer:
     ) -> int:
         """Keep proof that ``origin`` signed two checkpoints that cannot both be true; stop
         importing it. The proof is checked first as ``scripts/verify_evidence.py`` checks it;
-        one that does not hold is our own damage (:class:`~node.integrity.OwnDamageError`),
+        one that does not hold is our own damage
+        (:class:`~node.service.integrity_report.OwnDamageError`),
         never kept, never halting anyone."""
         self._check_evidence(origin, kind, first_note, second_note, detail)
         with self._store.transaction():
@@ -235,7 +236,7 @@ class Importer:
                 evidence_id = self.record_evidence(
                     origin, kind, stored.note, signed.text(), detail_json, peer
                 )
-            except integrity.OwnDamageError:
+            except integrity_report.OwnDamageError:
                 continue  # our store is wrong, not the origin: recorded as a finding, logged
             report.evidence_ids.append(evidence_id)
             break  # one piece of evidence halts the origin; the rest add nothing
@@ -252,7 +253,7 @@ class Importer:
         checked as ``scripts/verify_evidence.py`` would before it is returned: a flipped byte in
         our own leaves or roots must never become evidence against an honest origin. When it
         does not hold, our store is damaged: the finding is recorded beside the store and
-        :class:`~node.integrity.OwnDamageError` raised."""
+        :class:`~node.service.integrity_report.OwnDamageError` raised."""
         origin = ours.origin
         their = signed.checkpoint
         mine = self.stored_note(ours)
@@ -332,22 +333,22 @@ class Importer:
             )
         return mine
 
-    def _own_damage(self, origin: str, size: int, detail: str) -> integrity.OwnDamageError:
+    def _own_damage(self, origin: str, size: int, detail: str) -> integrity_report.OwnDamageError:
         """Record a finding about our own store met outside a check (``hashfed status`` shows
         the store unhealthy until a check comes back clean); the error to raise."""
-        damage = integrity.Damage(
-            origin, "root", detail, integrity.own_damage_repair(origin), checkpoint_size=size
+        damage = integrity_report.Damage(
+            origin, "root", detail, integrity_report.own_damage_repair(origin), checkpoint_size=size
         )
-        integrity.record_damage(self._home, damage, "sync")
+        integrity_findings.record_damage(self._home, damage, "sync")
         log.error("own store damaged: %s", damage.line())
-        return integrity.OwnDamageError(damage)
+        return integrity_report.OwnDamageError(damage)
 
-    def head_damage(self, origin: str) -> integrity.Damage | None:
+    def head_damage(self, origin: str) -> integrity_report.Damage | None:
         """Why our verified head of ``origin`` cannot be trusted (recorded as a finding), or
         None when its leaves rebuild its frontier and its target note verifies."""
-        damage = integrity.head_damage(self._store, origin, self._members.origin_key(origin))
+        damage = integrity_check.head_damage(self._store, origin, self._members.origin_key(origin))
         if damage is not None:
-            integrity.record_damage(self._home, damage, "sync")
+            integrity_findings.record_damage(self._home, damage, "sync")
             log.error("own store damaged: %s", damage.line())
         return damage
 

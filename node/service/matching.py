@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from node import integrity
 from node.errors import MalformedError
 from node.hashing import ComputedSignal, Signal
 from node.log.entry import Add, Verdict, decode_entry
 from node.log.merkle import leaf_hash
 from node.matching import TypedHit
 from node.results import Match, OpinionSummary, QueryResult, SignalDistance, Witnessing
+from node.service import integrity_findings, integrity_report
 from node.service.hashing import MediaHasher
 from node.service.index_handle import IndexHandle
 from node.store.store import Store
@@ -152,18 +152,18 @@ class Matcher:
         the signal rows, which the check compares separately."""
         body, leaf = self._store.log.entry(origin, idx)
         if leaf_hash(body) != leaf:
-            damage = integrity.Damage(
+            damage = integrity_report.Damage(
                 origin,
                 "entry",
                 "its stored body does not hash to its stored leaf (found while matching)",
-                integrity.repair_advice(origin, self._origin),
+                integrity_report.repair_advice(origin, self._origin),
                 idx,
             )
-            integrity.record_damage(self._home, damage, "match")
+            integrity_findings.record_damage(self._home, damage, "match")
             try:
                 decode_entry(body)
             except MalformedError:
-                raise integrity.refuse(damage) from None
+                raise integrity_report.refuse(damage) from None
         return body, leaf
 
     def opinion_summary(self, origin: str, idx: int, leaf: bytes) -> OpinionSummary:

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from node import own_log
 from node.bulk import parse_hash_list
 from node.entry_rows import entry_row
 from node.errors import IdentityError, InvalidInputError, LowQualityError, NotFoundError
@@ -32,13 +31,15 @@ from node.log.entry import (
 from node.log.keys import SignerKey
 from node.log.merkle import Frontier, leaf_hash
 from node.results import Published, PublishReport, Skipped
+from node.service import signed_head
 from node.service.hashing import MediaHasher
 from node.service.index_handle import IndexHandle
 from node.store.rows import StoredCheckpoint
 from node.store.store import Store
 
 # Under the write transaction, before signing: raises SignedStateError when the database is
-# behind what this node signed; else the signed-state file's text (node.own_log.guard).
+# behind what this node signed; else the signed-state file's text
+# (node.service.own_log_check.guard).
 OwnLogGuard = Callable[[StoredCheckpoint | None], str | None]
 
 
@@ -134,7 +135,7 @@ class Publisher:
         encoded = [encode_entry(Entry(self._origin, now, statement)) for _, statement in items]
         leaves = [leaf_hash(body) for body in encoded]
         # durable(): the commit is on disk before the fsync'd signed-state file names it, so a
-        # power cut cannot leave the file ahead of the database (node/own_log.py).
+        # power cut cannot leave the file ahead of the database (node/service/signed_head.py).
         with self._store.durable(), self._store.transaction():
             latest = self._store.log.latest_checkpoint(self._origin)
             # Refuses (SignedStateError) when the database is behind what this node signed.
@@ -174,7 +175,7 @@ class Publisher:
             )
             self._store.log.append(self._origin, rows, stored)
         # After the commit, never before: the file may lag the database, never lead it.
-        own_log.after_publish(self._paths, head_before, stored.note)
+        signed_head.after_publish(self._paths, head_before, stored.note)
         self._index.follow()
         published = tuple(
             Published(self._origin, row.idx, row.kind, source)

@@ -2,19 +2,19 @@
 to peers (served checkpoints, entry bodies, inclusion and consistency proofs).
 
 Nothing damaged is ever handed out: a body or bundle that no longer verifies is recorded
-(``hashfed status``) and refused by name (node.integrity)."""
+(``hashfed status``) and refused by name (node.service.integrity_check)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from node import integrity
 from node.entry_rows import ignored_because
 from node.errors import InvalidInputError, NotFoundError
 from node.log.bundle import Bundle
 from node.log.entry import decode_entry
 from node.log.merkle import leaf_hash
 from node.results import Witnessing
+from node.service import integrity_check, integrity_findings, integrity_report
 from node.service.log_lines import LogLine, summary
 from node.service.tree_cache import TreeCache
 from node.store.rows import StoredCheckpoint
@@ -99,10 +99,10 @@ class Reader:
 
     def _undamaged(self, bundle: Bundle) -> Bundle:
         """``bundle``, if it verifies as scripts/verify_bundle.py would check it; else the
-        damage is recorded (``status``) and refused by name (node.integrity)."""
-        if (damage := integrity.bundle_damage(self._store, bundle, self._origin)) is not None:
-            integrity.record_damage(self._home, damage, "bundle")
-            raise integrity.refuse(damage)
+        damage is recorded (``status``) and refused by name (node.service.integrity_check)."""
+        if (damage := integrity_check.bundle_damage(self._store, bundle, self._origin)) is not None:
+            integrity_findings.record_damage(self._home, damage, "bundle")
+            raise integrity_report.refuse(damage)
         return bundle
 
     def witness_status(self, origin: str, entry_index: int) -> Witnessing:
@@ -149,15 +149,15 @@ class Reader:
         stored = self._trees.get(origin, size).leaf_bytes(start, start + len(bodies))
         for offset, body in enumerate(bodies):
             if leaf_hash(body) != stored[32 * offset : 32 * offset + 32]:
-                damage = integrity.Damage(
+                damage = integrity_report.Damage(
                     origin,
                     "body",
                     "its stored body does not hash to its stored leaf",
-                    integrity.repair_advice(origin, self._origin),
+                    integrity_report.repair_advice(origin, self._origin),
                     index=start + offset,
                 )
-                integrity.record_damage(self._home, damage, "serve")
-                raise integrity.refuse(damage)
+                integrity_findings.record_damage(self._home, damage, "serve")
+                raise integrity_report.refuse(damage)
 
     def inclusion(
         self, origin: str, entry_index: int, tree_size: int = 0

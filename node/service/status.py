@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from node import integrity
 from node.home import Role
-from node.own_log import OwnLogState
+from node.service import integrity_findings
+from node.service.own_log_check import OwnLogState
 from node.verified_import import held
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class NodeStatus:
     role: Role
     witness_policy: WitnessPolicy
     auditors: tuple[str, ...]
-    store: Mapping[str, object]  # node.integrity.store_health
+    store: Mapping[str, object]  # node.service.integrity_findings.store_health
     own_log: OwnLogState | None  # None for an auditor, which has no log
 
 
@@ -133,6 +133,6 @@ def node_status(node: Node) -> NodeStatus:
             node.config.witness_min, tuple(node.config.witnesses) or "any trusted member"
         ),
         auditors=tuple(a.name for a in store.audit.auditors()),
-        store=integrity.store_health(node.paths.root, node.paths.database),
+        store=integrity_findings.store_health(node.paths.root, node.paths.database),
         own_log=None if node.is_auditor else node.own_log_state(),
     )

@@ -1,12 +1,15 @@
-"""Reads for ``hashfed check`` (node.integrity): checkpoints, derived rows and SQLite's own check,
-in bounded chunks so that a check of millions of entries holds only one chunk at a time."""
+"""Reads for ``hashfed check`` (node.service.integrity_check): checkpoints, derived rows and
+SQLite's own check, in bounded chunks so that a check of millions of entries holds only one
+chunk at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from node.errors import StoreError
 from node.store.faults import guard_store_errors
 from node.store.repository import SqliteRepository
+from node.store.rows import DroppedHead
 
 QUICK_CHECK_LINES = 20
 
@@ -16,7 +19,7 @@ COUNTED = ("entries", "signals", "checkpoints", "retractions", "opinions", "veri
 
 class SqliteIntegrity(SqliteRepository):
     """Bounded reads of everything a check compares, SQLite's own check, and the one repair
-    that puts a damaged entry back in place (node.repair)."""
+    that puts a damaged entry back in place (node.service.repair)."""
 
     def checkpoint_chunk(
         self, origin: str, min_size: int, limit: int
@@ -115,6 +118,88 @@ class SqliteIntegrity(SqliteRepository):
                 [value, quality, signal_type, row],
             )
         return True
+
+    def drop_verified_head_entries(self, origin: str) -> DroppedHead:
+        """Forget ``origin``'s verified head and every entry beyond its newest stored checkpoint,
+        with what was derived from them: signal rows, retractions (the rows they marked
+        retracted are live again) and opinions. Entries a stored checkpoint covers stay.
+
+        For a head that can no longer be trusted (``hashfed check --repair``): those entries
+        were proven only into the head's target note, and the next sync fetches them again,
+        proven afresh. Signal rows must stay dense per type (the row is the match index's
+        position), so the rows above the new end of each type move down into the gaps; the
+        caller drops the saved index snapshot. Call inside a transaction.
+        """
+        conn = self.db.conn
+        if not conn.in_transaction:
+            raise RuntimeError("drop_verified_head_entries must run inside Store.transaction()")
+        (kept,) = conn.execute(
+            "SELECT COALESCE(MAX(size), 0) FROM checkpoints WHERE origin = ?", [origin]
+        ).fetchone()
+        targets = [
+            int(t)
+            for (t,) in conn.execute(
+                "SELECT target_idx FROM retractions WHERE origin = ? AND idx >= ? "
+                "AND target_idx < ?",
+                [origin, kept, kept],
+            )
+        ]
+        for target in targets:
+            conn.execute(
+                "UPDATE signals SET retracted = 0 WHERE origin = ? AND idx = ?", [origin, target]
+            )
+        conn.execute("DELETE FROM retractions WHERE origin = ? AND idx >= ?", [origin, kept])
+        conn.execute("DELETE FROM opinions WHERE origin = ? AND idx >= ?", [origin, kept])
+        types = [
+            str(t)
+            for (t,) in conn.execute(
+                "SELECT DISTINCT type FROM signals WHERE origin = ? AND idx >= ?", [origin, kept]
+            )
+        ]
+        ends = {
+            t: int(
+                conn.execute(
+                    "SELECT COALESCE(MAX(row) + 1, 0) FROM signals WHERE type = ?", [t]
+                ).fetchone()[0]
+            )
+            for t in types
+        }
+        gaps: dict[str, list[int]] = {}
+        for signal_type, row in conn.execute(
+            "DELETE FROM signals WHERE origin = ? AND idx >= ? RETURNING type, row", [origin, kept]
+        ).fetchall():
+            gaps.setdefault(str(signal_type), []).append(int(row))
+        for signal_type, rows in gaps.items():
+            self._close_signal_gaps(signal_type, ends[signal_type], rows)
+        entries = conn.execute(
+            "DELETE FROM entries WHERE origin = ? AND idx >= ?", [origin, kept]
+        ).rowcount
+        conn.execute("DELETE FROM verified_heads WHERE origin = ?", [origin])
+        return DroppedHead(origin, int(kept), entries, sum(len(r) for r in gaps.values()))
+
+    def _close_signal_gaps(self, signal_type: str, end: int, removed: list[int]) -> None:
+        """Rows ``removed`` of a type that was dense in [0, end): move the rows left above the
+        new end into the gaps below it, lowest first, so the type is dense again in
+        [0, end - len(removed)). Only as many rows move as were removed."""
+        conn = self.db.conn
+        new_end = end - len(removed)
+        holes = sorted(r for r in removed if r < new_end)
+        movers = [
+            int(r)
+            for (r,) in conn.execute(
+                "SELECT row FROM signals WHERE type = ? AND row >= ? ORDER BY row",
+                [signal_type, new_end],
+            )
+        ]
+        if len(movers) != len(holes):
+            raise StoreError(
+                f"signals of type {signal_type} were not dense before the repair "
+                f"({len(movers)} rows above {new_end}, {len(holes)} gaps below); nothing changed"
+            )
+        for hole, row in zip(holes, movers, strict=True):
+            conn.execute(
+                "UPDATE signals SET row = ? WHERE type = ? AND row = ?", [hole, signal_type, row]
+            )
 
 
 guard_store_errors(SqliteIntegrity)

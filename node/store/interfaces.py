@@ -19,6 +19,7 @@ from node.store.rows import (
     AuditReadRow,
     CheckpointNoteRow,
     CosignatureRow,
+    DroppedHead,
     EntryRow,
     EvidenceRow,
     IndexedSignal,
@@ -312,6 +313,11 @@ class IntegrityRepository(Protocol):
     ) -> bool:
         """Put back one entry's bytes and its signal values in place; False when its
         stored rows cannot take them."""
+
+    def drop_verified_head_entries(self, origin: str) -> DroppedHead:
+        """Forget ``origin``'s verified head and every entry beyond its newest stored
+        checkpoint, with their signal rows (the type's later rows fill the gaps), retractions
+        and opinions. Inside a transaction."""
 
 
 class StoreBackend(Protocol):

@@ -206,3 +206,13 @@ class OperatorLogRow:
     subject: str
     detail: str
     at_ms: int
+
+
+@dataclass(frozen=True)
+class DroppedHead:
+    """What :meth:`SqliteIntegrity.drop_verified_head_entries` removed of one origin."""
+
+    origin: str
+    kept: int  # entries [0, kept) stay: the newest stored checkpoint's size
+    entries: int  # entries [kept, kept + entries) were removed
+    signal_rows: int  # their signal rows (other rows of those types were renumbered)

@@ -203,8 +203,8 @@ class Store:
 
         NORMAL (the default here) survives process crashes but a power loss may drop the last
         commits. A publish of our own log writes the fsync'd signed-state file right after its
-        commit (node/own_log.py): the commit must be on disk first, or after a power cut the
-        file is ahead of the database and the node may not publish again. The pragma only
+        commit (node/service/signed_head.py): the commit must be on disk first, or after a power
+        cut the file is ahead of the database and the node may not publish again. The pragma only
         takes effect outside a transaction, so it wraps BEGIN, not the other way round.
         """
         self.db.execute("PRAGMA synchronous = FULL")

@@ -23,14 +23,14 @@ from node.errors import (
     ProofError,
     SyncError,
 )
-from node.integrity import Damage, OwnDamageError, repair_advice
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.entry import MAX_ENTRY_BYTES
 from node.log.keys import VerifierKey
 from node.log.merkle import EMPTY_ROOT, Frontier, leaf_hash, leaf_hashes, verify_consistency
-from node.own_log import check_offer
 from node.server.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
 from node.server.runner import NodeRunner
+from node.service.integrity_report import Damage, OwnDamageError, repair_advice
+from node.service.own_log_check import check_offer
 from node.store.rows import StoredCheckpoint
 from node.sync.client import PeerClient, PeerError, PeerTarget
 from node.sync.fault import (
@@ -350,7 +350,7 @@ class _OriginSync:
         plan = await self.runner.call(_plan, self.node, self.origin)
         if plan.own:
             r.status = OWN
-            # A peer holding more of our own log than we do stops us signing (node/own_log.py).
+            # A peer holding more of our own log than we do stops us signing (own_log_check).
             r.reason = await self.runner.call(check_offer, self.node, self.note, self.peer)
             return r
         if plan.key is None:

@@ -475,7 +475,7 @@ def test_recover_on_a_read_only_database_is_exit_8_with_one_line(tmp_path: Path)
 def test_a_full_disk_under_the_signed_state_file_is_a_store_error(tmp_path: Path) -> None:
     from node.errors import StoreError
     from node.log.checkpoint import Checkpoint, SignedCheckpoint
-    from node.own_log import check_offer
+    from node.service.own_log_check import check_offer
 
     with tmpfs(tmp_path / "small", "8m") as disk:
         home = disk / "home"

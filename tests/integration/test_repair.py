@@ -13,9 +13,12 @@ from pathlib import Path
 import pytest
 
 from node.hashing import ComputedSignal, parse_signal
-from node.log.entry import Labels
+from node.index_snapshot import FOLDER_NAME, MANIFEST
+from node.log.entry import Labels, Verdict
+from tests.integration.fakes import ShortPeer
 from tests.integration.fednet import Member, peer, verify_bundle
 from tests.integration.storage import hashfed_process
+from tests.integration.test_sync_bounds import C, M, _publish, _relay, net  # noqa: F401
 
 A, B = "node-a.example", "node-b.example"
 
@@ -130,3 +133,81 @@ def test_the_nodes_own_damaged_entry_is_fetched_from_a_peer(
     assert f"repaired {A} entry 3 from {B}" in result.stdout
     key = b.do(lambda node: node.store.members.origin(A).verifier_key)
     assert verify_bundle(a.reader.bundle(A, 3).to_json(), key, tmp_path).returncode == 0
+
+
+def _heads_flip(home: Path, origin: str) -> None:
+    conn = sqlite3.connect(home / "hashfed.db", timeout=30)
+    with conn:
+        (frontier,) = conn.execute(
+            "SELECT frontier FROM verified_heads WHERE origin = ?", [origin]
+        ).fetchone()
+        conn.execute(
+            "UPDATE verified_heads SET frontier = ? WHERE origin = ?",
+            [bytes([frontier[0] ^ 1]) + frontier[1:], origin],
+        )
+    conn.close()
+
+
+def test_a_damaged_verified_head_is_dropped_and_the_next_sync_restores_it(
+    net: tuple[Member, Member, Member],  # noqa: F811
+) -> None:
+    a, c, m = net
+    peer(c, a)
+    _publish(a, 5)
+    a.start()
+    c.start()
+    assert c.sync_one(A).ok  # C holds A's checkpoint 5
+    a.publisher.retract(2)  # entry 5: marks C's rows of entry 2, below the checkpoint
+    a.publisher.opinion(A, 1, Verdict.TRUE_POSITIVE, agrees_with_labels=True)  # entry 6
+    _publish(a, 2_000, start=5)  # entries 7..2006
+    assert a.served is not None
+    fake = _relay(ShortPeer, a, c, m)
+    a.served.run(fake.start(m.address))
+    try:
+        c.sync_one(M)  # all but the last batch: [5, 2005) held in a head beyond checkpoint 5
+    finally:
+        a.served.run(fake.stop())
+    assert c.query("SELECT size FROM verified_heads WHERE origin=?", A) == [(2_005,)]
+    # C's own md5 rows come after A's head rows: dropping those must renumber C's.
+    c.publisher.import_hash_list(
+        [f"md5 {0xC0DE0000 + i:032x}" for i in range(3)], Labels(entity="own")
+    )
+    own_values = c.query("SELECT value FROM signals WHERE origin = ? ORDER BY idx", C)
+    assert c.query("SELECT retracted FROM signals WHERE origin=? AND idx=2", A) == [(1,)]
+    c.stop()
+    _heads_flip(c.home, A)
+    damaged = hashfed_process(c.home, "check", "--json")
+    assert damaged.returncode == 5
+    (finding,) = json.loads(damaged.stdout)["damage"]
+    assert finding["kind"] == "head" and "check --repair --peer NAME" in finding["repair"]
+
+    result = hashfed_process(c.home, "check", "--repair", "--peer", A, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["repair"]["dropped_heads"] == [{"origin": A, "kept": 5, "entries": 2_000}]
+    assert doc["damage"] == [] and doc["repair"]["failed"] == []
+    assert c.query("SELECT COUNT(*), MAX(idx) FROM entries WHERE origin=?", A) == [(5, 4)]
+    assert c.query("SELECT COUNT(*) FROM verified_heads") == [(0,)]
+    assert c.count("opinions", A) == 0 and c.count("retractions", A) == 0
+    # The retraction that marked entry 2 is gone with the head: entry 2 is live until refetched.
+    assert c.query("SELECT retracted FROM signals WHERE origin=? AND idx=2", A) == [(0,)]
+    (rows, top) = c.query("SELECT COUNT(*), MAX(row) FROM signals WHERE type='md5'")[0]
+    assert rows == top + 1 == 5 + 3  # dense again: A's 5 and C's own 3
+    assert c.query("SELECT value FROM signals WHERE origin = ? ORDER BY idx", C) == own_values
+    assert not (c.home / FOLDER_NAME / MANIFEST).exists()
+    text = hashfed_process(c.home, "check", "--repair", "--peer", A)
+    assert text.returncode == 0 and "no damage found" in text.stdout, text.stdout
+
+    c.start()
+    assert c.sync_one(A).ok  # A itself offers its checkpoint of 2,007
+    assert c.query("SELECT COUNT(*) FROM entries WHERE origin=?", A) == [(2_007,)]
+    assert c.query("SELECT retracted FROM signals WHERE origin=? AND idx=2", A) == [(1,)]
+    assert c.count("opinions", A) == 1
+    assert hashfed_process(c.home, "check").returncode == 0
+    found = c.matcher.match_signals(
+        [parse_signal(f"md5:{0xBEEF0000 + 1_500:032x}"), parse_signal(f"md5:{0xC0DE0001:032x}")]
+    )
+    assert [[(x.origin, x.entry_index) for x in r.matches] for r in found] == [
+        [(A, 1_502)],
+        [(C, 1)],
+    ]

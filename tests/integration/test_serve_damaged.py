@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from node.integrity import known_damage
 from node.log.entry import Labels
 from node.log.merkle import leaf_hash
+from node.service.integrity_findings import known_damage
 from tests.integration.fednet import Member, peer, trust
 
 A, B, C = "node-a.example", "node-b.example", "node-c.example"

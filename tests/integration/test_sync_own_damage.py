@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from node.core import Node
-from node.integrity import OwnDamageError, known_damage
 from node.log.entry import Labels
 from node.results import to_json
+from node.service.integrity_findings import known_damage
+from node.service.integrity_report import OwnDamageError
 from node.sync.engine import FAILED, PEER_OUTDATED
 from tests.integration.cli import hashfed
 from tests.integration.fakes import ProoflessPeer, ShortPeer

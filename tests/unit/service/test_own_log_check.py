@@ -129,7 +129,7 @@ def test_a_damaged_file_refuses_to_sign(home: Path) -> None:
 def test_a_peer_offering_another_root_at_our_size_stops_publishing(home: Path) -> None:
     from node.log.checkpoint import Checkpoint
     from node.log.keys import SignerKey
-    from node.own_log import check_offer
+    from node.service.own_log_check import check_offer
 
     with Node.open(home) as node:
         _add(node, 0)
@@ -182,7 +182,7 @@ def test_a_publish_commits_with_synchronous_full_then_restores_normal(
 
 
 def test_a_missing_file_with_peers_refuses_until_a_peer_confirms(home: Path) -> None:
-    from node.own_log import check_offer
+    from node.service.own_log_check import check_offer
 
     with Node.open(home) as node:
         _add(node, 0)

@@ -1,4 +1,4 @@
-"""node.integrity on real nodes: each kind of damage, made with sqlite3 in the node's own
+"""integrity_check on real nodes: each kind of damage, made with sqlite3 in the node's own
 database file, is found at the right entry or checkpoint, and nothing is found in a clean log."""
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from node import integrity
 from node.core import Node
 from node.errors import DamageError
 from node.hashing import ComputedSignal, parse_signal
-from node.integrity import CheckReport, Scope, check_store, run_check
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import Labels, Verdict
+from node.service import integrity_check, origin_check
+from node.service.integrity_check import check_store, run_check
+from node.service.integrity_report import CheckReport, Scope
 
 OWN = "acme.example"
 OTHER = "globex.example"
@@ -159,8 +160,8 @@ def test_a_missing_entry(logged: Path) -> None:
 
 
 def test_chunks_split_at_every_checkpoint(logged: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(integrity, "ENTRY_CHUNK", 7)
-    monkeypatch.setattr(integrity, "CHECKPOINT_CHUNK", 3)
+    monkeypatch.setattr(origin_check, "ENTRY_CHUNK", 7)
+    monkeypatch.setattr(origin_check, "CHECKPOINT_CHUNK", 3)
     report = _check(logged)
     assert report.clean
     assert report.origins[0].checkpoints == 16
@@ -271,7 +272,7 @@ def test_a_damaged_matched_entry_is_recorded_and_refused_when_unreadable(logged:
 
 def test_a_repair_accepts_only_an_entry_proven_by_the_origins_signed_root(logged: Path) -> None:
     from node.errors import VerificationError
-    from node.repair import _proven
+    from node.service.repair import _proven
 
     with Node.open(logged) as node:
         body, path, note = node.reader.inclusion(OWN, 12, 30)
@@ -309,7 +310,7 @@ def test_the_start_up_check_settings_are_validated(tmp_path: Path) -> None:
 def test_a_disabled_start_up_check_reads_nothing(logged: Path) -> None:
     _flip(logged, OWN, 29)
     with Node.open(logged) as node:
-        assert integrity.startup_check(node.store, node.paths.root, OWN, 0, 5.0) is None
-        found = integrity.startup_check(node.store, node.paths.root, OWN, 3, 5.0)
+        assert integrity_check.startup_check(node.store, node.paths.root, OWN, 0, 5.0) is None
+        found = integrity_check.startup_check(node.store, node.paths.root, OWN, 3, 5.0)
         assert found is not None and _found(found) == [(OWN, "body", 29, None)]
         assert node.status().store["ok"] is False  # type: ignore[index]

@@ -9,7 +9,12 @@ their existing rows) and the whole origin is checked again **inside the same wri
 transaction**: unless every checkpoint this node holds verifies again, nothing is kept. So a
 peer can make a repair fail, never make it wrong.
 
-Findings without an entry index (a root, a frontier, a note, SQLite's structure) and missing
+A damaged verified head (its frontier does not rebuild from the stored leaves, or its target
+note does not verify) is dropped: the head row and the entries beyond the origin's newest stored
+checkpoint go, with their signal rows, retractions and opinions; no signed checkpoint covers
+them, and the next sync fetches them again, proven afresh. Nothing is fetched for them here.
+
+Other findings without an entry index (a root, a frontier, a note, SQLite's structure) and missing
 entries are not repaired here: for this node's own log `hashfed recover --peer NAME` rebuilds
 it; otherwise a backup. A repair that changed signal values drops the saved index snapshot,
 so the next start rebuilds the match index from the repaired rows (run it while ``serve`` is
@@ -20,19 +25,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from node import integrity
 from node.core import Node
 from node.entry_rows import entry_row
 from node.errors import HashfedError, VerificationError
 from node.index_snapshot import FOLDER_NAME, MANIFEST
-from node.integrity import CheckReport, Scope
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import decode_entry
 from node.log.keys import VerifierKey
 from node.log.merkle import leaf_hash, verify_inclusion
+from node.service.integrity_check import check_origins, run_check
+from node.service.integrity_report import ENTRY_KINDS, CheckReport, Scope
+from node.store.rows import DroppedHead
 from node.sync.client import PeerClient, PeerTarget
 
-REPAIRABLE = integrity.ENTRY_KINDS
+REPAIRABLE = ENTRY_KINDS
 
 
 @dataclass
@@ -40,6 +46,7 @@ class RepairReport:
     peer: str
     repaired: list[tuple[str, int]] = field(default_factory=list)
     failed: list[tuple[str, int, str]] = field(default_factory=list)  # origin, index, why
+    dropped_heads: list[DroppedHead] = field(default_factory=list)
     after: CheckReport | None = None
 
     def to_dict(self) -> dict[str, object]:
@@ -47,18 +54,30 @@ class RepairReport:
             "peer": self.peer,
             "repaired": [{"origin": o, "index": i} for o, i in self.repaired],
             "failed": [{"origin": o, "index": i, "reason": r} for o, i, r in self.failed],
+            "dropped_heads": [
+                {"origin": d.origin, "kept": d.kept, "entries": d.entries}
+                for d in self.dropped_heads
+            ],
             "after": None if self.after is None else self.after.to_dict(),
         }
 
 
 async def repair_from_peer(node: Node, peer: str, report: CheckReport) -> RepairReport:
-    """Re-fetch every repairable damaged entry of ``report`` from ``peer``; check again."""
+    """Drop every damaged verified head of ``report``, re-fetch every repairable damaged entry
+    from ``peer``; check again."""
     own = None if node.is_auditor else node.origin
     result = RepairReport(peer)
+    # Heads first: an entry finding beyond the newest checkpoint is gone with its head.
+    for origin in sorted({d.origin for d in report.damage if d.kind == "head"} - {own}):
+        result.dropped_heads.append(_drop_head(node, origin))
+    kept = {d.origin: d.kept for d in result.dropped_heads}
     wanted: dict[str, set[int]] = {}
     for d in report.damage:
-        if d.kind in REPAIRABLE and d.index is not None:
-            wanted.setdefault(d.origin, set()).add(d.index)
+        if d.kind not in REPAIRABLE or d.index is None:
+            continue
+        if d.origin in kept and d.index >= kept[d.origin]:
+            continue  # dropped with its head
+        wanted.setdefault(d.origin, set()).add(d.index)
     if wanted:
         target = PeerTarget.load(node, peer)
         async with PeerClient(target) as client:
@@ -71,8 +90,18 @@ async def repair_from_peer(node: Node, peer: str, report: CheckReport) -> Repair
                     except HashfedError as exc:
                         result.failed.append((origin, idx, str(exc)))
                 _write_back(node, origin, own, fetched, report, result)
-    result.after = integrity.run_check(node.store, node.paths.root, own)
+    result.after = run_check(node.store, node.paths.root, own)
     return result
+
+
+def _drop_head(node: Node, origin: str) -> DroppedHead:
+    with node.store.transaction():
+        dropped = node.store.integrity.drop_verified_head_entries(origin)
+    node.trees.forget(origin)  # may hold leaves that are gone now
+    if dropped.signal_rows:
+        # Rows were removed and renumbered: a saved index would match the wrong entries.
+        (node.paths.root / FOLDER_NAME / MANIFEST).unlink(missing_ok=True)
+    return dropped
 
 
 def _proven(node: Node, origin: str, idx: int, entry: bytes, path: list[bytes], note: str) -> bytes:
@@ -124,7 +153,7 @@ def _write_back(
                 done.append(idx)
             # Still inside the transaction: the repaired entries must be clean and nothing new
             # may be wrong (every signed checkpoint held verifies as before), or nothing is kept.
-            after = integrity.check_origins(store, own, [origin], Scope())
+            after = check_origins(store, own, [origin], Scope())
             bad = [
                 d
                 for d in after.damage
