@@ -225,6 +225,8 @@ class Node:
         return node
 
     def close(self) -> None:
+        if self._index is not None:
+            self._index.close()  # joins a fold in progress on the index's worker thread
         self.store.close()
 
     def __enter__(self) -> Node:

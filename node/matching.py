@@ -4,17 +4,24 @@ Started from a saved snapshot (:mod:`node.index_snapshot`) when one is present a
 against the store, else built from the store; then followed incrementally: :meth:`refresh`
 picks up what anyone appended (new signal rows, new retractions, trust changes) by reading only
 what is newer than what it has seen, all in one consistent read of the store.
+
+Once started, rows are appended to the indexes without folding them into their buckets: a
+worker thread folds them (numpy's sorts release the GIL), so a sync's node thread stores the
+next group meanwhile. Until folded, rows sit in each index's tail, which every search scans:
+answers are exact and include every row from the moment it is appended.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from node.errors import InvalidInputError
 from node.hashing import Signal, SignalType, get_signal_type, signal_types
@@ -91,6 +98,11 @@ class MatchIndex:
         self._trust_cursor = 0
         # Rows committed by this node, kept from memory until the next refresh (hold()).
         self._held: dict[str, tuple[int, list[bytes], int]] = {}
+        # Folds run on _folder once started (see the module docstring); at start they run here.
+        self._fold_here = True
+        self._fold_lock = threading.Lock()
+        self._fold_wanted = False
+        self._folder: threading.Thread | None = None
         reason = "no snapshot folder given" if snapshot_folder is None else ""
         loaded = snapshot_folder is not None and self._load_snapshot(snapshot_folder)
         if isinstance(loaded, str):
@@ -111,6 +123,7 @@ class MatchIndex:
         # A build from the store saved nothing: its cursors differ from these (-1).
         self._saved_cursors = self._cursors() if source == "snapshot" else (-1, -1)
         self._saved_at = time.monotonic()
+        self._fold_here = False
         self.start = StartReport(source, time.perf_counter() - started, caught_up, reason)
         if source == "snapshot":
             log.info(
@@ -173,7 +186,7 @@ class MatchIndex:
                 )
                 if count:
                     array = np.frombuffer(values, dtype=np.uint8).reshape(count, signal_type.size)
-                    index.append(array, first_row=len(index))
+                    self._append(index, array)
             dead, self._retraction_cursor = self._store.retracted_since(self._retraction_cursor)
             self.apply(AppendResult((), tuple(dead)))
             changes, self._trust_cursor = self._store.trust_changes_since(self._trust_cursor)
@@ -188,6 +201,7 @@ class MatchIndex:
                     target = self._indexes.get(signal_type_name)
                     if target is not None:
                         target.set_live([r for r in rows if r < len(target)], is_live)
+        self._fold_later()
 
     def hold(self, appended: Sequence[tuple[str, int, int, bytes]]) -> None:
         """Keep signal rows this node has just committed, ``(type, first row, count, values end
@@ -215,7 +229,60 @@ class MatchIndex:
             if rows and start == len(index):
                 size = get_signal_type(name).size
                 array = np.frombuffer(b"".join(chunks), dtype=np.uint8).reshape(rows, size)
-                index.append(array, first_row=start)
+                self._append(index, array)
+
+    def _append(self, index: _Index, array: npt.NDArray[np.uint8]) -> None:
+        if isinstance(index, BitIndex):
+            index.append(array, first_row=len(index), fold=self._fold_here)
+        else:
+            index.append(array, first_row=len(index))
+
+    def _fold_later(self) -> None:
+        """Have the worker thread fold every index whose tail is due (started if idle)."""
+        if self._fold_here:
+            return
+        if not any(isinstance(i, BitIndex) and i.fold_due() for i in self._indexes.values()):
+            return
+        with self._fold_lock:
+            self._fold_wanted = True
+            if self._folder is None:
+                self._folder = threading.Thread(
+                    target=self._fold_loop, name="hashfed-index-fold", daemon=True
+                )
+                self._folder.start()
+
+    def _fold_loop(self) -> None:
+        while True:
+            with self._fold_lock:
+                if not self._fold_wanted:
+                    self._folder = None
+                    return
+                self._fold_wanted = False
+            for name, index in self._indexes.items():
+                if not isinstance(index, BitIndex):
+                    continue
+                try:
+                    index.fold()
+                except Exception:  # an unfolded tail is still searched exactly: log, go on
+                    log.exception("folding the %s index failed; its tail stays scanned", name)
+
+    def settle(self) -> None:
+        """Wait for the worker's folds, then fold here whatever is still due: afterwards every
+        index's tail is at most its ``tail_rows`` (what a snapshot holds)."""
+        with self._fold_lock:
+            folder = self._folder
+        if folder is not None:
+            folder.join()
+        for index in self._indexes.values():
+            if isinstance(index, BitIndex):
+                index.fold()
+
+    def close(self) -> None:
+        """Wait for a fold in progress (nothing is lost without: the rows are in the store)."""
+        with self._fold_lock:
+            folder = self._folder
+        if folder is not None:
+            folder.join()
 
     def refresh_when_behind(self, min_rows: int, max_rows: int) -> bool:
         """:meth:`refresh` once the store holds, of some signal type, at least as many rows
@@ -256,7 +323,12 @@ class MatchIndex:
                 continue  # a type this version cannot match; its rows stay in the store
             fresh = [s for s in items if s.row >= len(index)]
             if fresh:
-                index.append([s.value for s in fresh], first_row=fresh[0].row)
+                values = [s.value for s in fresh]
+                if isinstance(index, BitIndex):
+                    index.append(values, first_row=fresh[0].row, fold=self._fold_here)
+                else:
+                    index.append(values, first_row=fresh[0].row)
+        self._fold_later()
 
     def search(self, signal: Signal, threshold: int | None) -> list[TypedHit]:
         limit = _limit(signal.type, threshold)
@@ -332,6 +404,7 @@ class MatchIndex:
             raise InvalidInputError("this match index has no snapshot folder")
         with self._store.transaction_read():
             self.refresh()
+            self.settle()
             sizes = self.sizes()
             mark = mark_of(self._store, sizes, self._retraction_cursor, self._trust_cursor)
             states = {name: index.state() for name, index in self._indexes.items()}

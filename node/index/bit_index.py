@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -144,6 +145,9 @@ class BitIndex:
 
     One writer (append, set_live) may run alongside any number of searches: a search works on
     the snapshot it started with, plus live flags as they are at the moment it checks them.
+    :meth:`fold` may also run on another thread (a sync folds off the node's thread): it works
+    on a snapshot of the rows and swaps its buckets in under a lock, keeping rows appended
+    meanwhile in the tail; an ``append`` during it leaves its rows in the (scanned) tail.
     """
 
     def __init__(
@@ -180,6 +184,9 @@ class BitIndex:
         self._use_kernel: bool | None = None
         # (state, threshold, kernel arguments) of the last kernel search: one query's setup.
         self._arguments: tuple[_State, int, tuple[object, ...]] | None = None
+        # Held while the state is replaced; a fold works unlocked and only swaps under it.
+        self._swap = threading.Lock()
+        self._folding = False
 
     def __len__(self) -> int:
         return self._state.rows.count
@@ -195,17 +202,68 @@ class BitIndex:
     def use_kernel(self, on: bool) -> None:
         self._use_kernel = on
 
-    def append(self, values: npt.NDArray[np.uint8] | Sequence[bytes], *, first_row: int) -> None:
-        """Add hashes as rows ``first_row, first_row + 1, ...``; ``first_row`` must be len(self)."""
-        state = self._state
-        if first_row != state.rows.count:
-            raise ValueError(f"first_row must be {state.rows.count}, got {first_row}")
+    def append(
+        self,
+        values: npt.NDArray[np.uint8] | Sequence[bytes],
+        *,
+        first_row: int,
+        fold: bool = True,
+    ) -> None:
+        """Add hashes as rows ``first_row, first_row + 1, ...``; ``first_row`` must be len(self).
+
+        ``fold=False`` (or a :meth:`fold` running on another thread) leaves them in the tail,
+        found by a scan, until the next fold: the caller folds when it suits it.
+        """
         new = to_words(values, self.bits)
-        if not len(new):
-            return
-        rows = state.rows.appended(new)
-        self._state = _State(rows, self._reorganised(state.segments, rows))
-        self._arguments = None  # drop the old snapshot's arrays now, not at the next search
+        with self._swap:
+            state = self._state
+            if first_row != state.rows.count:
+                raise ValueError(f"first_row must be {state.rows.count}, got {first_row}")
+            if not len(new):
+                return
+            rows = state.rows.appended(new)
+            segments = state.segments
+            if fold and not self._folding:
+                segments = self._reorganised(segments, rows)
+            self._state = _State(rows, segments)
+            self._arguments = None  # drop the old snapshot's arrays now, not at the next search
+
+    @property
+    def unfolded(self) -> int:
+        """Rows in the tail (appended since the last fold): scanned by every search."""
+        return self._state.rows.count - self._state.indexed
+
+    @property
+    def folded(self) -> int:
+        """Rows in bucketed segments."""
+        return self._state.indexed
+
+    def fold_due(self) -> bool:
+        """Whether the tail is longer than ``tail_rows`` (an ``append`` would fold it)."""
+        return self.unfolded > self._tail_rows
+
+    def fold(self) -> bool:
+        """Fold the tail into the buckets, as ``append`` would, if it is longer than
+        ``tail_rows`` and no other fold is running; True if it did.
+
+        Safe on any thread: the buckets are built from a snapshot without the lock (numpy's
+        sorts release the GIL) and swapped in under it; rows appended meanwhile stay in the
+        tail, and live flags set meanwhile are kept (they live in the rows, not the buckets).
+        """
+        with self._swap:
+            state = self._state
+            if self._folding or state.rows.count - state.indexed <= self._tail_rows:
+                return False
+            self._folding = True
+        try:
+            segments = self._reorganised(state.segments, state.rows)
+            with self._swap:
+                self._state = _State(self._state.rows, segments)
+                self._arguments = None
+        finally:
+            with self._swap:
+                self._folding = False
+        return True
 
     def set_live(self, rows: Sequence[int] | npt.NDArray[np.integer], live: bool) -> None:
         """Mark rows live (matchable) or not; O(len(rows))."""
