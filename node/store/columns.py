@@ -32,16 +32,10 @@ def _at(blob: str, i: str = "i") -> str:
 
 _ENTRIES_SQL = (
     _COUNT + "INSERT INTO entries (origin, idx, leaf, body, kind, create_ms) "
-    "SELECT :origin, :first + i, substr(:leaves, 32 * i + 1, 32), {body}, {kind}, {create} FROM n"
+    "SELECT :origin, :first + i, substr(:leaves, 32 * i + 1, 32), "
+    f"substr(:bodies, {_at('offsets')} + 1, {_at('offsets', 'i + 1')} - {_at('offsets')}), "
+    "{kind}, " + _at("create") + " FROM n"
 )
-# Bodies of one length (a bulk import's ADDs mostly are) need no offsets column, and one
-# creation time for all (one import's) none of its own: fewer columns built under the GIL.
-_BODY_VARIABLE = (
-    f"substr(:bodies, {_at('offsets')} + 1, {_at('offsets', 'i + 1')} - {_at('offsets')})"
-)
-_BODY_FIXED = "substr(:bodies, :length * i + 1, :length)"
-_CREATE_VARIABLE = _at("create")
-_CREATE_ONE = ":create_one"
 _ALL_ADD = "'ADD'"
 _KIND_CASE = (
     "CASE substr(:kinds, i + 1, 1) WHEN x'41' THEN 'ADD' WHEN x'52' THEN 'RETRACT' "
@@ -50,11 +44,9 @@ _KIND_CASE = (
 _SIGNALS_SQL = (
     _COUNT + "INSERT INTO signals (type, row, value, quality, origin, idx, retracted) "
     "SELECT :type, :first + i, substr(:values, :size * i + 1, :size), {quality}, :origin, "
-    "{idx}, 0 FROM n"
+    + _at("idx")
+    + ", 0 FROM n"
 )
-# One signal per entry of consecutive indices (one PDQ per ADD): no index column needed.
-_IDX_VARIABLE = _at("idx")
-_IDX_CONSECUTIVE = ":first_idx + i"
 
 
 def int_column(values: Sequence[int | None]) -> bytes | None:
@@ -88,15 +80,21 @@ def insert_entries(
     n = len(entries)
     if n == 0:
         return True
-    # One transposition in C rather than a Python loop per column.
-    idx, leaves, bodies, kinds, creates = zip(*entries, strict=True)
-    first = idx[0]
-    if idx != tuple(range(first, first + n)) or set(map(len, leaves)) != {32}:
+    first = entries[0][0]
+    idx = [e[0] for e in entries]
+    leaves = [e[1] for e in entries]
+    bodies = [e[2] for e in entries]
+    kinds = [e[3] for e in entries]
+    if idx != list(range(first, first + n)) or set(map(len, leaves)) != {32}:
         return False
-    if set(map(type, bodies)) != {bytes}:
-        return False
-    lengths = set(map(len, bodies))
-    if 0 in lengths:  # an empty blob binds as NULL: the plain way
+    offsets = int_column([0, *accumulate(map(len, bodies))])
+    create = int_column([e[4] for e in entries])
+    if (
+        offsets is None
+        or create is None
+        or not all(isinstance(b, bytes) for b in bodies)
+        or min(map(len, bodies)) == 0  # an empty blob binds as NULL: the plain way
+    ):
         return False
     params: dict[str, object] = {
         "n": n,
@@ -104,26 +102,9 @@ def insert_entries(
         "first": first,
         "leaves": b"".join(leaves),
         "bodies": b"".join(bodies),
+        "offsets": offsets,
+        "create": create,
     }
-    if len(lengths) == 1:
-        body = _BODY_FIXED
-        params["length"] = lengths.pop()
-    else:
-        offsets = int_column([0, *accumulate(map(len, bodies))])
-        if offsets is None:
-            return False
-        body = _BODY_VARIABLE
-        params["offsets"] = offsets
-    one = creates[0]
-    if type(one) is int and -(2**63) <= one < 2**63 and creates.count(one) == n:
-        create = _CREATE_ONE
-        params["create_one"] = one
-    else:
-        column = int_column(creates)
-        if column is None:
-            return False
-        create = _CREATE_VARIABLE
-        params["create"] = column
     if kinds.count("ADD") == n:
         kind = _ALL_ADD
     else:
@@ -132,7 +113,7 @@ def insert_entries(
         except KeyError:
             return False
         kind = _KIND_CASE
-    conn.execute(_ENTRIES_SQL.format(body=body, kind=kind, create=create), params)
+    conn.execute(_ENTRIES_SQL.format(kind=kind), params)
     return True
 
 
@@ -149,12 +130,15 @@ def insert_signals(
     n = len(signals)
     if n == 0:
         return b""
-    idx, _types, values, qualities = zip(*signals, strict=True)
+    values = [s[2] for s in signals]
     sizes = set(map(len, values))
+    idx = int_column([s[0] for s in signals])
+    qualities = [s[3] for s in signals]
     if (
         sizes == {0}  # an empty blob binds as NULL: the plain way
         or len(sizes) != 1
-        or set(map(type, values)) != {bytes}
+        or idx is None
+        or not all(isinstance(v, bytes) for v in values)
     ):
         return None
     joined = b"".join(values)
@@ -165,21 +149,8 @@ def insert_signals(
         "values": joined,
         "size": sizes.pop(),
         "origin": origin,
+        "idx": idx,
     }
-    first_idx = idx[0]
-    if (
-        type(first_idx) is int
-        and 0 <= first_idx < 2**63 - n
-        and idx == tuple(range(first_idx, first_idx + n))
-    ):
-        idx_sql = _IDX_CONSECUTIVE
-        params["first_idx"] = first_idx
-    else:
-        column = int_column(idx)
-        if column is None:
-            return None
-        idx_sql = _IDX_VARIABLE
-        params["idx"] = column
     if qualities.count(None) == n:
         quality = "NULL"
     else:
@@ -188,5 +159,5 @@ def insert_signals(
             return None
         params["quality"] = column
         quality = _at("quality")
-    conn.execute(_SIGNALS_SQL.format(quality=quality, idx=idx_sql), params)
+    conn.execute(_SIGNALS_SQL.format(quality=quality), params)
     return joined

@@ -68,22 +68,15 @@ def _append(
         max_size=12,
     ),
     leaf_size=st.sampled_from([32, 32, 32, 31]),
-    uniform=st.booleans(),
 )
 def test_column_inserts_store_what_plain_inserts_store(
     tmp_path_factory: pytest.TempPathFactory,
     first: int,
     items: list[tuple[bytes, str, int, list[tuple[str, int, int | None]]]],
     leaf_size: int,
-    uniform: bool,
 ) -> None:
     entries = []
     signals: list[tuple[int, str, bytes, int | None]] = []
-    if uniform and items:
-        # A bulk import's shape: bodies of one length, one creation time (the column inserts
-        # then bind neither offsets nor times).
-        length, create = max(1, len(items[0][0])), items[0][2]
-        items = [(b.ljust(length, b"x")[:length], k, create, s) for b, k, _, s in items]
     for offset, (body, kind, create, sigs) in enumerate(items):
         idx = first + offset
         entries.append((idx, bytes([offset % 256]) * leaf_size, body, kind, create))
@@ -110,27 +103,3 @@ def test_int_column_is_exact_at_the_ends_of_int64(tmp_path: Path) -> None:
     assert got == values
     assert columns.int_column([2**63]) is None
     assert columns.int_column([None, 1]) is None
-
-
-def test_a_bulk_imports_shape_binds_no_offsets_times_or_indices_and_stores_the_same(
-    tmp_path: Path,
-) -> None:
-    entries = [(7 + i, bytes([i % 256]) * 32, bytes([i % 251]) * 90, "ADD", 5) for i in range(999)]
-    signals: list[tuple[int, str, bytes, int | None]] = [
-        (7 + i, "pdq", bytes([i % 253]) * 32, None) for i in range(999)
-    ]
-    assert _append(tmp_path / "fast.db", entries, signals, plain=False) == _append(
-        tmp_path / "plain.db", entries, signals, plain=True
-    )
-    store = Store(tmp_path / "traced.db", create=True)
-    statements: list[str] = []
-    store.db.conn.set_trace_callback(statements.append)
-    try:
-        with store.transaction():
-            store.append_chunk("a.example", entries, signals, [])
-    finally:
-        store.close()
-    inserts = [s for s in statements if s.lstrip().startswith("WITH RECURSIVE")]
-    assert len(inserts) == 2
-    # Every column is sliced at a fixed width or counted from i: no decimal column is cut.
-    assert not any("CAST(substr(" in s for s in inserts)
