@@ -14,7 +14,6 @@ answers are exact and include every row from the moment it is appended.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,9 +23,11 @@ import numpy as np
 import numpy.typing as npt
 
 from node.errors import InvalidInputError
-from node.hashing import Signal, SignalType, get_signal_type, signal_types
-from node.index import BitIndex, ExactIndex, Hit, warm_up
+from node.hashing import Signal, get_signal_type, signal_types
+from node.index import BitIndex, Hit, warm_up
+from node.index.fold_worker import FoldWorker
 from node.index.state import State
+from node.index_kinds import _from_state, _Index, _limit, _new_index
 from node.index_snapshot import (
     SnapshotError,
     StoreMark,
@@ -40,7 +41,6 @@ from node.store.store import AppendResult, IndexedSignal, Store
 
 log = logging.getLogger("hashfed.index")
 
-_Index = BitIndex | ExactIndex
 
 # While serving, a snapshot is saved once this many rows were added since the last one...
 SNAPSHOT_EVERY_ROWS = 500_000
@@ -98,11 +98,9 @@ class MatchIndex:
         self._trust_cursor = 0
         # Rows committed by this node, kept from memory until the next refresh (hold()).
         self._held: dict[str, tuple[int, list[bytes], int]] = {}
-        # Folds run on _folder once started (see the module docstring); at start they run here.
+        # Folds run on the worker once started (see the module docstring); at start, here.
         self._fold_here = True
-        self._fold_lock = threading.Lock()
-        self._fold_wanted = False
-        self._folder: threading.Thread | None = None
+        self._folds = FoldWorker(self._bit_indexes)
         reason = "no snapshot folder given" if snapshot_folder is None else ""
         loaded = snapshot_folder is not None and self._load_snapshot(snapshot_folder)
         if isinstance(loaded, str):
@@ -238,51 +236,23 @@ class MatchIndex:
             index.append(array, first_row=len(index))
 
     def _fold_later(self) -> None:
-        """Have the worker thread fold every index whose tail is due (started if idle)."""
-        if self._fold_here:
-            return
-        if not any(isinstance(i, BitIndex) and i.fold_due() for i in self._indexes.values()):
-            return
-        with self._fold_lock:
-            self._fold_wanted = True
-            if self._folder is None:
-                self._folder = threading.Thread(
-                    target=self._fold_loop, name="hashfed-index-fold", daemon=True
-                )
-                self._folder.start()
+        """Have the worker thread fold every index whose tail is due."""
+        if not self._fold_here and any(i.fold_due() for _, i in self._bit_indexes()):
+            self._folds.request()
 
-    def _fold_loop(self) -> None:
-        while True:
-            with self._fold_lock:
-                if not self._fold_wanted:
-                    self._folder = None
-                    return
-                self._fold_wanted = False
-            for name, index in self._indexes.items():
-                if not isinstance(index, BitIndex):
-                    continue
-                try:
-                    index.fold()
-                except Exception:  # an unfolded tail is still searched exactly: log, go on
-                    log.exception("folding the %s index failed; its tail stays scanned", name)
+    def _bit_indexes(self) -> list[tuple[str, BitIndex]]:
+        return [(n, i) for n, i in self._indexes.items() if isinstance(i, BitIndex)]
 
     def settle(self) -> None:
         """Wait for the worker's folds, then fold here whatever is still due: afterwards every
         index's tail is at most its ``tail_rows`` (what a snapshot holds)."""
-        with self._fold_lock:
-            folder = self._folder
-        if folder is not None:
-            folder.join()
-        for index in self._indexes.values():
-            if isinstance(index, BitIndex):
-                index.fold()
+        self._folds.join()
+        for _, index in self._bit_indexes():
+            index.fold()
 
     def close(self) -> None:
         """Wait for a fold in progress (nothing is lost without: the rows are in the store)."""
-        with self._fold_lock:
-            folder = self._folder
-        if folder is not None:
-            folder.join()
+        self._folds.join()
 
     def refresh_when_behind(self, min_rows: int, max_rows: int) -> bool:
         """:meth:`refresh` once the store holds, of some signal type, at least as many rows
@@ -416,40 +386,3 @@ class MatchIndex:
     def save_snapshot(self) -> WriteReport:
         """Capture and write a snapshot now, on this thread."""
         return self.capture_snapshot().write()
-
-
-def _limit(type_name: str, threshold: int | None) -> int:
-    """The distance a search of ``type_name`` uses: its default, or ``threshold`` checked."""
-    signal_type = get_signal_type(type_name)
-    if not signal_type.is_perceptual:
-        return 0
-    limit = signal_type.default_threshold if threshold is None else threshold
-    if not 0 <= limit <= signal_type.max_distance:
-        raise InvalidInputError(
-            f"threshold {limit} for {type_name} is outside 0..{signal_type.max_distance}"
-        )
-    return limit
-
-
-def _new_index(signal_type: SignalType) -> _Index:
-    if signal_type.is_perceptual:
-        return BitIndex(signal_type.size * 8, max_threshold=signal_type.default_threshold)
-    return ExactIndex(signal_type.size * 8)
-
-
-def _from_state(signal_type: SignalType, state: State) -> _Index:
-    """The index a state describes, if it is the kind and shape this version would build."""
-    expected = _new_index(signal_type)
-    index: _Index
-    if isinstance(expected, BitIndex):
-        index = BitIndex.from_state(state)
-        if index.max_threshold != expected.max_threshold:
-            raise SnapshotError(
-                f"{signal_type.name} snapshot indexes thresholds up to {index.max_threshold}, "
-                f"this version {expected.max_threshold}"
-            )
-    else:
-        index = ExactIndex.from_state(state)
-    if index.bits != expected.bits:
-        raise SnapshotError(f"{signal_type.name} snapshot holds {index.bits}-bit hashes")
-    return index

@@ -27,6 +27,6 @@ def test_published_rows_match_at_once_and_are_folded_by_the_worker(tmp_path: Pat
         )
         index.settle()
         assert pdq.folded >= 20_000 - 4_096 and not pdq.fold_due()
-        assert index._folder is None
+        assert not index._folds.running
         hits = index.search(Signal("pdq", values[-1]), 0)
         assert [(h.row, h.distance) for h in hits] == [(19_999, 0)]
