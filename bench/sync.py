@@ -110,11 +110,13 @@ def peak_rss_mb() -> float:
 def in_child(mode: str, home: Path, size: int = 0) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", mode, "--home", str(home), "--entries", str(size)],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
+    if out.returncode != 0:
+        sys.exit(f"the {mode} receiver failed (exit {out.returncode}):\n{out.stderr[-4000:]}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

@@ -106,6 +106,8 @@ class Node:
         return cls(i.paths, i.config, i.signer, i.cosigner, i.store)
 
     def close(self) -> None:
+        if (index := self.indexes.loaded) is not None:
+            index.close()  # joins a fold in progress on the index's worker thread
         self.store.close()
 
     def __enter__(self) -> Node:

@@ -4,6 +4,11 @@ Started from a saved snapshot (:mod:`node.index_snapshot`) when one is present a
 against the store, else built from the store; then followed incrementally: :meth:`refresh`
 picks up what anyone appended (new signal rows, new retractions, trust changes) by reading only
 what is newer than what it has seen, all in one consistent read of the store.
+
+Once started, rows are appended to the indexes without folding them into their buckets: a
+worker thread folds them (numpy's sorts release the GIL), so a sync's node thread stores the
+next group meanwhile. Until folded, rows sit in each index's tail, which every search scans:
+answers are exact and include every row from the moment it is appended.
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from node.errors import InvalidInputError
-from node.hashing import Signal, SignalType, get_signal_type, signal_types
-from node.index import BitIndex, ExactIndex, Hit, warm_up
+from node.hashing import Signal, get_signal_type, signal_types
+from node.index import BitIndex, Hit, warm_up
+from node.index.fold_worker import FoldWorker
 from node.index.state import State
+from node.index_kinds import _from_state, _Index, _limit, _new_index
 from node.index_snapshot import (
     SnapshotError,
     StoreMark,
@@ -34,7 +42,6 @@ from node.store.store import Store
 
 log = logging.getLogger("hashfed.index")
 
-_Index = BitIndex | ExactIndex
 
 # While serving, a snapshot is saved once this many rows were added since the last one...
 SNAPSHOT_EVERY_ROWS = 500_000
@@ -92,6 +99,9 @@ class MatchIndex:
         self._trust_cursor = 0
         # Rows committed by this node, kept from memory until the next refresh (hold()).
         self._held: dict[str, tuple[int, list[bytes], int]] = {}
+        # Folds run on the worker once started (see the module docstring); at start, here.
+        self._fold_here = True
+        self._folds = FoldWorker(self._bit_indexes)
         reason = "no snapshot folder given" if snapshot_folder is None else ""
         loaded = snapshot_folder is not None and self._load_snapshot(snapshot_folder)
         if isinstance(loaded, str):
@@ -112,6 +122,7 @@ class MatchIndex:
         # A build from the store saved nothing: its cursors differ from these (-1).
         self._saved_cursors = self._cursors() if source == "snapshot" else (-1, -1)
         self._saved_at = time.monotonic()
+        self._fold_here = False
         self.start = StartReport(source, time.perf_counter() - started, caught_up, reason)
         if source == "snapshot":
             log.info(
@@ -174,7 +185,7 @@ class MatchIndex:
                 )
                 if count:
                     array = np.frombuffer(values, dtype=np.uint8).reshape(count, signal_type.size)
-                    index.append(array, first_row=len(index))
+                    self._append(index, array)
             dead, self._retraction_cursor = self._store.signals.retracted_since(
                 self._retraction_cursor
             )
@@ -195,6 +206,7 @@ class MatchIndex:
                     target = self._indexes.get(signal_type_name)
                     if target is not None:
                         target.set_live([r for r in rows if r < len(target)], is_live)
+        self._fold_later()
 
     def hold(self, appended: Sequence[tuple[str, int, int, bytes]]) -> None:
         """Keep signal rows this node has just committed, ``(type, first row, count, values end
@@ -222,7 +234,32 @@ class MatchIndex:
             if rows and start == len(index):
                 size = get_signal_type(name).size
                 array = np.frombuffer(b"".join(chunks), dtype=np.uint8).reshape(rows, size)
-                index.append(array, first_row=start)
+                self._append(index, array)
+
+    def _append(self, index: _Index, array: npt.NDArray[np.uint8]) -> None:
+        if isinstance(index, BitIndex):
+            index.append(array, first_row=len(index), fold=self._fold_here)
+        else:
+            index.append(array, first_row=len(index))
+
+    def _fold_later(self) -> None:
+        """Have the worker thread fold every index whose tail is due."""
+        if not self._fold_here and any(i.fold_due() for _, i in self._bit_indexes()):
+            self._folds.request()
+
+    def _bit_indexes(self) -> list[tuple[str, BitIndex]]:
+        return [(n, i) for n, i in self._indexes.items() if isinstance(i, BitIndex)]
+
+    def settle(self) -> None:
+        """Wait for the worker's folds, then fold here whatever is still due: afterwards every
+        index's tail is at most its ``tail_rows`` (what a snapshot holds)."""
+        self._folds.join()
+        for _, index in self._bit_indexes():
+            index.fold()
+
+    def close(self) -> None:
+        """Wait for a fold in progress (nothing is lost without: the rows are in the store)."""
+        self._folds.join()
 
     def refresh_when_behind(self, min_rows: int, max_rows: int) -> bool:
         """:meth:`refresh` once the store holds, of some signal type, at least as many rows
@@ -263,7 +300,12 @@ class MatchIndex:
                 continue  # a type this version cannot match; its rows stay in the store
             fresh = [s for s in items if s.row >= len(index)]
             if fresh:
-                index.append([s.value for s in fresh], first_row=fresh[0].row)
+                values = [s.value for s in fresh]
+                if isinstance(index, BitIndex):
+                    index.append(values, first_row=fresh[0].row, fold=self._fold_here)
+                else:
+                    index.append(values, first_row=fresh[0].row)
+        self._fold_later()
 
     def search(self, signal: Signal, threshold: int | None) -> list[TypedHit]:
         limit = _limit(signal.type, threshold)
@@ -339,6 +381,7 @@ class MatchIndex:
             raise InvalidInputError("this match index has no snapshot folder")
         with self._store.transaction_read():
             self.refresh()
+            self.settle()
             sizes = self.sizes()
             mark = mark_of(self._store, sizes, self._retraction_cursor, self._trust_cursor)
             states = {name: index.state() for name, index in self._indexes.items()}
@@ -350,40 +393,3 @@ class MatchIndex:
     def save_snapshot(self) -> WriteReport:
         """Capture and write a snapshot now, on this thread."""
         return self.capture_snapshot().write()
-
-
-def _limit(type_name: str, threshold: int | None) -> int:
-    """The distance a search of ``type_name`` uses: its default, or ``threshold`` checked."""
-    signal_type = get_signal_type(type_name)
-    if not signal_type.is_perceptual:
-        return 0
-    limit = signal_type.default_threshold if threshold is None else threshold
-    if not 0 <= limit <= signal_type.max_distance:
-        raise InvalidInputError(
-            f"threshold {limit} for {type_name} is outside 0..{signal_type.max_distance}"
-        )
-    return limit
-
-
-def _new_index(signal_type: SignalType) -> _Index:
-    if signal_type.is_perceptual:
-        return BitIndex(signal_type.size * 8, max_threshold=signal_type.default_threshold)
-    return ExactIndex(signal_type.size * 8)
-
-
-def _from_state(signal_type: SignalType, state: State) -> _Index:
-    """The index a state describes, if it is the kind and shape this version would build."""
-    expected = _new_index(signal_type)
-    index: _Index
-    if isinstance(expected, BitIndex):
-        index = BitIndex.from_state(state)
-        if index.max_threshold != expected.max_threshold:
-            raise SnapshotError(
-                f"{signal_type.name} snapshot indexes thresholds up to {index.max_threshold}, "
-                f"this version {expected.max_threshold}"
-            )
-    else:
-        index = ExactIndex.from_state(state)
-    if index.bits != expected.bits:
-        raise SnapshotError(f"{signal_type.name} snapshot holds {index.bits}-bit hashes")
-    return index

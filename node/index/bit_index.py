@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import itertools
 import sys
+import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from node.index import buckets
+from node.index.bit_search import BitSearch, _hit_arrays, _kernel, _kernel_hits, _split, _State
 from node.index.buckets import Segment
-from node.index.hamming import check_threshold, scan, verify
+from node.index.hamming import check_threshold
 from node.index.hit import Hit
-from node.index.matches import Matches, to_hits
+from node.index.matches import to_hits
 from node.index.rows import Rows
 from node.index.state import (
     State,
@@ -34,67 +32,9 @@ from node.index.words import Words, queries_to_words, query_to_words, to_words, 
 _CHUNKS_PER_WORD = 3
 # search_many works on this many queries at a time: its (queries x probes) arrays stay a few MB.
 _QUERY_BATCH = 256
-# Candidates gathered at once within a batch, for the same reason.
-_GATHER_BLOCK = 1 << 18
-# A batched kernel call re-runs overflowing queries together if their buffers fit this many hits.
-_RERUN_ENTRIES = 1 << 23
 # state() format: bump on any change to the arrays or their meaning.
 _KIND = "bit_index"
 _STATE_VERSION = 1
-
-
-def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """A read-only view: the kernel is compiled once for read-only inputs, whatever their origin
-    (numba types writable and read-only arrays differently, and compiling costs seconds)."""
-    view = array.view()
-    view.flags.writeable = False
-    return view
-
-
-_NO_PLAN: tuple[object, ...] = tuple(
-    _read_only(a)
-    for a in (
-        np.zeros(1, dtype=np.uint32),
-        np.zeros(0, dtype=np.uint32),
-        np.zeros(0, dtype=np.intp),
-        np.zeros(0, dtype=np.uint32),
-        np.zeros(0, dtype=np.int64),
-    )
-)
-_ROW_MASK = np.uint64(0xFFFFFFFF)
-_DISTANCE_SHIFT = np.uint64(32)
-_kernel_module: ModuleType | None = None
-
-
-def _kernel() -> ModuleType:
-    """``node.index.kernel``, imported on first use rather than with this module.
-
-    Importing numba takes ~0.65 s, and every CLI command imports the index through the node
-    facade, while only searches need the kernel (building, appending and snapshots are numpy).
-    """
-    global _kernel_module
-    if _kernel_module is None:
-        from node.index import kernel
-
-        _kernel_module = kernel
-    return _kernel_module
-
-
-def _split(keys: Words) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Kernel output (distance << 32 | row) as (rows, distances)."""
-    return (keys & _ROW_MASK).astype(np.int64), (keys >> _DISTANCE_SHIFT).astype(np.int64)
-
-
-def _kernel_hits(keys: Words) -> list[Hit]:
-    rows, distances = _split(keys)
-    return [Hit(r, d) for r, d in zip(rows.tolist(), distances.tolist(), strict=True)]
-
-
-def _hit_arrays(hits: list[Hit]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    return (
-        np.array([hit.row for hit in hits], dtype=np.int64),
-        np.array([hit.distance for hit in hits], dtype=np.int64),
-    )
 
 
 def warm_up() -> bool:
@@ -115,19 +55,7 @@ def warm_up() -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class _State:
-    """Everything a search reads, swapped in one assignment so searches see a consistent view."""
-
-    rows: Rows
-    segments: tuple[Segment, ...]  # contiguous from row 0: the main segment, then a delta one
-
-    @property
-    def indexed(self) -> int:
-        return self.segments[-1].stop if self.segments else 0
-
-
-class BitIndex:
+class BitIndex(BitSearch):
     """Exact Hamming-radius search over fixed-length hashes (256-bit PDQ, 64-bit phash/dhash).
 
     Row r is the r-th appended hash; rows are never removed, only marked not live. Rows sit in
@@ -144,6 +72,9 @@ class BitIndex:
 
     One writer (append, set_live) may run alongside any number of searches: a search works on
     the snapshot it started with, plus live flags as they are at the moment it checks them.
+    :meth:`fold` may also run on another thread (a sync folds off the node's thread): it works
+    on a snapshot of the rows and swaps its buckets in under a lock, keeping rows appended
+    meanwhile in the tail; an ``append`` during it leaves its rows in the (scanned) tail.
     """
 
     def __init__(
@@ -180,6 +111,9 @@ class BitIndex:
         self._use_kernel: bool | None = None
         # (state, threshold, kernel arguments) of the last kernel search: one query's setup.
         self._arguments: tuple[_State, int, tuple[object, ...]] | None = None
+        # Held while the state is replaced; a fold works unlocked and only swaps under it.
+        self._swap = threading.Lock()
+        self._folding = False
 
     def __len__(self) -> int:
         return self._state.rows.count
@@ -195,17 +129,68 @@ class BitIndex:
     def use_kernel(self, on: bool) -> None:
         self._use_kernel = on
 
-    def append(self, values: npt.NDArray[np.uint8] | Sequence[bytes], *, first_row: int) -> None:
-        """Add hashes as rows ``first_row, first_row + 1, ...``; ``first_row`` must be len(self)."""
-        state = self._state
-        if first_row != state.rows.count:
-            raise ValueError(f"first_row must be {state.rows.count}, got {first_row}")
+    def append(
+        self,
+        values: npt.NDArray[np.uint8] | Sequence[bytes],
+        *,
+        first_row: int,
+        fold: bool = True,
+    ) -> None:
+        """Add hashes as rows ``first_row, first_row + 1, ...``; ``first_row`` must be len(self).
+
+        ``fold=False`` (or a :meth:`fold` running on another thread) leaves them in the tail,
+        found by a scan, until the next fold: the caller folds when it suits it.
+        """
         new = to_words(values, self.bits)
-        if not len(new):
-            return
-        rows = state.rows.appended(new)
-        self._state = _State(rows, self._reorganised(state.segments, rows))
-        self._arguments = None  # drop the old snapshot's arrays now, not at the next search
+        with self._swap:
+            state = self._state
+            if first_row != state.rows.count:
+                raise ValueError(f"first_row must be {state.rows.count}, got {first_row}")
+            if not len(new):
+                return
+            rows = state.rows.appended(new)
+            segments = state.segments
+            if fold and not self._folding:
+                segments = self._reorganised(segments, rows)
+            self._state = _State(rows, segments)
+            self._arguments = None  # drop the old snapshot's arrays now, not at the next search
+
+    @property
+    def unfolded(self) -> int:
+        """Rows in the tail (appended since the last fold): scanned by every search."""
+        return self._state.rows.count - self._state.indexed
+
+    @property
+    def folded(self) -> int:
+        """Rows in bucketed segments."""
+        return self._state.indexed
+
+    def fold_due(self) -> bool:
+        """Whether the tail is longer than ``tail_rows`` (an ``append`` would fold it)."""
+        return self.unfolded > self._tail_rows
+
+    def fold(self) -> bool:
+        """Fold the tail into the buckets, as ``append`` would, if it is longer than
+        ``tail_rows`` and no other fold is running; True if it did.
+
+        Safe on any thread: the buckets are built from a snapshot without the lock (numpy's
+        sorts release the GIL) and swapped in under it; rows appended meanwhile stay in the
+        tail, and live flags set meanwhile are kept (they live in the rows, not the buckets).
+        """
+        with self._swap:
+            state = self._state
+            if self._folding or state.rows.count - state.indexed <= self._tail_rows:
+                return False
+            self._folding = True
+        try:
+            segments = self._reorganised(state.segments, state.rows)
+            with self._swap:
+                self._state = _State(self._state.rows, segments)
+                self._arguments = None
+        finally:
+            with self._swap:
+                self._folding = False
+        return True
 
     def set_live(self, rows: Sequence[int] | npt.NDArray[np.integer], live: bool) -> None:
         """Mark rows live (matchable) or not; O(len(rows))."""
@@ -344,114 +329,6 @@ class BitIndex:
             return [_split(self._kernel_one(self._state, words[0], threshold))]
         return [_split(keys) for keys in self._kernel_many(self._state, words, threshold)]
 
-    def _kernel_arguments(self, state: _State, threshold: int) -> tuple[object, ...]:
-        """Everything ``kernel.search`` takes besides the query and the output buffer."""
-        cached = self._arguments
-        if cached is not None and cached[0] is state and cached[1] == threshold:
-            return cached[2]
-        rows = state.rows
-        bounds = np.zeros((2, 4), dtype=np.int64)
-        plans: list[tuple[object, ...]] = []
-        for i, segment in enumerate(state.segments):
-            plan = None
-            if threshold <= self.max_threshold:
-                plan = buckets.probe_plan(self._layout.count, segment.key_bits, threshold)
-            limit = int(self._scan_fraction * segment.size)
-            if plan is None or len(plan.masks) > self._scan_fraction * segment.size:
-                plan, limit = None, -1
-            bounds[i] = (segment.start, segment.stop, segment.key_bits, limit)
-            plans.append(
-                _NO_PLAN
-                if plan is None
-                else tuple(
-                    _read_only(a)
-                    for a in (segment.offsets, segment.rows, plan.chunks, plan.masks, plan.radii)
-                )
-            )
-        segment_count = len(state.segments)
-        tail_start = state.indexed
-        if threshold > self.max_threshold:
-            # Scan everything as one range: no bucket work at all.
-            segment_count, tail_start = 0, 0
-        while len(plans) < 2:
-            plans.append(_NO_PLAN)
-        arguments = (
-            _read_only(rows.words),
-            _read_only(rows.live),
-            rows.count,
-            tail_start,
-            segment_count,
-            _read_only(bounds),
-            *plans[0],
-            *plans[1],
-            _read_only(self._layout.words),
-            _read_only(self._layout.tops),
-        )
-        self._arguments = (state, threshold, arguments)
-        return arguments
-
-    def _kernel_one(self, state: _State, query: Words, threshold: int) -> Words:
-        words, live, count, tail_start, segment_count, bounds, *rest = self._kernel_arguments(
-            state, threshold
-        )
-        kernel = _kernel()
-        out = np.empty(kernel.BATCH_CAPACITY, dtype=np.uint64)
-        while True:
-            found = kernel.search(
-                words,
-                live,
-                count,
-                tail_start,
-                _read_only(query),
-                threshold,
-                segment_count,
-                bounds,
-                *rest,
-                out,
-            )
-            if found <= len(out):
-                return out[:found]
-            out = np.empty(found + found // 8 + 16, dtype=np.uint64)
-
-    def _kernel_many(self, state: _State, queries: Words, threshold: int) -> list[Words]:
-        if not len(queries):
-            return []
-        words, live, count, tail_start, segment_count, bounds, *rest = self._kernel_arguments(
-            state, threshold
-        )
-        kernel = _kernel()
-        out = np.empty((len(queries), kernel.BATCH_CAPACITY), dtype=np.uint64)
-        found = np.empty(len(queries), dtype=np.int64)
-        kernel.search_batch(
-            words, live, count, tail_start, _read_only(np.ascontiguousarray(queries)), threshold,
-            segment_count, bounds, *rest, out, found,
-        )  # fmt: skip
-        counts = found.tolist()
-        results: list[Words] = [out[q, :n] for q, n in enumerate(counts)]
-        over = np.flatnonzero(found > kernel.BATCH_CAPACITY)
-        if len(over):
-            # Answers too big for the first pass (a query inside a crowd of near-duplicates):
-            # run those again, still in parallel, with room for the largest, if that fits.
-            room = int(found[over].max())
-            if len(over) * room <= _RERUN_ENTRIES:
-                again = np.empty((len(over), room), dtype=np.uint64)
-                found_again = np.empty(len(over), dtype=np.int64)
-                kernel.search_batch(
-                    words, live, count, tail_start,
-                    _read_only(np.ascontiguousarray(queries[over])), threshold,
-                    segment_count, bounds, *rest, again, found_again,
-                )  # fmt: skip
-                # Live flags may have changed between the passes: trust the second count.
-                for i, (q, n) in enumerate(zip(over.tolist(), found_again.tolist(), strict=True)):
-                    fits = n <= room
-                    results[q] = (
-                        again[i, :n] if fits else self._kernel_one(state, queries[q], threshold)
-                    )
-            else:
-                for q in over.tolist():
-                    results[q] = self._kernel_one(state, queries[q], threshold)
-        return results
-
     def _search(self, queries: Words, threshold: int) -> list[list[Hit]]:
         state = self._state
         if self.use_kernel:
@@ -464,45 +341,6 @@ class BitIndex:
             matches = self._matches(state, batch, threshold)
             hits.extend(to_hits(matches, len(batch), state.rows.is_live))
         return hits
-
-    def _matches(self, state: _State, queries: Words, threshold: int) -> Matches:
-        words, count = state.rows.words, state.rows.count
-        if threshold > self.max_threshold:
-            return scan(words, 0, count, queries, threshold)
-        parts = [self._probe(s, words, queries, threshold) for s in state.segments]
-        parts.append(scan(words, state.indexed, count, queries, threshold))
-        return Matches.concat(parts)
-
-    def _probe(self, segment: Segment, words: Words, queries: Words, threshold: int) -> Matches:
-        plan = buckets.probe_plan(self._layout.count, segment.key_bits, threshold)
-        if plan is None or len(plan.masks) > self._scan_fraction * segment.size:
-            return scan(words, segment.start, segment.stop, queries, threshold)
-        keys = self._layout.keys(queries, segment.key_bits)
-        starts, lengths = buckets.bucket_bounds(segment, plan, keys)
-        totals = lengths.sum(axis=1)
-        # Past some candidate count, reading the segment in order beats gathering rows at
-        # random (and a crowd of near-identical hashes cannot make a query quadratic).
-        wide = totals > self._scan_fraction * segment.size
-        if len(queries) == 1:
-            if wide[0]:
-                return scan(words, segment.start, segment.stop, queries, threshold)
-            candidates = buckets.gather_rows(segment, starts, lengths)
-            return verify(words, candidates, queries, None, threshold)
-        parts: list[Matches] = []
-        if wide.any():
-            ids = np.flatnonzero(wide)
-            found = scan(words, segment.start, segment.stop, queries[ids], threshold)
-            parts.append(Matches(ids[found.queries], found.rows, found.distances))
-        narrow = np.flatnonzero(~wide)
-        # Gather candidates for a run of queries at a time to bound the temporaries.
-        group = (np.cumsum(totals[narrow]) - 1) // _GATHER_BLOCK
-        cuts = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), len(narrow)]
-        for lo, hi in itertools.pairwise(cuts):
-            ids = narrow[lo:hi]
-            candidates = buckets.gather_rows(segment, starts[ids], lengths[ids])
-            owners = np.repeat(ids, totals[ids])
-            parts.append(verify(words, candidates, queries, owners, threshold))
-        return Matches.concat(parts)
 
     def _reorganised(self, segments: tuple[Segment, ...], rows: Rows) -> tuple[Segment, ...]:
         """Buckets after an append: fold the tail in once it is too long to scan cheaply."""

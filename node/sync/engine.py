@@ -6,13 +6,9 @@ See the package docstring for the protocol; every facade call goes through the n
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass
 
 from node.core import Node
 from node.errors import (
@@ -23,186 +19,63 @@ from node.errors import (
     ProofError,
     SyncError,
 )
-from node.log.checkpoint import Checkpoint, SignedCheckpoint
-from node.log.entry import MAX_ENTRY_BYTES
+from node.log.checkpoint import SignedCheckpoint
 from node.log.keys import VerifierKey
-from node.log.merkle import EMPTY_ROOT, Frontier, leaf_hash, leaf_hashes, verify_consistency
-from node.server.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
 from node.server.runner import NodeRunner
-from node.service.integrity_report import Damage, OwnDamageError, repair_advice
+from node.service.integrity_report import OwnDamageError
 from node.service.own_log_check import check_offer
 from node.store.rows import StoredCheckpoint
-from node.sync.client import PeerClient, PeerError, PeerTarget
-from node.sync.fault import (
-    MAX_FULL_LOG_ENTRIES,
-    PEER_FAULT_REASON,
-    Culprit,
-    FullLogCheck,
-    Verdict,
+from node.sync.batches import (
+    BATCH_FAULT_REASON,
+    NO_BATCH_PROOF_REASON,
+    OUT_OF_RANGE_REASON,
+    OVERSIZED_REASON,
+    BatchRefusedError,
+    verify_batch,
 )
-from node.sync.outcome import OK_OUTCOMES, SyncOutcome
+from node.sync.client import PeerClient, PeerError, PeerTarget
+from node.sync.groups import GroupWriter
+from node.sync.judging import Judging
+from node.sync.reports import (
+    FAILED,
+    HALTED,
+    IMPORTED,
+    OWN,
+    PEER_BEHIND,
+    PEER_OUTDATED,
+    REJECTED,
+    UNTRUSTED,
+    UP_TO_DATE,
+    OriginSyncReport,
+    PeerSyncReport,
+    ProgressFn,
+    SyncProgress,
+)
 from node.text import shown
-from node.verified_import import Held, StoredGroup, VerifiedGroup
+from node.verified_import import Held
 
-if TYPE_CHECKING:
-    from node.results import JsonShape
+# Moved to node/sync/{batches,reports}.py; still importable from here, where callers look.
+__all__ = [
+    "BATCH_FAULT_REASON",
+    "FAILED",
+    "NO_BATCH_PROOF_REASON",
+    "OUT_OF_RANGE_REASON",
+    "OVERSIZED_REASON",
+    "OWN",
+    "PEER_OUTDATED",
+    "BatchRefusedError",
+    "OriginSyncReport",
+    "PeerSyncReport",
+    "ProgressFn",
+    "SyncProgress",
+    "sync_peer",
+    "verify_batch",
+]
 
 log = logging.getLogger("hashfed.sync")
 # A library logs; the program decides where it goes (``hashfed serve`` configures logging, the
 # ``sync`` command prints its own report instead).
 log.addHandler(logging.NullHandler())
-
-# What happened to one origin a peer offered (``OriginSyncReport.status``; node.sync.outcome).
-IMPORTED = SyncOutcome.IMPORTED
-UP_TO_DATE = SyncOutcome.UP_TO_DATE
-PEER_BEHIND = SyncOutcome.PEER_BEHIND
-OWN = SyncOutcome.OWN
-UNTRUSTED = SyncOutcome.UNTRUSTED
-HALTED = SyncOutcome.HALTED
-REJECTED = SyncOutcome.REJECTED
-EVIDENCE = SyncOutcome.EVIDENCE
-FAILED = SyncOutcome.FAILED
-PEER_OUTDATED = SyncOutcome.PEER_OUTDATED
-
-# Statistics keys (``peer_stats.reasons``) of batches refused before or at verification.
-OUT_OF_RANGE_REASON = "entries sent out of the range asked for"
-OVERSIZED_REASON = "entry larger than the protocol allows"
-BATCH_FAULT_REASON = PEER_FAULT_REASON
-NO_BATCH_PROOF_REASON = "peer sent no batch proof"
-"""``BatchRefusedError.reason`` of a batch ending before the signed size without a proof: what a
-hashfed older than batch proofs sends (the package is still ``hashfed.v1``)."""
-
-MAX_BATCH_BYTES_RECEIVED = MAX_BATCH_BYTES + MAX_ENTRY_BYTES
-"""Most entry bytes accepted in one batch: the protocol's 1 MiB, which one entry (at most
-``MAX_ENTRY_BYTES``) may overrun."""
-
-OK_STATUSES = OK_OUTCOMES
-
-
-@dataclass(frozen=True)
-class SyncProgress:
-    """Reported while entries arrive: ``received`` of ``total`` missing entries of ``origin``."""
-
-    peer: str
-    origin: str
-    received: int
-    total: int
-
-
-ProgressFn = Callable[[SyncProgress], None]
-
-
-@dataclass
-class OriginSyncReport:
-    origin: str
-    status: SyncOutcome
-    their_size: int = 0
-    our_size_before: int = 0
-    our_size_after: int = 0
-    fetched: int = 0
-    """Entries received from the peer in this run."""
-    reused: int = 0
-    """Entries already held beyond our newest checkpoint (verified and stored by an earlier,
-    interrupted run), not fetched again."""
-    imported: int = 0
-    rejected: int = 0
-    reason: str | None = None
-    evidence_id: int | None = None
-    own_damage: bool = False
-    """The failure is our own store's damage (recorded as an integrity finding): nobody else's."""
-
-    @property
-    def ok(self) -> bool:
-        return self.status in OK_STATUSES
-
-    JSON: ClassVar[JsonShape] = (
-        ("origin", "origin"),
-        ("status", "status"),
-        ("their_size", "their_size"),
-        ("our_size_before", "our_size_before"),
-        ("our_size_after", "our_size_after"),
-        ("fetched", "fetched"),
-        ("reused", "reused"),
-        ("received", "imported"),
-        ("rejected", "rejected"),
-        ("reason", "reason"),
-        ("evidence_id", "evidence_id"),
-    )
-
-
-@dataclass
-class PeerSyncReport:
-    peer: str
-    address: str = ""
-    origins: list[OriginSyncReport] = field(default_factory=list)
-    error: str | None = None
-    """Why the peer could not be synced at all (unreachable, certificate refused, …)."""
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and all(o.ok for o in self.origins)
-
-    @property
-    def received(self) -> int:
-        return sum(o.imported for o in self.origins)
-
-    @property
-    def rejected(self) -> int:
-        return sum(o.rejected for o in self.origins)
-
-    @property
-    def fetched(self) -> int:
-        return sum(o.fetched for o in self.origins)
-
-    @property
-    def reused(self) -> int:
-        return sum(o.reused for o in self.origins)
-
-    @property
-    def untrusted_skipped(self) -> list[str]:
-        return [o.origin for o in self.origins if o.status == UNTRUSTED]
-
-    @property
-    def evidence(self) -> list[OriginSyncReport]:
-        return [o for o in self.origins if o.status == EVIDENCE]
-
-    def problems(self) -> list[str]:
-        """What went wrong, in words, one item per failure."""
-        out = [] if self.error is None else [self.error]
-        out.extend(f"{self.peer}: {o.origin}: {o.reason}" for o in self.origins if not o.ok)
-        return out
-
-    def summary(self) -> str:
-        """One log line."""
-        if self.error is not None:
-            return f"sync {self.peer}: failed: {self.error}"
-        parts = [
-            f"{self.received} entries received",
-            f"{self.fetched} fetched",
-            f"{self.reused} held from an earlier run",
-            f"{self.rejected} rejected",
-        ]
-        if self.untrusted_skipped:
-            parts.append(f"{len(self.untrusted_skipped)} untrusted origin(s) skipped")
-        if self.evidence:
-            parts.append(f"EVIDENCE against {', '.join(o.origin for o in self.evidence)}")
-        text = f"sync {self.peer}: " + ", ".join(parts)
-        if not self.ok:
-            text += "; " + "; ".join(self.problems())
-        return text
-
-    JSON: ClassVar[JsonShape] = (
-        ("peer", "peer"),
-        ("address", "address"),
-        ("ok", "ok"),
-        ("error", "error"),
-        ("received", "received"),
-        ("fetched", "fetched"),
-        ("reused", "reused"),
-        ("rejected", "rejected"),
-        ("untrusted_origins_skipped", "untrusted_skipped"),
-        ("origins", "origins"),
-    )
 
 
 @dataclass(frozen=True)
@@ -282,48 +155,7 @@ async def sync_peer(
     return report
 
 
-class BatchRefusedError(Exception):
-    """A batch failed a check before or at verification; ends the stream (internal)."""
-
-    def __init__(self, reason: str, detail: str, count: int, *, proof: bool = False) -> None:
-        super().__init__(f"{reason} ({detail})")
-        self.reason = reason
-        self.detail = detail
-        self.count = count
-        self.proof = proof
-        """Whether the batch was well-formed but did not prove into the signed tree."""
-
-
-def check_batch(start: int, batch: Sequence[bytes], position: int, end: int) -> None:
-    """Raise :class:`BatchRefusedError` unless ``batch`` is a well-formed next batch of ``[position,
-    end)``: at ``position``, 1..1,000 entries, none beyond ``end``, each entry and the whole
-    batch within the protocol's sizes. Checked before any hashing."""
-    count = len(batch)
-    if start != position or not 0 < count <= min(MAX_BATCH_ENTRIES, end - position):
-        raise BatchRefusedError(
-            OUT_OF_RANGE_REASON,
-            f"{count} entries at index {start} when at most {MAX_BATCH_ENTRIES} of "
-            f"{position}..{end - 1} were asked for",
-            max(count, 1),
-        )
-    sizes = list(map(len, batch))
-    largest = max(sizes)
-    if largest > MAX_ENTRY_BYTES:
-        raise BatchRefusedError(
-            OVERSIZED_REASON,
-            f"an entry of {largest} bytes; entries are at most {MAX_ENTRY_BYTES}",
-            count,
-        )
-    if sum(sizes) > MAX_BATCH_BYTES_RECEIVED:
-        raise BatchRefusedError(
-            OVERSIZED_REASON,
-            f"a batch of {sum(sizes)} bytes of entries; batches are at most {MAX_BATCH_BYTES} "
-            f"(one entry may overrun it)",
-            count,
-        )
-
-
-class _OriginSync:
+class _OriginSync(Judging):
     """One origin offered by one peer."""
 
     def __init__(
@@ -436,30 +268,6 @@ class _OriginSync:
             held, f"{self.origin} signed a tree of size {their.size} whose root differs from"
         )
 
-    async def _evidence(
-        self, kind: str, first_note: str, second_note: str, detail: dict[str, object]
-    ) -> OriginSyncReport:
-        r = self.report
-        try:
-            r.evidence_id = await self.runner.call(
-                self.node.importer.record_evidence,
-                self.origin,
-                kind,
-                first_note,
-                second_note,
-                json.dumps(detail, sort_keys=True),
-                self.peer,
-            )
-        except OwnDamageError as exc:  # the evidence did not prove itself: built from damage
-            return self._damaged(exc.damage)
-        r.status = EVIDENCE
-        r.reason = (
-            f"{self.origin} signed two checkpoints that cannot both be true ({kind}); "
-            f"evidence #{r.evidence_id} kept, import from {self.origin} stopped"
-        )
-        log.error("EQUIVOCATION by %s (relayed by %s): %s", self.origin, self.peer, r.reason)
-        return r
-
     def _outdated(self, refused: BatchRefusedError) -> OriginSyncReport:
         r = self.report
         r.status = PEER_OUTDATED
@@ -468,19 +276,6 @@ class _OriginSync:
             f"(older than this protocol); upgrade it ({refused.detail})"
         )
         log.warning("sync %s: %s: %s", self.peer, self.origin, r.reason)
-        return r
-
-    def _damaged(self, damage: Damage) -> OriginSyncReport:
-        """Our own store is wrong (recorded as an integrity finding): no evidence, no halt, no
-        count against the peer; the operator repairs it."""
-        r = self.report
-        r.status = FAILED
-        r.own_damage = True
-        r.reason = (
-            f"this node's copy of {self.origin} is damaged ({damage.detail}); nobody is "
-            f"blamed, no evidence kept. Repair: {damage.repair}"
-        )
-        log.error("sync %s: %s: %s", self.peer, self.origin, r.reason)
         return r
 
     async def _reject(self, count: int, reason: str, detail: str = "") -> OriginSyncReport:
@@ -514,7 +309,7 @@ class _OriginSync:
         frontier = held.frontier
         limit = min(their.size, held.size + self.max_fetch)
         need = their.size - r.our_size_before
-        writer = _Writer(self.runner, self.origin, signed, position, frontier)
+        writer = GroupWriter(self.runner, self.origin, signed, position, frontier)
         refused: BatchRefusedError | None = None
         try:
             stream = self.client.stream_entries(self.origin, position, their.size)
@@ -590,256 +385,6 @@ class _OriginSync:
             )
         return r
 
-    def _stored(self, writer: _Writer) -> None:
+    def _stored(self, writer: GroupWriter) -> None:
         self.report.imported += writer.appended
         self.report.our_size_after = max(self.report.our_size_after, writer.size)
-
-    def _contradiction(self, held: Held, what: str) -> OriginSyncReport:
-        """A signed tree that contradicts the entries held beyond our newest checkpoint, which
-        were proven into another checkpoint the origin signed: the origin's doing, not the
-        peer's. The evidence format needs a checkpoint held in full (the one those entries were
-        proven into), so evidence is recorded once the sync reaches it."""
-        r = self.report
-        r.status = FAILED
-        r.reason = (
-            f"{what} the {held.size} entries we hold (verified against its checkpoint of size "
-            f"{_note_size(held)}); not the peer's fault; evidence is recorded once that "
-            "checkpoint is reached"
-        )
-        log.error("sync %s: %s: %s", self.peer, self.origin, r.reason)
-        return r
-
-    async def _judge(
-        self, signed: SignedCheckpoint, held: Held, refused: BatchRefusedError, *, retried: bool
-    ) -> OriginSyncReport:
-        """The first batch after our ``held.size`` entries did not prove into the signed tree:
-        the peer's fault, unless the origin is proven to have signed two incompatible trees."""
-        r = self.report
-        their = signed.checkpoint
-        m = held.size
-        failure = refused.detail
-        now = await self.runner.call(self.node.importer.held, self.origin)
-        if now.size != m:
-            # Another sync (another peer, another process) stored entries meanwhile: nobody's
-            # fault, the next round continues from there.
-            r.status = UP_TO_DATE
-            r.reason = "our log of this origin changed during the sync; next round continues"
-            return r
-        if retried:
-            # Judged a moment ago: our tree is a prefix of the signed one, so again the bytes.
-            return await self._reject(refused.count, PEER_FAULT_REASON, failure)
-        log.info(
-            "sync %s: %s: the batch after %d does not prove into the tree of size %d (%s); "
-            "deciding whose fault",
-            self.peer,
-            self.origin,
-            m,
-            their.size,
-            failure,
-        )
-        cleared = m == 0  # every tree extends the empty one: only the bytes can be wrong
-        if m > 0:
-            try:
-                proof = await self.client.consistency(self.origin, m, their.size)
-                verify_consistency(m, their.size, proof, held.frontier.root(), their.root)
-                cleared = True  # the peer's own proof shows our tree is a prefix of the signed one
-            except (PeerError, ProofError) as exc:
-                log.info(
-                    "sync %s: %s: consistency %d -> %d: %s",
-                    self.peer,
-                    self.origin,
-                    m,
-                    their.size,
-                    exc,
-                )
-        latest = held.latest
-        verdict = None
-        if not cleared and their.size <= MAX_FULL_LOG_ENTRIES:
-            try:
-                verdict, check = await self._full_log_verdict(signed, latest)
-            except OwnDamageError as exc:  # our newest checkpoint's note no longer verifies
-                return self._damaged(exc.damage)
-            if verdict is not None and verdict.culprit is Culprit.ORIGIN:
-                assert latest is not None  # a prefix of size 0 cannot differ
-                return await self._evidence(
-                    "inconsistent-larger", latest.note, signed.text(), verdict.detail
-                )
-            if (
-                verdict is not None
-                and verdict.culprit is Culprit.NOBODY
-                and held.head is not None
-                and check.root_at(m) != held.frontier.root()
-            ):
-                damage = await self.runner.call(self.node.importer.head_damage, self.origin)
-                target = Checkpoint.parse(held.head.target_note.split("\n\n", 1)[0] + "\n")
-                if damage is None and (target.size, target.root) == (their.size, their.root):
-                    # Our head was proven into this very tree, yet the full log that
-                    # reproduces it does not give our head: our leaves changed since.
-                    damage = Damage(
-                        self.origin,
-                        "head",
-                        f"the {m} entries held beyond the newest checkpoint are not the "
-                        f"first {m} of the signed tree of size {their.size} they were proven "
-                        "into",
-                        repair_advice(self.origin, None, "head"),
-                        checkpoint_size=m,
-                    )
-                if damage is not None:
-                    return self._damaged(damage)
-                # The signed tree of n extends our newest checkpoint but not the entries held
-                # beyond it.
-                return self._contradiction(
-                    held, f"{self.origin}'s signed tree of size {their.size} does not extend"
-                )
-        await self._reject(refused.count, PEER_FAULT_REASON, failure)
-        if not (cleared or (verdict is not None and verdict.culprit is Culprit.NOBODY)):
-            return r
-        # Our tree is a prefix of the signed one, so only the bytes were wrong: one more try in
-        # this round (a peer that lied once may send them intact now); a second failure is
-        # only counted.
-        reason = r.reason
-        result = await self._fetch(signed, held, retried=True)
-        if result.status == IMPORTED and result.reason is None:
-            result.reason = f"{reason}; received again intact"
-        return result
-
-    async def _full_log_verdict(
-        self, signed: SignedCheckpoint, latest: StoredCheckpoint | None
-    ) -> tuple[Verdict | None, FullLogCheck]:
-        """Fetch the whole log again (leaf hashes only) and judge it against our newest signed
-        checkpoint (if any) and the relayed one (node/sync/fault.py)."""
-        their = signed.checkpoint
-        if latest is None:
-            check = FullLogCheck(0, EMPTY_ROOT, their.size, their.root)
-        else:
-            # The root from our signed note, not the stored column: a changed byte there would
-            # make the honest full log look like the origin's contradiction.
-            mine = await self.runner.call(self.node.importer.stored_note, latest)
-            check = FullLogCheck(mine.size, mine.root, their.size, their.root)
-        try:
-            stream = self.client.stream_entries(self.origin, 0, their.size)
-            async with contextlib.aclosing(stream):
-                async for start, batch, _proof in stream:
-                    try:
-                        check_batch(start, batch, check.size, their.size)
-                    except BatchRefusedError:
-                        break
-                    check.add(leaf_hash(b) for b in batch)
-            return check.verdict(), check
-        except SyncError as exc:
-            log.info("sync %s: %s: full log unavailable: %s", self.peer, self.origin, exc)
-            return None, check
-
-
-def _note_size(held: Held) -> int:
-    """Size of the checkpoint our head was proven against (signed, verified when stored)."""
-    assert held.head is not None
-    return Checkpoint.parse(held.head.target_note.split("\n\n", 1)[0] + "\n").size
-
-
-def verify_batch(
-    start: int,
-    batch: Sequence[bytes],
-    proof: Sequence[bytes],
-    frontier: Frontier,
-    signed: SignedCheckpoint,
-) -> tuple[Frontier, list[bytes]]:
-    """Check one streamed batch; return the frontier after it and the batch's leaf hashes, or
-    raise :class:`BatchRefusedError`.
-
-    ``frontier`` is our verified tree so far (its size is where the batch must start). The
-    batch is folded into it, and ``proof`` must be the RFC 9162 consistency proof from that
-    new size to the signed size, against the new root and the signed root: then the batch's
-    entries are provably the origin's, whoever relayed them.
-    """
-    cp = signed.checkpoint
-    check_batch(start, batch, frontier.size, cp.size)
-    leaves = leaf_hashes(batch)
-    extended = frontier.extend(leaves)
-    if not proof and extended.size < cp.size:
-        # What a hashfed older than batch proofs sends: outdated, not lying (nothing counted).
-        raise BatchRefusedError(
-            NO_BATCH_PROOF_REASON,
-            f"entries {start}..{extended.size - 1} end before {cp.size} without a proof",
-            0,
-        )
-    try:
-        verify_consistency(extended.size, cp.size, proof, extended.root(), cp.root)
-    except ProofError as exc:
-        raise BatchRefusedError(
-            BATCH_FAULT_REASON,
-            f"entries {start}..{extended.size - 1}: {exc}",
-            len(batch),
-            proof=True,
-        ) from None
-    return extended, leaves
-
-
-GROUP_ENTRIES = 8_192
-GROUP_BYTES = 4 * 1024 * 1024
-"""Verified entries are stored in groups of up to this many entries or bytes of bodies, one
-transaction each, while the next batches arrive. At most one group is being written and one
-filling, so a stream holds at most ~2 x 4 MiB of bodies (plus their rows) awaiting the disk."""
-
-
-class _Writer:
-    """Stores verified batches in groups, one group writing while the next fills."""
-
-    def __init__(
-        self,
-        runner: NodeRunner,
-        origin: str,
-        signed: SignedCheckpoint,
-        start: int,
-        frontier: Frontier,
-    ) -> None:
-        self.runner = runner
-        self.origin = origin
-        self.signed = signed
-        self.appended = 0
-        self.size = start
-        self._group = VerifiedGroup(origin, start, frontier)
-        self._writing: asyncio.Task[StoredGroup] | None = None
-
-    async def add(self, batch: Sequence[bytes], leaves: list[bytes], frontier: Frontier) -> None:
-        self._group.add(batch, leaves, frontier)
-        if len(self._group.bodies) >= GROUP_ENTRIES or self._group.nbytes >= GROUP_BYTES:
-            await self._write()
-
-    async def finish(self) -> None:
-        """Store what is left and wait for every write."""
-        await self._write()
-        await self._settle()
-
-    async def finish_verified(self) -> None:
-        """Like :meth:`finish`, for a stream that ended in error: what was verified is stored
-        unless storing fails too (then the caller's error is the one reported)."""
-        try:
-            await self.finish()
-        except HashfedError as exc:
-            log.warning("sync: %s: verified entries not stored: %s", self.origin, exc)
-
-    async def finish_quietly(self) -> None:
-        """Wait for the group being written (its error, if any, is dropped: the caller is
-        already handling one); the group filling is dropped."""
-        self._group = VerifiedGroup(self.origin, self._group.end, self._group.frontier)
-        with contextlib.suppress(HashfedError):
-            await self._settle()
-
-    async def _settle(self) -> None:
-        if self._writing is not None:
-            writing, self._writing = self._writing, None
-            stored = await writing
-            self.appended += stored.appended
-            self.size = max(self.size, stored.size)
-
-    async def _write(self) -> None:
-        await self._settle()
-        group = self._group
-        if not group.bodies:
-            return
-        self._group = VerifiedGroup(self.origin, group.end, group.frontier)
-        node = self.runner.node
-        self._writing = asyncio.ensure_future(
-            self.runner.call(node.importer.store_verified, group, self.signed)
-        )

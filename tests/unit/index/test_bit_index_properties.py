@@ -50,9 +50,17 @@ def run_operations(data: st.DataObject, bits: int) -> None:
     )
     for _ in range(data.draw(st.integers(1, 12))):
         action = data.draw(
-            st.sampled_from(["append", "append", "retract", "restore", "query", "reload"])
+            st.sampled_from(
+                ["append", "append", "unfolded", "fold", "retract", "restore", "query", "reload"]
+            )
         )
+        if action == "fold":
+            due = index.fold_due()
+            assert index.fold() == due
+            assert not index.fold_due()
         if action == "reload":
+            # A snapshot holds at most tail_rows unfolded rows (MatchIndex.settle folds first).
+            index.fold()
             # A snapshot round trip must answer exactly like the original from then on.
             state = index.state()
             if data.draw(st.booleans()):
@@ -65,10 +73,14 @@ def run_operations(data: st.DataObject, bits: int) -> None:
                     array.setflags(write=False)
             index = BitIndex.from_state(state)
             index.use_kernel = use_kernel
-        if action == "append":
+        if action in ("append", "unfolded"):
             new = clustered(rng, data.draw(st.integers(0, 40)), bits, centres)
             as_list = data.draw(st.booleans())
-            index.append([bytes(v) for v in new] if as_list else new, first_row=len(values))
+            index.append(
+                [bytes(v) for v in new] if as_list else new,
+                first_row=len(values),
+                fold=action == "append",
+            )
             values = np.concatenate([values, new])
             live = np.concatenate([live, np.ones(len(new), dtype=np.bool_)])
         elif action in ("retract", "restore") and len(values):
