@@ -1,7 +1,7 @@
 """``hashfed sync`` and ``hashfed peer test``: pull from peers now, or check one peer.
 
 Both run standalone (no ``hashfed serve`` needed): they open the node on its own
-:class:`~node.server.runner.NodeRunner` thread, like the server does, and close it when done.
+:class:`~node.service.runner.NodeRunner` thread, like the server does, and close it when done.
 Exit codes: 0 when every peer synced (``peer test``: when everything checked out), otherwise
 :class:`~node.errors.SyncError`'s code (9) with the reasons in words on stderr.
 """
@@ -25,7 +25,7 @@ from node.home import resolve_home
 from node.text import shown
 
 if TYPE_CHECKING:  # gRPC and the server package load only when a command runs
-    from node.server.runner import NodeRunner
+    from node.service.runner import NodeRunner
     from node.sync.engine import PeerSyncReport, ProgressFn, SyncProgress
     from node.sync.peer_check import PeerCheckReport
 
@@ -37,7 +37,7 @@ PeerOpt = Annotated[
 
 
 def _with_runner(home: Path, work: Callable[[NodeRunner], Awaitable[T]]) -> T:
-    from node.server.runner import NodeRunner
+    from node.service.runner import NodeRunner
 
     async def main() -> T:
         runner = await NodeRunner.open(home)

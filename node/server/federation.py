@@ -16,14 +16,14 @@ import grpc
 from node._proto.hashfed.v1 import federation_pb2
 from node.core import Node
 from node.errors import InvalidInputError
-from node.server.limits import (
+from node.server.local import log_index
+from node.service.runner import NodeRunner
+from node.wire.limits import (
     MAX_BATCH_BYTES,
     MAX_BATCH_CHECKPOINTS,
     MAX_BATCH_ENTRIES,
     STORE_CHUNK_ENTRIES,
 )
-from node.server.local import log_index
-from node.server.runner import NodeRunner
 
 SERVICE_NAME = "hashfed.v1.FederationService"
 PROTOCOL_VERSION = "hashfed.v1"

@@ -1,7 +1,7 @@
 """LocalService: the member's own systems use the node through this (docs/protocol.md §8).
 
 Thin by design: each method converts protobuf to facade values, makes one call on the node
-thread (:class:`node.server.runner.NodeRunner`) and converts the result back. Validation lives
+thread (:class:`node.service.runner.NodeRunner`) and converts the result back. Validation lives
 in the facade; errors become statuses in :mod:`node.server.status` (via the guard interceptor).
 """
 
@@ -17,8 +17,8 @@ from node.errors import InvalidInputError
 from node.hashing import ComputedSignal, Signal, get_signal_type
 from node.log.entry import Labels, Verdict
 from node.results import PublishReport, QueryResult
-from node.server.limits import MAX_INDEX, MAX_QUERIES_PER_MESSAGE
-from node.server.runner import NodeRunner
+from node.service.runner import NodeRunner
+from node.wire.limits import MAX_INDEX, MAX_QUERIES_PER_MESSAGE
 
 SERVICE_NAME = "hashfed.v1.LocalService"
 

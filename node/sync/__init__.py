@@ -38,7 +38,7 @@ For each peer (``hashfed sync``, or every ``sync_interval_s`` inside ``hashfed s
 Connection failures are explained in words (:mod:`node.sync.diagnosis`): which side refused
 which certificate, or that nothing listens at the address; never a bare ``UNAVAILABLE``.
 
-Every facade call goes through the node's :class:`~node.server.runner.NodeRunner`.
+Every facade call goes through the node's :class:`~node.service.runner.NodeRunner`.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from node.errors import HashfedError
-from node.server.address import split_host_port
+from node.wire.address import split_host_port
 
 PROBE_TIMEOUT_S = 3.0
 

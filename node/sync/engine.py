@@ -1,7 +1,7 @@
 """Pulling one peer: compare checkpoints, fetch what is missing, verify, import or blame.
 
 See the package docstring for the protocol; every facade call goes through the node's
-:class:`~node.server.runner.NodeRunner`.
+:class:`~node.service.runner.NodeRunner`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ from node.log.entry import MAX_ENTRY_BYTES
 from node.log.keys import VerifierKey
 from node.log.merkle import EMPTY_ROOT, Frontier, leaf_hash, leaf_hashes, verify_consistency
 from node.own_log import check_offer
-from node.server.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
-from node.server.runner import NodeRunner
+from node.service.runner import NodeRunner
 from node.store.store import StoredCheckpoint
 from node.sync.client import PeerClient, PeerError, PeerTarget
 from node.sync.fault import (
@@ -41,6 +40,7 @@ from node.sync.fault import (
 )
 from node.text import shown
 from node.verified_import import Held, StoredGroup, VerifiedGroup
+from node.wire.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
 
 log = logging.getLogger("hashfed.sync")
 # A library logs; the program decides where it goes (``hashfed serve`` configures logging, the
