@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from node.hashing import ComputedSignal
 from node.log.entry import Labels
+from node.signals import ComputedSignal
 
 
 @dataclass(frozen=True)

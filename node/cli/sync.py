@@ -26,8 +26,7 @@ from node.text import shown
 
 if TYPE_CHECKING:  # gRPC and the server package load only when a command runs
     from node.service.runner import NodeRunner
-    from node.sync.engine import PeerSyncReport, ProgressFn, SyncProgress
-    from node.sync.peer_check import PeerCheckReport
+    from node.sync import PeerCheckReport, PeerSyncReport, ProgressFn, SyncProgress
 
 T = TypeVar("T")
 
@@ -76,7 +75,7 @@ def _progress_bar(enabled: bool) -> Iterator[ProgressFn | None]:
 
 def sync(peer: PeerOpt = None, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Pull from peers now: every trusted origin they hold beyond ours, verified, imported."""
-    from node.sync.loop import sync_all
+    from node.sync import sync_all
 
     where = resolve_home(home)
     with _progress_bar(err.is_terminal and not as_json) as progress:
@@ -126,7 +125,7 @@ def peer_test(
     as_json: JsonOpt = False,
 ) -> None:
     """Reachability, whether each side accepts the other's certificate, protocol, holdings."""
-    from node.sync.peer_check import check_peer
+    from node.sync import check_peer
 
     where = resolve_home(home)
     report = _with_runner(where, lambda runner: check_peer(runner, name))
