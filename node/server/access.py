@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 from google.protobuf import text_format
@@ -48,7 +49,9 @@ def check_bearer(metadata: Sequence[tuple[str, str | bytes]] | None, token: str)
 
 def token_check(token: str) -> Check:
     async def check(
-        details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext, request: object
+        details: grpc.HandlerCallDetails,
+        context: grpc.aio.ServicerContext[Any, Any],
+        request: object,
     ) -> None:
         check_bearer(details.invocation_metadata, token)
 
@@ -63,9 +66,11 @@ def peer_check(runner: NodeRunner) -> Check:
     record_audit_read = runner.node.record_audit_read
 
     async def check(
-        details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext, request: object
+        details: grpc.HandlerCallDetails,
+        context: grpc.aio.ServicerContext[Any, Any],
+        request: object,
     ) -> None:
-        certs = context.auth_context().get("x509_pem_cert") or []
+        certs = list(context.auth_context().get("x509_pem_cert") or ())
         if not certs:
             raise RefusedError(
                 grpc.StatusCode.UNAUTHENTICATED, "no client certificate was presented"
