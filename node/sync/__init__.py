@@ -39,6 +39,10 @@ Connection failures are explained in words (:mod:`node.sync.diagnosis`): which s
 which certificate, or that nothing listens at the address; never a bare ``UNAVAILABLE``.
 
 Every facade call goes through the node's :class:`~node.service.runner.NodeRunner`.
+
+The names exported here are this package's entry point: ``node.server`` (which runs the sync
+loop beside its servers) and ``node.cli`` import them from ``node.sync`` only, never from its
+modules (docs/architecture.md).
 """
 
 from __future__ import annotations

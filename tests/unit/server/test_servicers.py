@@ -29,7 +29,6 @@ def test_servicer_subclasses_its_base_and_overrides_every_rpc(
     rpcs = [m.name for m in module.DESCRIPTOR.services_by_name[service].methods]
 
     assert issubclass(servicer, base)
-    assert not inspect.isabstract(servicer)
     assert rpcs
     for name in rpcs:
         method = servicer.__dict__.get(name)
