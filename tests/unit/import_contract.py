@@ -48,7 +48,7 @@ class Allowance:
 class Contract:
     layers: tuple[Layer, ...]
     default_layer: str  # the layer of every module no prefix claims
-    exceptions: tuple[Allowance, ...] = ()
+    allowances: tuple[Allowance, ...] = ()
     # Modules held to a stricter rule than their layer: they import exactly these, nothing else.
     only: tuple[tuple[str, frozenset[str]], ...] = ()
     generated_package: str = "node._proto"
@@ -81,7 +81,7 @@ CONTRACT = Contract(
         Layer("testing", ("node.testing",), EDGE | {"sync", "server", "cli"}, sees_inside=True),
     ),
     default_layer="service",
-    exceptions=(
+    allowances=(
         Allowance(
             "service",
             "node.sync.client",
@@ -168,7 +168,7 @@ def layer_of(module: str, contract: Contract) -> Layer:
 def _excepted(layer: Layer, target: str, contract: Contract) -> bool:
     return any(
         e.layer == layer.name and (target == e.target or target.startswith(e.target + "."))
-        for e in contract.exceptions
+        for e in contract.allowances
     )
 
 
@@ -203,3 +203,20 @@ def check(root: Path, contract: Contract = CONTRACT, package: str = "node") -> l
                     Arrow(module, target, f"only the {other.name} package itself is its entry")
                 )
     return sorted(broken)
+
+
+def unused_allowances(
+    root: Path, contract: Contract = CONTRACT, package: str = "node"
+) -> list[Allowance]:
+    """Allowances no import needs any more: paid-off debt whose entry should go too."""
+    found = modules(root, package)
+    known = set(found)
+    used = {
+        allowance
+        for module, path in found.items()
+        for target in imported(module, path, known)
+        for allowance in contract.allowances
+        if allowance.layer == layer_of(module, contract).name
+        and (target == allowance.target or target.startswith(allowance.target + "."))
+    }
+    return [a for a in contract.allowances if a not in used]

@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.unit.import_contract import CONTRACT, Arrow, check, layer_of, modules
+from tests.unit.import_contract import (
+    CONTRACT,
+    Arrow,
+    check,
+    layer_of,
+    modules,
+    unused_allowances,
+)
 
 GOOD_TREE = {
     "node/__init__.py": '"""A package."""\n',
@@ -130,6 +137,10 @@ def test_node_keeps_the_import_contract() -> None:
     assert check(ROOT) == []
 
 
+def test_every_allowance_against_the_layers_is_still_needed() -> None:
+    assert unused_allowances(ROOT) == []
+
+
 def test_every_module_of_node_has_a_layer_that_names_it_or_the_service_default() -> None:
     layers = {layer_of(module, CONTRACT).name for module in modules(ROOT)}
     assert {"proto", "pure", "hashing", "store", "service", "sync", "server", "cli"} <= layers
@@ -139,6 +150,12 @@ def test_a_tree_that_keeps_the_contract_passes(tmp_path: Path) -> None:
     write_tree(tmp_path, GOOD_TREE)
 
     assert check(tmp_path) == []
+
+
+def test_an_allowance_no_import_needs_is_reported(tmp_path: Path) -> None:
+    write_tree(tmp_path, GOOD_TREE)  # uses the peer client, not the sync engine
+
+    assert [a.target for a in unused_allowances(tmp_path)] == ["node.sync.engine"]
 
 
 @pytest.mark.parametrize(("name", "source", "arrow"), BAD_ARROWS, ids=lambda v: str(v)[:40])
@@ -152,7 +169,8 @@ def test_the_checker_reports_exactly_the_arrow_against_the_contract(
     assert check(tmp_path) == [arrow]
 
 
-PURE = ("node.errors", "node.signals", "node.log", "node.index", "node.wire")
+# The pure layer, and the value types the services return (results of matching and publishing).
+PURE = ("node.errors", "node.signals", "node.log", "node.index", "node.wire", "node.results")
 NETWORK_DATABASE = ("grpc", "sqlite3", "sqlite_utils", "psycopg")
 IMAGE = ("PIL", "pdqhash", "imagehash")
 
