@@ -40,7 +40,7 @@ from rich.table import Table
 
 from node.core import Node
 from node.server.background import BackgroundNode
-from node.server.runner import NodeRunner
+from node.service.runner import NodeRunner
 from node.sync.client import PeerClient, PeerTarget
 from node.sync.loop import sync_all
 

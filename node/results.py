@@ -11,8 +11,8 @@ from operator import attrgetter
 from pathlib import PurePath
 from typing import Any, ClassVar
 
-from node.hashing import ComputedSignal, Signal
 from node.log.entry import Labels
+from node.signals import ComputedSignal, Signal
 
 # A dataclass whose JSON differs from its fields declares ``JSON``: (JSON key, attribute) pairs
 # in output order, the attribute a field or a property (dotted: of a field); a dotted key nests

@@ -2,7 +2,10 @@
 """Regenerate node/_proto from protos/ with the pinned grpcio-tools, or check for drift.
 
 protoc writes absolute imports such as ``from hashfed.v1 import entry_pb2``; they are rewritten to
-``node._proto.hashfed.v1`` so the generated package lives privately inside ``node``.
+``node._proto.hashfed.v1`` so the generated package lives privately inside ``node``. The type
+stubs of both the messages (``*_pb2.pyi``) and the services (``*_pb2_grpc.pyi``) come from
+mypy-protobuf, so mypy checks every message and servicer; the two generators are pinned below and
+in pyproject.toml's dev extra, since any other version writes different files.
 
 Usage: gen_protos.py [--check]   (--check exits 1 if node/_proto differs from a fresh generation)
 """
@@ -10,6 +13,7 @@ Usage: gen_protos.py [--check]   (--check exits 1 if node/_proto differs from a 
 from __future__ import annotations
 
 import filecmp
+import importlib.metadata
 import re
 import shutil
 import sys
@@ -22,6 +26,22 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTOS = ROOT / "protos"
 OUT = ROOT / "node" / "_proto"
 IMPORT = re.compile(r"^from hashfed\.v1 import ", re.MULTILINE)
+# The exact versions node/_proto is generated with (pyproject.toml pins the same).
+PINNED = {"grpcio-tools": "1.85.1", "mypy-protobuf": "5.1.0"}
+BIN = Path(sys.executable).parent
+
+
+def check_pins() -> None:
+    for package, version in PINNED.items():
+        try:
+            installed = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            installed = "not installed"
+        if installed != version:
+            raise SystemExit(
+                f"{package} {installed}: node/_proto is generated with {package}=={version} "
+                "(pip install -e '.[dev]')"
+            )
 
 
 def generate(dest: Path) -> None:
@@ -32,9 +52,12 @@ def generate(dest: Path) -> None:
             "protoc",
             f"-I{PROTOS}",
             f"-I{well_known}",
+            f"--plugin=protoc-gen-mypy={BIN / 'protoc-gen-mypy'}",
+            f"--plugin=protoc-gen-mypy_grpc={BIN / 'protoc-gen-mypy_grpc'}",
             f"--python_out={dest}",
-            f"--pyi_out={dest}",
+            f"--mypy_out={dest}",
             f"--grpc_python_out={dest}",
+            f"--mypy_grpc_out={dest}",
             *sources,
         ]
     )
@@ -56,6 +79,7 @@ def tree(root: Path) -> set[str]:
 
 
 def main(argv: list[str]) -> int:
+    check_pins()
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp)
         generate(fresh)

@@ -1,7 +1,7 @@
 """``hashfed sync`` and ``hashfed peer test``: pull from peers now, or check one peer.
 
 Both run standalone (no ``hashfed serve`` needed): they open the node on its own
-:class:`~node.server.runner.NodeRunner` thread, like the server does, and close it when done.
+:class:`~node.service.runner.NodeRunner` thread, like the server does, and close it when done.
 Exit codes: 0 when every peer synced (``peer test``: when everything checked out), otherwise
 :class:`~node.errors.SyncError`'s code (9) with the reasons in words on stderr.
 """
@@ -23,13 +23,11 @@ from node.cli.common import HomeOpt, JsonOpt, err, handles_errors, out, print_js
 from node.errors import SyncError
 from node.home import resolve_home
 from node.results import to_json
-from node.sync.outcome import SyncOutcome
 from node.text import shown
 
 if TYPE_CHECKING:  # gRPC and the server package load only when a command runs
-    from node.server.runner import NodeRunner
-    from node.sync.engine import PeerSyncReport, ProgressFn, SyncProgress
-    from node.sync.peer_check import PeerCheckReport
+    from node.service.runner import NodeRunner
+    from node.sync import PeerCheckReport, PeerSyncReport, ProgressFn, SyncProgress
 
 T = TypeVar("T")
 
@@ -39,7 +37,7 @@ PeerOpt = Annotated[
 
 
 def _with_runner(home: Path, work: Callable[[NodeRunner], Awaitable[T]]) -> T:
-    from node.server.runner import NodeRunner
+    from node.service.runner import NodeRunner
 
     async def main() -> T:
         runner = await NodeRunner.open(home)
@@ -78,7 +76,7 @@ def _progress_bar(enabled: bool) -> Iterator[ProgressFn | None]:
 
 def sync(peer: PeerOpt = None, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Pull from peers now: every trusted origin they hold beyond ours, verified, imported."""
-    from node.sync.loop import sync_all
+    from node.sync import sync_all
 
     where = resolve_home(home)
     with _progress_bar(err.is_terminal and not as_json) as progress:
@@ -93,6 +91,8 @@ def sync(peer: PeerOpt = None, home: HomeOpt = None, as_json: JsonOpt = False) -
 
 
 def _print_sync(reports: list[PeerSyncReport]) -> None:
+    from node.sync import SyncOutcome
+
     if not reports:
         out.print("No peers to sync (add one with `hashfed peer add CARD.json`).")
         return
@@ -128,7 +128,7 @@ def peer_test(
     as_json: JsonOpt = False,
 ) -> None:
     """Reachability, whether each side accepts the other's certificate, protocol, holdings."""
-    from node.sync.peer_check import check_peer
+    from node.sync import check_peer
 
     where = resolve_home(home)
     report = _with_runner(where, lambda runner: check_peer(runner, name))

@@ -17,7 +17,7 @@ from node.hashing.parallel import default_workers, hash_path, hash_paths
 from node.hashing.perceptual_types import MIN_PUBLISH_QUALITY
 from node.hashing.registry import get_signal_type, parse_signal, signal_types
 from node.hashing.signal_type import FileHasher, ImageHasher, SignalType
-from node.hashing.signals import ComputedSignal, Signal
+from node.signals import ComputedSignal, Signal
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",

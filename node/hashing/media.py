@@ -20,7 +20,7 @@ from node.hashing.decode import (
 )
 from node.hashing.registry import signal_types
 from node.hashing.signal_type import Digest, FileHasher, ImageHasher
-from node.hashing.signals import ComputedSignal
+from node.signals import ComputedSignal
 
 # Files above this size are refused before a byte is read (config.toml `max_file_bytes`). An
 # image is decoded from memory, so what may be an image is read whole; 256 MiB is far above any

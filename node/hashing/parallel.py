@@ -36,7 +36,7 @@ from pathlib import Path
 from node.errors import HashfedError, MediaError
 from node.hashing.decode import DEFAULT_MAX_PIXELS
 from node.hashing.media import DEFAULT_MAX_FILE_BYTES, hash_media_file
-from node.hashing.signals import ComputedSignal
+from node.signals import ComputedSignal
 
 # Below this many files the pool's start-up costs about what a second core saves. Measured on
 # 1024x768 JPEGs (~50 ms of CPU each): a forked pool of 2 costs ~60 ms of CPU in all (mostly the

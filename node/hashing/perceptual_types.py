@@ -14,7 +14,7 @@ import pdqhash
 from PIL import Image
 
 from node.hashing.signal_type import ImageHasher
-from node.hashing.signals import ComputedSignal
+from node.signals import ComputedSignal
 
 # PDQ quality below this marks a near-featureless image (flat colour, tiny, blurred) whose
 # hash collides with many unrelated images; Meta and python-threatexchange refuse to match

@@ -15,7 +15,7 @@ from PIL import Image
 
 from node.errors import InvalidSignalError, MediaError
 from node.hashing.rgb import to_rgb
-from node.hashing.signals import ComputedSignal, Signal
+from node.signals import ComputedSignal, Signal
 
 _HEX_DIGITS = frozenset(string.hexdigits)
 

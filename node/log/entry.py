@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError, Message
 
 from node._proto.hashfed.v1 import entry_pb2 as pb
 from node.errors import InvalidInputError, MalformedError
-from node.hashing import ComputedSignal, Signal
+from node.signals import ComputedSignal, Signal
 
 # Entries are small statements; anything larger is an attack or a bug. Documented in protocol.md.
 MAX_ENTRY_BYTES = 64 * 1024

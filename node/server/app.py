@@ -5,37 +5,32 @@ One process, one asyncio event loop, one node thread (:class:`NodeRunner`):
 - the **peer server** (FederationService + health) on ``config.peer_address`` over mutual TLS:
   client certificate required, trusted roots = the certificates pinned in the accepted member
   cards, reloaded without restart (:mod:`node.server.peer_tls`), and every call checked against
-  the exact pinned fingerprints (:func:`peer_check`);
+  the exact pinned fingerprints (:func:`node.server.access.peer_check`);
 - the **local server** (LocalService + health + reflection) in plaintext on
   ``config.local_address``; bound beyond loopback, every call but health needs
-  ``authorization: Bearer <config.local_token>`` (:func:`token_check`);
+  ``authorization: Bearer <config.local_token>`` (:func:`node.server.access.token_check`);
 - the **freshness task**: every 0.25 s, on the node thread, the match index catches up with the
   store (publishes and retractions by other processes, synced entries) and the pinned
   certificates are re-read, so lookups and peer admission follow changes within a second;
-- the **sync loop** from ``node.sync.run_sync_loop(runner, stop)`` when that exists and
-  ``run_sync`` is set.
+- the **sync loop** (``node.sync.run_sync_loop(runner, stop)``) when ``run_sync`` is set.
 
 Health is exempt from the local token because orchestrators' probes (Kubernetes gRPC probes,
 ``grpc_health_probe``) often cannot send metadata, and it reveals nothing but SERVING. On the
 peer server health goes through the same mTLS and fingerprint check as everything else.
 
-Message size limits are in :mod:`node.server.limits`; status codes in :mod:`node.server.status`.
+Message size limits are in :mod:`node.wire.limits`; status codes in :mod:`node.server.status`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import importlib
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import text_format
-from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -43,18 +38,18 @@ from node._proto.hashfed.v1 import federation_pb2_grpc, local_pb2_grpc
 from node.core import Node
 from node.errors import HashfedError, IdentityError, InvalidInputError
 from node.server import federation, local
-from node.server.address import is_loopback, join_host_port, split_host_port
-from node.server.guard import Check, GuardInterceptor
+from node.server.access import peer_check, token_check
+from node.server.guard import GuardInterceptor
 from node.server.index_snapshots import SnapshotKeeper
-from node.server.limits import LOCAL_SERVER_OPTIONS, PEER_SERVER_OPTIONS
 from node.server.peer_tls import PinnedRoots
-from node.server.runner import NodeRunner
-from node.server.status import RefusedError
 from node.service.integrity_check import startup_check
-from node.tls import CERT_WARN_DAYS, RENEW_HINT, certificate_fingerprint, load_tls_identity
+from node.service.runner import NodeRunner
+from node.sync import run_sync_loop
+from node.tls import CERT_WARN_DAYS, RENEW_HINT, load_tls_identity
+from node.wire.address import is_loopback, join_host_port, split_host_port
+from node.wire.limits import LOCAL_SERVER_OPTIONS, PEER_SERVER_OPTIONS
 
 log = logging.getLogger("hashfed.server")
-peer_log = logging.getLogger("hashfed.server.peer")
 
 FRESHNESS_INTERVAL_S = 0.25
 DEFAULT_GRACE_S = 5.0
@@ -63,92 +58,6 @@ HEALTH_METHODS = frozenset({f"/{HEALTH_SERVICE}/Check", f"/{HEALTH_SERVICE}/Watc
 # gRPC sets SO_REUSEPORT by default, so a second node on the same port would silently share
 # (and split) the traffic of the first. An address in use must be an error instead.
 NO_REUSEPORT = (("grpc.so_reuseport", 0),)
-
-
-# -- access checks -----------------------------------------------------------------------------
-
-
-def check_bearer(metadata: Sequence[tuple[str, str | bytes]] | None, token: str) -> None:
-    """Admit the call only with ``authorization: Bearer <token>``, compared in constant time."""
-    presented: str | bytes | None = None
-    for key, value in metadata or ():
-        if key.lower() == "authorization":
-            presented = value
-            break
-    if presented is None:
-        raise RefusedError(
-            grpc.StatusCode.UNAUTHENTICATED,
-            "a bearer token is required because the local API is bound beyond loopback: send "
-            "metadata 'authorization: Bearer <local_token from the node's config.toml>'",
-        )
-    text = presented.decode("utf-8", "replace") if isinstance(presented, bytes) else presented
-    scheme, _, credential = text.strip().partition(" ")
-    ok = hmac.compare_digest(credential.strip().encode(), token.encode())
-    if scheme.lower() != "bearer" or not ok:
-        raise RefusedError(
-            grpc.StatusCode.UNAUTHENTICATED,
-            "the bearer token is wrong: the local API is bound beyond loopback and accepts only "
-            "'authorization: Bearer <local_token from the node's config.toml>'",
-        )
-
-
-def token_check(token: str) -> Check:
-    async def check(
-        details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext, request: object
-    ) -> None:
-        check_bearer(details.invocation_metadata, token)
-
-    return check
-
-
-def peer_check(runner: NodeRunner) -> Check:
-    """Admit a caller only if its leaf certificate's fingerprint is pinned in a member card
-    (a member) or an auditor card (an auditor: every call it makes is logged as a read; the
-    federation service has no call that changes anything)."""
-    caller_for_fingerprint = runner.node.members.caller_for_fingerprint
-    record_audit_read = runner.node.audit.record_read
-
-    async def check(
-        details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext, request: object
-    ) -> None:
-        certs = context.auth_context().get("x509_pem_cert") or []
-        if not certs:
-            raise RefusedError(
-                grpc.StatusCode.UNAUTHENTICATED, "no client certificate was presented"
-            )
-        fingerprint = certificate_fingerprint(certs[0])
-        caller = await runner.call(caller_for_fingerprint, fingerprint)
-        if caller is None:
-            peer_log.warning(
-                "refused %s from %s: certificate %s is not pinned in any member card",
-                details.method,
-                context.peer(),
-                fingerprint,
-            )
-            raise RefusedError(
-                grpc.StatusCode.PERMISSION_DENIED,
-                f"client certificate {fingerprint} is not pinned in any member card this node "
-                "accepted (a certificate merely signed by a member's key is not enough)",
-            )
-        name, role = caller
-        if role == "auditor":
-            method = details.method.rsplit("/", 1)[-1]
-            what = _request_text(request)
-            request_text = f"{what} from {context.peer()}" if what else f"from {context.peer()}"
-            await runner.call(record_audit_read, name, method, request_text)
-            peer_log.info("auditor %s read %s(%s) from %s", name, method, what, context.peer())
-        else:
-            peer_log.debug("%s from %s (%s)", details.method, name, context.peer())
-
-    return check
-
-
-def _request_text(request: object, limit: int = 200) -> str:
-    """A request's fields on one line (``origin: "a.example" min_size: 3``), for the audit log."""
-    if not isinstance(request, Message):
-        return ""
-    text = text_format.MessageToString(request, as_one_line=True)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # -- the running node --------------------------------------------------------------------------
@@ -443,20 +352,8 @@ async def _freshness_loop(
             log.info("pinned certificates changed: %d now trusted for new peers", len(pinned))
 
 
-def _start_sync(runner: NodeRunner, stop: asyncio.Event) -> asyncio.Task[None] | None:
-    """Start ``node.sync.run_sync_loop(runner, stop)`` if this version has one."""
-    try:
-        sync = importlib.import_module("node.sync")
-    except ModuleNotFoundError as exc:
-        if exc.name != "node.sync":
-            raise
-        log.info("no sync loop in this version (node.sync is missing)")
-        return None
-    run_sync_loop: Callable[[NodeRunner, asyncio.Event], Coroutine[Any, Any, None]] | None
-    run_sync_loop = getattr(sync, "run_sync_loop", None)
-    if run_sync_loop is None:
-        log.info("no sync loop in this version (node.sync.run_sync_loop is missing)")
-        return None
+def _start_sync(runner: NodeRunner, stop: asyncio.Event) -> asyncio.Task[None]:
+    """Run :func:`node.sync.run_sync_loop` beside the servers; its failure never stops them."""
 
     async def supervised() -> None:
         try:

@@ -1,9 +1,9 @@
 """FederationService: what peer nodes ask of this one, over mutual TLS.
 
-Thin, like the local servicer: protobuf in, one facade call on the node thread, protobuf out.
-Who may call is decided before any of this runs (handshake + fingerprint check in
-:mod:`node.server.app`). Nothing served here needs to be trusted by the receiver: it checks
-every entry against the origin's signed checkpoint itself.
+Thin, like the local servicer: protobuf in, one facade call on the node thread, protobuf out
+(:mod:`node.server.convert`). Who may call is decided before any of this runs (handshake +
+fingerprint check in :mod:`node.server.access`). Nothing served here needs to be trusted by the
+receiver: it checks every entry against the origin's signed checkpoint itself.
 """
 
 from __future__ import annotations
@@ -13,20 +13,24 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 
 import grpc
 
-from node._proto.hashfed.v1 import federation_pb2
+from node._proto.hashfed.v1 import federation_pb2, federation_pb2_grpc
 from node.core import Node
 from node.errors import InvalidInputError
-from node.server.limits import (
+from node.server import convert
+from node.server.convert import log_index
+from node.service.runner import NodeRunner
+from node.wire.limits import (
     MAX_BATCH_BYTES,
     MAX_BATCH_CHECKPOINTS,
     MAX_BATCH_ENTRIES,
     STORE_CHUNK_ENTRIES,
 )
-from node.server.local import log_index
-from node.server.runner import NodeRunner
 
 SERVICE_NAME = "hashfed.v1.FederationService"
 PROTOCOL_VERSION = "hashfed.v1"
+
+# The context of each call, typed by its request and response messages.
+Context = grpc.aio.ServicerContext
 
 
 def software_version() -> str:
@@ -77,7 +81,7 @@ def _proven_batches(
     return [(first, batch, proof) for (first, batch), proof in zip(split, proofs, strict=True)]
 
 
-class FederationServicer:
+class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
     """hashfed.v1.FederationService over a :class:`NodeRunner`."""
 
     def __init__(self, runner: NodeRunner) -> None:
@@ -86,28 +90,26 @@ class FederationServicer:
         self._version = software_version()
 
     async def GetNodeInfo(  # noqa: N802 (gRPC method names)
-        self, request: federation_pb2.GetNodeInfoRequest, context: grpc.aio.ServicerContext
+        self,
+        request: federation_pb2.GetNodeInfoRequest,
+        context: Context[federation_pb2.GetNodeInfoRequest, federation_pb2.NodeInfo],
     ) -> federation_pb2.NodeInfo:
-        return federation_pb2.NodeInfo(
-            origin=self._runner.origin,
-            protocol_version=PROTOCOL_VERSION,
-            software_version=self._version,
-            witness_key=self._runner.witness_key,
+        return convert.node_info(
+            self._runner.origin, PROTOCOL_VERSION, self._version, self._runner.witness_key
         )
 
     async def ListOrigins(  # noqa: N802
-        self, request: federation_pb2.ListOriginsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: federation_pb2.ListOriginsRequest,
+        context: Context[federation_pb2.ListOriginsRequest, federation_pb2.ListOriginsResponse],
     ) -> federation_pb2.ListOriginsResponse:
         checkpoints = await self._runner.call(self._node.reader.served_checkpoints)
-        return federation_pb2.ListOriginsResponse(
-            origins=[
-                federation_pb2.OriginCheckpoint(origin=cp.origin, checkpoint=cp.note)
-                for cp in checkpoints
-            ]
-        )
+        return convert.origins_response((cp.origin, cp.note) for cp in checkpoints)
 
     async def StreamEntries(  # noqa: N802
-        self, request: federation_pb2.StreamEntriesRequest, context: grpc.aio.ServicerContext
+        self,
+        request: federation_pb2.StreamEntriesRequest,
+        context: Context[federation_pb2.StreamEntriesRequest, federation_pb2.EntryBatch],
     ) -> AsyncIterator[federation_pb2.EntryBatch]:
         start = log_index(request.start_index, "start_index")
         end = log_index(request.end_index, "end_index")
@@ -121,36 +123,36 @@ class FederationServicer:
                 _proven_batches, self._node, request.origin, chunk_start, chunk_end, end
             )
             for first, batch, proof in chunk:
-                yield federation_pb2.EntryBatch(
-                    start_index=first, entries=batch, consistency_proof=proof
-                )
+                yield convert.entry_batch(first, batch, proof)
 
     async def GetInclusionProof(  # noqa: N802
         self,
         request: federation_pb2.GetInclusionProofRequest,
-        context: grpc.aio.ServicerContext,
+        context: Context[federation_pb2.GetInclusionProofRequest, federation_pb2.InclusionProof],
     ) -> federation_pb2.InclusionProof:
         index = log_index(request.entry_index)
         tree_size = log_index(request.tree_size, "tree_size")
         entry, hashes, checkpoint = await self._runner.call(
             self._node.reader.inclusion, request.origin, index, tree_size
         )
-        return federation_pb2.InclusionProof(entry=entry, hashes=hashes, checkpoint=checkpoint)
+        return convert.inclusion_proof(entry, hashes, checkpoint)
 
     async def GetConsistencyProof(  # noqa: N802
         self,
         request: federation_pb2.GetConsistencyProofRequest,
-        context: grpc.aio.ServicerContext,
+        context: Context[
+            federation_pb2.GetConsistencyProofRequest, federation_pb2.ConsistencyProof
+        ],
     ) -> federation_pb2.ConsistencyProof:
         old = log_index(request.old_size, "old_size")
         new = log_index(request.new_size, "new_size")
         hashes = await self._runner.call(self._node.reader.consistency, request.origin, old, new)
-        return federation_pb2.ConsistencyProof(hashes=hashes)
+        return convert.consistency_proof(hashes)
 
     async def ListCheckpoints(  # noqa: N802
         self,
         request: federation_pb2.ListCheckpointsRequest,
-        context: grpc.aio.ServicerContext,
+        context: Context[federation_pb2.ListCheckpointsRequest, federation_pb2.CheckpointBatch],
     ) -> AsyncIterator[federation_pb2.CheckpointBatch]:
         min_size = log_index(request.min_size, "min_size")
         # One bounded read per batch through the node thread, as StreamEntries does, so an
@@ -165,7 +167,7 @@ class FederationServicer:
             )
             if not chunk:
                 return
-            yield federation_pb2.CheckpointBatch(checkpoints=[note for _, note in chunk])
+            yield convert.checkpoint_batch(note for _, note in chunk)
             if len(chunk) < MAX_BATCH_CHECKPOINTS:
                 return
             min_size = chunk[-1][0] + 1

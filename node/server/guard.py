@@ -17,12 +17,14 @@ import grpc
 
 from node.server.status import abort_for
 
-Check = Callable[[grpc.HandlerCallDetails, grpc.aio.ServicerContext, Any], Awaitable[None]]
+Check = Callable[
+    [grpc.HandlerCallDetails, grpc.aio.ServicerContext[Any, Any], Any], Awaitable[None]
+]
 """An access check: returns to admit the call, raises ``RefusedError`` to refuse it. Its third
 argument is the request (a message; for a streaming request, the iterator of messages)."""
 
 
-class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped
+class GuardInterceptor(grpc.aio.ServerInterceptor):
     """Runs ``check`` before every call not in ``exempt`` (full method names), maps errors."""
 
     def __init__(self, check: Check | None = None, exempt: Collection[str] = ()) -> None:
@@ -44,7 +46,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
 
 def guard_handler(
     handler: Any, details: grpc.HandlerCallDetails, check: Check | None
-) -> grpc.RpcMethodHandler:
+) -> grpc.RpcMethodHandler[Any, Any]:
     """The same handler with every behaviour wrapped by :func:`_guarded`."""
     kwargs = {
         "request_deserializer": handler.request_deserializer,
@@ -76,7 +78,7 @@ def _guarded(
     method: str = details.method
     if inspect.isasyncgenfunction(behavior):
 
-        async def streaming(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def streaming(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
                 if check is not None:
                     await check(details, context, request)
@@ -91,7 +93,7 @@ def _guarded(
 
     if inspect.iscoroutinefunction(behavior):
 
-        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
                 if check is not None:
                     await check(details, context, request)

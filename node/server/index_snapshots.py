@@ -13,7 +13,7 @@ import logging
 
 from node.core import Node
 from node.matching import SnapshotCapture
-from node.server.runner import NodeRunner
+from node.service.runner import NodeRunner
 
 log = logging.getLogger("hashfed.index")
 

@@ -1,8 +1,9 @@
 """LocalService: the member's own systems use the node through this (docs/protocol.md §8).
 
-Thin by design: each method converts protobuf to facade values, makes one call on the node
-thread (:class:`node.server.runner.NodeRunner`) and converts the result back. Validation lives
-in the facade; errors become statuses in :mod:`node.server.status` (via the guard interceptor).
+Thin by design: each method converts protobuf to facade values (:mod:`node.server.convert`),
+makes one call on the node thread (:class:`node.service.runner.NodeRunner`) and converts the
+result back. Validation lives in the facade; errors become statuses in :mod:`node.server.status`
+(via the guard interceptor).
 """
 
 from __future__ import annotations
@@ -11,194 +12,30 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 
-from node._proto.hashfed.v1 import entry_pb2, local_pb2
+from node._proto.hashfed.v1 import local_pb2, local_pb2_grpc
 from node.core import Node
 from node.errors import InvalidInputError
-from node.hashing import ComputedSignal, Signal, get_signal_type
-from node.log.entry import Labels, Verdict
-from node.results import PublishReport, QueryResult
-from node.server.limits import MAX_INDEX, MAX_QUERIES_PER_MESSAGE
-from node.server.runner import NodeRunner
+from node.results import QueryResult
+from node.server.convert import (
+    SignalQuery,
+    computed_signals,
+    file_name_field,
+    labels_from_pb,
+    log_index,
+    match_response,
+    origin_field,
+    publish_response,
+    signal_query,
+    stream_matches_response,
+    verdict_from_pb,
+)
+from node.service.runner import NodeRunner
+from node.wire.limits import MAX_QUERIES_PER_MESSAGE
 
 SERVICE_NAME = "hashfed.v1.LocalService"
 
-SignalQuery = tuple[Signal, int | None]
-
-
-# -- protobuf -> facade values -----------------------------------------------------------------
-
-
-# Longest text of each kind a request may carry where the node names it back in an error: a
-# status's details travel as metadata, and gRPC drops a reply whose metadata exceeds 16 KiB,
-# which the caller then sees as a broken stream (RESOURCE_EXHAUSTED), not as its mistake.
-MAX_ORIGIN_CHARS = 253  # an origin name is DNS-style (docs/protocol.md §1)
-MAX_FILE_NAME_CHARS = 255  # NAME_MAX; only the extension is ever used
-MAX_SIGNAL_TYPE_CHARS = 32
-
-
-def origin_field(value: str, what: str = "origin") -> str:
-    """An origin named in a request: present, and no longer than an origin name can be."""
-    if not value:
-        raise InvalidInputError(
-            f"{what} is missing: name the origin whose log is meant, e.g. acme.example"
-        )
-    if len(value) > MAX_ORIGIN_CHARS:
-        raise InvalidInputError(
-            f"{what} has {len(value):,} characters; an origin name has at most {MAX_ORIGIN_CHARS}"
-        )
-    return value
-
-
-def file_name_field(value: str) -> str:
-    if len(value) > MAX_FILE_NAME_CHARS:
-        raise InvalidInputError(
-            f"file_name has {len(value):,} characters; at most {MAX_FILE_NAME_CHARS} (only its "
-            "extension is used: it says whether the content must be an image)"
-        )
-    return value
-
-
-def signal_query(query: local_pb2.SignalQuery, where: str = "query") -> SignalQuery:
-    """A parsed signal and its threshold (None: the type's default)."""
-    if not query.type:
-        raise InvalidInputError(f"{where}: signal type is missing (pdq, phash, dhash, md5, sha256)")
-    if len(query.type) > MAX_SIGNAL_TYPE_CHARS:
-        raise InvalidInputError(
-            f"{where}: signal type has {len(query.type):,} characters; expected one of pdq, "
-            "phash, dhash, md5, sha256"
-        )
-    try:
-        signal = get_signal_type(query.type).parse(query.value)
-    except InvalidInputError as exc:
-        exc.args = (f"{where}: {exc}",)  # say which query, keep the precise error class
-        raise
-    return signal, (query.threshold if query.HasField("threshold") else None)
-
-
-def labels_from_pb(labels: entry_pb2.Labels) -> Labels:
-    return Labels(labels.entity, labels.content_type, tuple(labels.behaviours), tuple(labels.tags))
-
-
-def computed_signals(request: local_pb2.PublishSignalsRequest) -> list[ComputedSignal]:
-    """The signals of a PublishSignals request; ``pdq_quality`` belongs to the pdq signal."""
-    signals = []
-    for i, query in enumerate(request.signals):
-        if query.HasField("threshold"):
-            raise InvalidInputError(f"signals[{i}]: a threshold means nothing when publishing")
-        signals.append(signal_query(query, f"signals[{i}]")[0])
-    quality: int | None = None
-    if request.HasField("pdq_quality"):
-        quality = request.pdq_quality
-        if quality > 100:
-            raise InvalidInputError(f"pdq_quality {quality} is outside 0..100")
-        if not any(s.type == "pdq" for s in signals):
-            raise InvalidInputError("pdq_quality was given but there is no pdq signal")
-    return [ComputedSignal(s, quality if s.type == "pdq" else None) for s in signals]
-
-
-def verdict_from_pb(value: int) -> Verdict:
-    if value == entry_pb2.OpinionStatement.VERDICT_UNSPECIFIED:
-        raise InvalidInputError("verdict is missing: TRUE_POSITIVE, FALSE_POSITIVE or DISPUTED")
-    try:
-        name = entry_pb2.OpinionStatement.Verdict.Name(value)
-    except ValueError as exc:
-        raise InvalidInputError(f"unknown verdict {value}") from exc
-    return Verdict[name]
-
-
-def log_index(value: int, what: str = "entry_index") -> int:
-    """A uint64 log index or size from the wire, refused when SQLite cannot hold it."""
-    if value > MAX_INDEX:
-        raise InvalidInputError(f"{what} {value} is too large (at most 2^63 - 1)")
-    return value
-
-
-# -- facade values -> protobuf -----------------------------------------------------------------
-
-
-def labels_to_pb(labels: Labels) -> entry_pb2.Labels:
-    return entry_pb2.Labels(
-        entity=labels.entity,
-        content_type=labels.content_type,
-        behaviours=list(labels.behaviours),
-        tags=list(labels.tags),
-    )
-
-
-def match_response(result: QueryResult) -> local_pb2.MatchResponse:
-    response = local_pb2.MatchResponse()
-    fill_match_response(response, result)
-    return response
-
-
-def stream_matches_response(results: Sequence[QueryResult]) -> local_pb2.StreamMatchesResponse:
-    response = local_pb2.StreamMatchesResponse()
-    add = response.results.add
-    for result in results:
-        fill_match_response(add(), result)
-    return response
-
-
-def fill_match_response(target: local_pb2.MatchResponse, result: QueryResult) -> None:
-    """Write ``result`` into ``target`` in place.
-
-    A StreamMatches reply carries up to 1,000 of these. Building each nested message with
-    keyword arguments creates it standalone and then copies it into its parent; ``add()`` and
-    field assignment write straight into the parent, and fields left at their zero value
-    (most opinion counts, most labels) are simply not touched, which is what proto3 encodes.
-    """
-    target.query = result.query
-    add = target.matches.add
-    for m in result.matches:
-        match = add()
-        match.origin = m.origin
-        match.entry_index = m.entry_index
-        add_signal = match.signals.add
-        for s in m.signals:
-            signal = add_signal()
-            signal.type = s.type
-            signal.distance = s.distance
-        labels = m.labels
-        if labels.entity:
-            match.labels.entity = labels.entity
-        if labels.content_type:
-            match.labels.content_type = labels.content_type
-        if labels.behaviours:
-            match.labels.behaviours.extend(labels.behaviours)
-        if labels.tags:
-            match.labels.tags.extend(labels.tags)
-        if m.note:
-            match.note = m.note
-        o = m.opinions
-        if o.true_positive or o.false_positive or o.disputed or o.agree_labels or o.disagree_labels:
-            opinions = match.opinions
-            opinions.true_positive = o.true_positive
-            opinions.false_positive = o.false_positive
-            opinions.disputed = o.disputed
-            opinions.agree_labels = o.agree_labels
-            opinions.disagree_labels = o.disagree_labels
-        w = m.witnessing
-        if w is not None:
-            witnessing = match.witnessing
-            # Set even when every field is zero: its presence says the policy was evaluated.
-            witnessing.SetInParent()
-            witnessing.witnessed = w.witnessed
-            witnessing.checkpoint_size = w.checkpoint_size or 0
-            witnessing.witnesses = len(w.witnesses)
-            witnessing.required = w.required
-            witnessing.witness_names.extend(w.witnesses)
-
-
-def publish_response(report: PublishReport) -> local_pb2.PublishResponse:
-    return local_pb2.PublishResponse(
-        entries=[
-            local_pb2.PublishedEntry(origin=e.origin, entry_index=e.entry_index, kind=e.kind)
-            for e in report.entries
-        ],
-        checkpoint_size=report.checkpoint_size,
-        checkpoint_root=report.checkpoint_root_hex,
-    )
-
+# The context of each call, typed by its request and response messages.
+Context = grpc.aio.ServicerContext
 
 # -- calls made on the node thread -------------------------------------------------------------
 # Lookups catch up with the store first (appends by other processes, synced entries): the
@@ -223,7 +60,7 @@ def match_queries(node: Node, queries: Sequence[SignalQuery]) -> list[QueryResul
 # -- the servicer ------------------------------------------------------------------------------
 
 
-class LocalServicer:
+class LocalServicer(local_pb2_grpc.LocalServiceServicer):
     """hashfed.v1.LocalService over a :class:`NodeRunner`."""
 
     def __init__(self, runner: NodeRunner) -> None:
@@ -231,14 +68,18 @@ class LocalServicer:
         self._node = runner.node  # only to name methods for runner.call
 
     async def MatchSignal(  # noqa: N802 (gRPC method names)
-        self, request: local_pb2.MatchSignalRequest, context: grpc.aio.ServicerContext
+        self,
+        request: local_pb2.MatchSignalRequest,
+        context: Context[local_pb2.MatchSignalRequest, local_pb2.MatchResponse],
     ) -> local_pb2.MatchResponse:
         query = signal_query(request.query)
         [result] = await self._runner.call(match_queries, self._node, [query])
         return match_response(result)
 
     async def MatchMedia(  # noqa: N802
-        self, request: local_pb2.MatchMediaRequest, context: grpc.aio.ServicerContext
+        self,
+        request: local_pb2.MatchMediaRequest,
+        context: Context[local_pb2.MatchMediaRequest, local_pb2.MatchResponse],
     ) -> local_pb2.MatchResponse:
         threshold = request.pdq_threshold if request.HasField("pdq_threshold") else None
         name = file_name_field(request.file_name)
@@ -250,7 +91,7 @@ class LocalServicer:
     async def StreamMatches(  # noqa: N802
         self,
         request_iterator: AsyncIterator[local_pb2.StreamMatchesRequest],
-        context: grpc.aio.ServicerContext,
+        context: Context[local_pb2.StreamMatchesRequest, local_pb2.StreamMatchesResponse],
     ) -> AsyncIterator[local_pb2.StreamMatchesResponse]:
         number = 0
         async for request in request_iterator:
@@ -269,7 +110,9 @@ class LocalServicer:
             number += 1
 
     async def PublishMedia(  # noqa: N802
-        self, request: local_pb2.PublishMediaRequest, context: grpc.aio.ServicerContext
+        self,
+        request: local_pb2.PublishMediaRequest,
+        context: Context[local_pb2.PublishMediaRequest, local_pb2.PublishResponse],
     ) -> local_pb2.PublishResponse:
         name = file_name_field(request.file_name)
         labels = labels_from_pb(request.labels)
@@ -279,7 +122,9 @@ class LocalServicer:
         return publish_response(report)
 
     async def PublishSignals(  # noqa: N802
-        self, request: local_pb2.PublishSignalsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: local_pb2.PublishSignalsRequest,
+        context: Context[local_pb2.PublishSignalsRequest, local_pb2.PublishResponse],
     ) -> local_pb2.PublishResponse:
         signals = computed_signals(request)
         labels = labels_from_pb(request.labels)
@@ -289,14 +134,18 @@ class LocalServicer:
         return publish_response(report)
 
     async def RetractEntry(  # noqa: N802
-        self, request: local_pb2.RetractEntryRequest, context: grpc.aio.ServicerContext
+        self,
+        request: local_pb2.RetractEntryRequest,
+        context: Context[local_pb2.RetractEntryRequest, local_pb2.PublishResponse],
     ) -> local_pb2.PublishResponse:
         index = log_index(request.entry_index)
         report = await self._runner.call(self._node.publisher.retract, index, request.reason)
         return publish_response(report)
 
     async def CreateOpinion(  # noqa: N802
-        self, request: local_pb2.CreateOpinionRequest, context: grpc.aio.ServicerContext
+        self,
+        request: local_pb2.CreateOpinionRequest,
+        context: Context[local_pb2.CreateOpinionRequest, local_pb2.PublishResponse],
     ) -> local_pb2.PublishResponse:
         origin = origin_field(request.origin)
         verdict = verdict_from_pb(request.verdict)
@@ -311,7 +160,9 @@ class LocalServicer:
         return publish_response(report)
 
     async def GetProvenanceBundle(  # noqa: N802
-        self, request: local_pb2.GetProvenanceBundleRequest, context: grpc.aio.ServicerContext
+        self,
+        request: local_pb2.GetProvenanceBundleRequest,
+        context: Context[local_pb2.GetProvenanceBundleRequest, local_pb2.ProvenanceBundle],
     ) -> local_pb2.ProvenanceBundle:
         origin = origin_field(request.origin)
         index = log_index(request.entry_index)

@@ -33,7 +33,7 @@ The error's message becomes the status details, and the trailing metadata entry
 from __future__ import annotations
 
 import logging
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 
@@ -78,7 +78,9 @@ class RefusedError(Exception):
         self.message = message
 
 
-async def abort_for(context: grpc.aio.ServicerContext, exc: Exception, method: str) -> NoReturn:
+async def abort_for(
+    context: grpc.aio.ServicerContext[Any, Any], exc: Exception, method: str
+) -> NoReturn:
     """End the call with the status ``exc`` maps to. Always raises (``context.abort`` does)."""
     if isinstance(exc, RefusedError):
         await context.abort(exc.code, exc.message)

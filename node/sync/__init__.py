@@ -38,7 +38,11 @@ For each peer (``hashfed sync``, or every ``sync_interval_s`` inside ``hashfed s
 Connection failures are explained in words (:mod:`node.sync.diagnosis`): which side refused
 which certificate, or that nothing listens at the address; never a bare ``UNAVAILABLE``.
 
-Every facade call goes through the node's :class:`~node.server.runner.NodeRunner`.
+Every facade call goes through the node's :class:`~node.service.runner.NodeRunner`.
+
+The names exported here are this package's entry point: ``node.server`` (which runs the sync
+loop beside its servers) and ``node.cli`` import them from ``node.sync`` only, never from its
+modules (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -54,9 +58,11 @@ from node.sync.engine import (
 )
 from node.sync.fault import Culprit, FullLogCheck, Verdict, judge
 from node.sync.loop import run_sync_loop, sync_all
+from node.sync.outcome import OK_OUTCOMES, SyncOutcome
 from node.sync.peer_check import HeldOrigin, PeerCheckReport, check_peer
 
 __all__ = [
+    "OK_OUTCOMES",
     "PROTOCOL_VERSION",
     "Culprit",
     "Diagnosis",
@@ -69,6 +75,7 @@ __all__ = [
     "PeerSyncReport",
     "PeerTarget",
     "ProgressFn",
+    "SyncOutcome",
     "SyncProgress",
     "TlsObservation",
     "Verdict",

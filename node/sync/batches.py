@@ -9,8 +9,8 @@ from node.errors import ProofError
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import MAX_ENTRY_BYTES
 from node.log.merkle import Frontier, leaf_hashes, verify_consistency
-from node.server.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
 from node.sync.fault import PEER_FAULT_REASON
+from node.wire.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
 
 # Statistics keys (``peer_stats.reasons``) of batches refused before or at verification.
 OUT_OF_RANGE_REASON = "entries sent out of the range asked for"

@@ -183,7 +183,7 @@ class PeerClient:
                         f"{self.target.name} sent nothing for {STREAM_IDLE_TIMEOUT_S:g} s while "
                         f"streaming entries of {origin}"
                     ) from None
-                if batch is grpc.aio.EOF:
+                if not isinstance(batch, federation_pb2.EntryBatch):  # grpc.aio.EOF
                     return
                 yield int(batch.start_index), list(batch.entries), list(batch.consistency_proof)
         except grpc.aio.AioRpcError as exc:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from node.core import Node
 from node.errors import HashfedError
-from node.server.runner import NodeRunner
+from node.service.runner import NodeRunner
 from node.sync.client import PeerClient, PeerError, PeerTarget
 from node.text import shown
 

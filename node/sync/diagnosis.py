@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from node.errors import HashfedError
-from node.server.address import split_host_port
+from node.wire.address import split_host_port
 
 if TYPE_CHECKING:
     from node.results import JsonShape

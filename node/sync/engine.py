@@ -1,7 +1,7 @@
 """Pulling one peer: compare checkpoints, fetch what is missing, verify, import or blame.
 
 See the package docstring for the protocol; every facade call goes through the node's
-:class:`~node.server.runner.NodeRunner`.
+:class:`~node.service.runner.NodeRunner`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from node.errors import (
 )
 from node.log.checkpoint import SignedCheckpoint
 from node.log.keys import VerifierKey
-from node.server.runner import NodeRunner
 from node.service.integrity_report import OwnDamageError
 from node.service.own_log_check import check_offer
+from node.service.runner import NodeRunner
 from node.store.rows import StoredCheckpoint
 from node.sync.batches import (
     BATCH_FAULT_REASON,

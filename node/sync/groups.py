@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from node.errors import HashfedError
 from node.log.checkpoint import SignedCheckpoint
 from node.log.merkle import Frontier
-from node.server.runner import NodeRunner
+from node.service.runner import NodeRunner
 from node.verified_import import StoredGroup, VerifiedGroup
 
 log = logging.getLogger("hashfed.sync")

@@ -12,8 +12,8 @@ from node.core import Node
 from node.errors import ProofError, SyncError
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.merkle import EMPTY_ROOT, leaf_hash, verify_consistency
-from node.server.runner import NodeRunner
 from node.service.integrity_report import Damage, OwnDamageError, repair_advice
+from node.service.runner import NodeRunner
 from node.store.rows import StoredCheckpoint
 from node.sync.batches import BatchRefusedError, check_batch
 from node.sync.client import PeerClient, PeerError

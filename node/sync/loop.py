@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from node.core import Node
 from node.errors import NotFoundError, StoreError
-from node.server.runner import NodeRunner
+from node.service.runner import NodeRunner
 from node.store.rows import PeerHealthRow, now_ms
 from node.sync.cosign_gossip import gather_cosignatures
 from node.sync.engine import PeerSyncReport, ProgressFn, SyncProgress, sync_peer

@@ -10,7 +10,7 @@ from node.errors import HashfedError
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.keys import VerifierKey
 from node.log.note import Note
-from node.server.runner import NodeRunner
+from node.service.runner import NodeRunner
 from node.sync.client import PROTOCOL_VERSION, PeerClient, PeerError, PeerTarget, probe
 from node.sync.diagnosis import Diagnosis
 

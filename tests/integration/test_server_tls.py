@@ -30,7 +30,7 @@ from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import Labels
 from node.log.merkle import leaf_hash, root_of, verify_consistency
 from node.server.background import BackgroundNode
-from node.server.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
+from node.wire.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
 
 T = TypeVar("T")
 

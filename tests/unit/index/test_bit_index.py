@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 
 import numpy as np
 import pytest
 
 from node.index import BitIndex, Hit, brute_force, buckets
-from tests.conftest import ROOT
 from tests.unit.index.data import clustered, near
 
 
@@ -180,14 +177,3 @@ def test_searches_see_a_consistent_prefix_while_one_writer_appends(
     live = np.ones(len(values), dtype=np.bool_)
     prefixes = {n: brute_force(values[:n], live[:n], query, 31) for n in boundaries}
     assert all(hits in prefixes.values() for hits in seen)
-
-
-def test_importing_index_loads_no_grpc_sqlite_or_hashing() -> None:
-    probe = (
-        "import sys, node.index; print(sorted(m for m in sys.modules "
-        "if m.split('.')[0] in ('grpc', 'sqlite3') or m.startswith('node.hashing')))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import base64
 import hashlib
 import json
@@ -15,7 +14,6 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from node.errors import MalformedError, ProofError
-from node.log import merkle
 from node.log.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -550,15 +548,3 @@ def test_large_tree_proofs_stay_iterative() -> None:
     verify_subtree_consistency(
         start, end, n, proof, subtree_root=root_of(leaves[start:end]), root=root
     )
-
-
-def test_module_imports_only_stdlib_and_errors() -> None:
-    source = Path(merkle.__file__).read_text()
-    imported: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module)
-    allowed = {"__future__", "hashlib", "collections.abc", "dataclasses", "node.errors"}
-    assert imported <= allowed, f"unexpected imports: {sorted(imported - allowed)}"

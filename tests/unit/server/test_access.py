@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from node.server.app import check_bearer
+from node.server.access import check_bearer
 from node.server.status import RefusedError
 
 TOKEN = "s3cret-token_value"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from node.server.federation import batches
-from node.server.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
+from node.wire.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
 
 
 def _check(start: int, bodies: list[bytes]) -> list[tuple[int, list[bytes]]]:

@@ -8,7 +8,7 @@ from node._proto.hashfed.v1 import entry_pb2, local_pb2
 from node.errors import InvalidInputError, InvalidSignalError, UnknownSignalTypeError
 from node.log.entry import Labels, Verdict
 from node.results import Match, OpinionSummary, QueryResult, SignalDistance
-from node.server.local import (
+from node.server.convert import (
     computed_signals,
     labels_from_pb,
     log_index,

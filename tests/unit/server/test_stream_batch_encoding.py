@@ -5,7 +5,7 @@ from __future__ import annotations
 from node._proto.hashfed.v1 import local_pb2
 from node.log.entry import Labels
 from node.results import Match, OpinionSummary, QueryResult, SignalDistance, Witnessing
-from node.server.local import labels_from_pb, match_response, stream_matches_response
+from node.server.convert import labels_from_pb, match_response, stream_matches_response
 
 QUERY = "pdq:" + "ab" * 32
 

@@ -11,7 +11,7 @@ from node.core import Node
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import Labels
 from node.log.merkle import Frontier, leaf_hashes
-from node.server.runner import NodeRunner
+from node.service.runner import NodeRunner
 from node.sync.groups import GROUP_BYTES, GROUP_ENTRIES, GroupWriter
 
 A = "node-a.example"

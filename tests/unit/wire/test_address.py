@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from node.errors import InvalidInputError
-from node.server.address import is_loopback, join_host_port, split_host_port
+from node.wire.address import is_loopback, join_host_port, split_host_port
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 
 from node.core import Node
 from node.errors import NotFoundError
-from node.server.runner import THREAD_NAME, NodeRunner
+from node.service.runner import THREAD_NAME, NodeRunner
 
 
 def test_calls_run_on_one_thread_one_at_a_time(home: Path) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from node.signals.specs import signal_spec
+
 
 @dataclass(frozen=True)
 class Signal:
-    """One hash value of a registered signal type.
+    """One hash value of a signal type in :data:`~node.signals.SIGNAL_SPECS`.
 
     ``value`` is the raw digest, most significant byte first, so ``value.hex()`` is the same text
     the reference tools print. Construction checks the type name and the length, so a ``Signal``
@@ -21,10 +23,7 @@ class Signal:
         if not isinstance(self.value, bytes):
             # bytearray/memoryview would make the frozen dataclass unhashable or mutable.
             raise TypeError(f"Signal.value must be bytes, not {type(self.value).__name__}")
-        # Imported here: the registry imports the signal types, which import this module.
-        from node.hashing.registry import get_signal_type
-
-        get_signal_type(self.type).check_length(self.value)
+        signal_spec(self.type).check_length(self.value)
 
     @property
     def hex(self) -> str:
