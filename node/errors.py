@@ -1,4 +1,4 @@
-"""One error root for everything hashfed raises on purpose.
+"""One error root for everything hashfed raises on purpose, and the exit codes they carry.
 
 The CLI catches :class:`HashfedError` once and exits with ``exit_code``; the gRPC layer maps the
 same classes to status codes in one place. Messages say what was wrong and what was expected.
@@ -6,17 +6,72 @@ same classes to status codes in one place. Messages say what was wrong and what 
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every exit status of ``hashfed``; README.md's table is tested against this one."""
+
+    OK = 0
+    NO_MATCH = 1
+    USAGE = 2
+    ERROR = 3
+    INVALID_INPUT = 4
+    VERIFICATION = 5
+    NOT_FOUND = 6
+    IDENTITY = 7
+    STORE = 8
+    SYNC = 9
+
+    @property
+    def meaning(self) -> str:
+        """The README's wording of when a command exits with this code."""
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitCode.OK: "success",
+    ExitCode.NO_MATCH: "`match --exit-code` found nothing",
+    ExitCode.USAGE: "usage error (unknown option, missing argument)",
+    ExitCode.ERROR: "other hashfed error",
+    ExitCode.INVALID_INPUT: (
+        "invalid input: bad file, signal, label, import line, PDQ quality; nothing was stored "
+        "(also: an auditor card given to `peer add`, `member reset` of an origin that is not "
+        "stopped, an existing file or non-empty folder refused)"
+    ),
+    ExitCode.VERIFICATION: (
+        "verification failed: signature, proof, checkpoint or bundle; also: `check` found "
+        "damage, or a damaged entry was refused (`proof`, `match`)"
+    ),
+    ExitCode.NOT_FOUND: "not found: origin, entry, checkpoint, member or evidence",
+    ExitCode.IDENTITY: (
+        "node identity missing (run `hashfed init`) or already present (`init` never "
+        "overwrites); an auditor identity asked to publish; a private key others can access; "
+        "(`serve`, `sync`, `peer test`) a TLS key not matching its certificate, or an expired "
+        "certificate"
+    ),
+    ExitCode.STORE: (
+        "database unusable (written by a newer version, corrupt, or locked), or a storage "
+        "fault: disk full, read-only file system, damaged page; the one-line message says "
+        "which, where, and what to do; or behind what this node signed for its own origin, so "
+        "publishing is refused until `hashfed recover --peer NAME`"
+    ),
+    ExitCode.SYNC: (
+        "sync or peer test failed: the message says which peer, and which side refused what"
+    ),
+}
+
 
 class HashfedError(Exception):
     """Root of every error hashfed raises deliberately."""
 
-    exit_code: int = 3
+    exit_code: ExitCode = ExitCode.ERROR
 
 
 class InvalidInputError(HashfedError):
     """Something the caller gave us is not acceptable; nothing was stored."""
 
-    exit_code = 4
+    exit_code = ExitCode.INVALID_INPUT
 
 
 class UnknownSignalTypeError(InvalidInputError):
@@ -50,7 +105,7 @@ class ImportFormatError(InvalidInputError):
 class VerificationError(HashfedError):
     """A signature, proof, checkpoint or bundle did not verify."""
 
-    exit_code = 5
+    exit_code = ExitCode.VERIFICATION
 
 
 class MalformedError(VerificationError):
@@ -79,19 +134,19 @@ class DamageError(VerificationError):
 class NotFoundError(HashfedError):
     """An origin, entry or checkpoint that this node does not hold."""
 
-    exit_code = 6
+    exit_code = ExitCode.NOT_FOUND
 
 
 class IdentityError(HashfedError):
     """The node's home has no identity yet, or already has one that must not be overwritten."""
 
-    exit_code = 7
+    exit_code = ExitCode.IDENTITY
 
 
 class StoreError(HashfedError):
     """The database is unusable: newer schema, corrupt, or locked beyond the timeout."""
 
-    exit_code = 8
+    exit_code = ExitCode.STORE
 
 
 class SignedStateError(StoreError):
@@ -104,4 +159,4 @@ class SyncError(HashfedError):
     """A peer could not be synced or tested: unreachable, a certificate refused by either side,
     or entries that do not reproduce their origin's signed root. The message says which."""
 
-    exit_code = 9
+    exit_code = ExitCode.SYNC

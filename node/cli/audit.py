@@ -7,35 +7,25 @@ auditors (what they read) and about its operator's decisions (the operator log).
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from node.cli.common import (
-    HomeOpt,
-    JsonOpt,
-    err,
-    handles_errors,
-    open_node,
-    out,
-    print_json,
-    row,
-    stamp,
-)
-from node.errors import InvalidInputError
-from node.results import to_json
-from node.store.rows import EvidenceRow, MemberRow
+from node.cli.files import write_atomically
+from node.cli.options import ForceOpt, HomeOpt, JsonOpt, command_group, open_node
+from node.cli.output import err, out, print_json, row, stamp
 from node.text import shown
 
-evidence_app = typer.Typer(help="Proof that an origin signed two histories: list and export it.")
-audit_app = typer.Typer(help="What auditors read from this node, and the operator's decisions.")
+if TYPE_CHECKING:
+    from node.store.rows import EvidenceRow, MemberRow
+
+evidence_app = command_group("Proof that an origin signed two histories: list and export it.")
+audit_app = command_group("What auditors read from this node, and the operator's decisions.")
 
 VERIFY_EVIDENCE = "scripts/verify_evidence.py"
 VERIFY_LOG = "scripts/verify_log.py"
@@ -44,7 +34,6 @@ VERIFY_LOG = "scripts/verify_log.py"
 # -- export ------------------------------------------------------------------------------------
 
 
-@handles_errors
 def export(
     folder: Annotated[Path, typer.Argument(help="A new or empty folder to write the export to.")],
     origin: Annotated[
@@ -57,6 +46,8 @@ def export(
     with open_node(home) as node:
         done = node.audit.export(folder, origin)
     if as_json:
+        from node.results import to_json
+
         print_json({"folder": str(folder), "origins": to_json(done)})
         return
     table = Table("origin", "entries", "checkpoints", "cosignatures")
@@ -82,7 +73,6 @@ def _detail(row_: EvidenceRow) -> object:
 
 
 @evidence_app.command("list")
-@handles_errors
 def evidence_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Every piece of equivocation evidence this node holds (each one stopped its origin)."""
     with open_node(home) as node:
@@ -123,16 +113,13 @@ def evidence_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @evidence_app.command("export")
-@handles_errors
 def evidence_export(
     evidence_id: Annotated[int, typer.Argument(metavar="ID", help="Evidence id (see `list`).")],
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write to this file (default: standard output)."),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace FILE if it exists already.")
-    ] = False,
+    force: ForceOpt = False,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -149,7 +136,7 @@ def evidence_export(
         if not as_json:  # stdout is the evidence itself: the hint goes to stderr
             _hint(err, origin, command, key)
         return
-    _write_new(output, text, force=force)
+    write_atomically(output, text, force=force)
     if as_json:
         print_json({"id": evidence_id, "origin": origin, "file": str(output), "verify": command})
         return
@@ -173,43 +160,10 @@ def _hint(console: Console, origin: str, command: str, key: str | None) -> None:
     )
 
 
-def _write_new(path: Path, text: str, *, force: bool) -> None:
-    """Write ``text`` to ``path`` atomically: a reader sees no file or the whole file, and an
-    existing file is never replaced unless ``force``."""
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=folder)
-    except OSError as exc:
-        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        if force:
-            if path.is_dir():
-                raise InvalidInputError(f"{path} is a folder; give a file name")
-            tmp.replace(path)
-        else:
-            try:
-                os.link(tmp, path)  # fails if path exists: no check-then-write race
-            except FileExistsError:
-                raise InvalidInputError(
-                    f"{path} exists already; refusing to overwrite it (--force replaces it)"
-                ) from None
-    except OSError as exc:
-        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 # -- audit -------------------------------------------------------------------------------------
 
 
 @audit_app.command("reads")
-@handles_errors
 def audit_reads(
     auditor: Annotated[
         str | None, typer.Option("--auditor", help="Only this auditor's reads.")
@@ -263,7 +217,6 @@ def _described(detail: str) -> str:
 
 
 @audit_app.command("log")
-@handles_errors
 def audit_log(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """The operator log: auditors added or removed, members reset after evidence."""
     with open_node(home) as node:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
 
-from node.cli.common import HomeOpt, JsonOpt, err, handles_errors, open_node, out, print_json
-from node.errors import DamageError
-from node.service.integrity_check import run_check
-from node.service.integrity_report import CheckReport
-from node.service.repair import RepairReport, repair_from_peer
+from node.cli.options import HomeOpt, JsonOpt, open_node
+from node.cli.output import out, print_error, print_json
+from node.errors import ExitCode
+
+if TYPE_CHECKING:
+    from node.service.integrity_report import CheckReport
+    from node.service.repair import RepairReport
 
 
-@handles_errors
 def check(
     origin: Annotated[
         str | None, typer.Option("--origin", help="Check only this origin (default: all held).")
@@ -37,6 +37,11 @@ def check(
     """Recompute every entry's leaf from its body and every checkpoint's root from the leaves,
     verify each signed note, compare derived rows, run SQLite's quick_check. Exit 0 when
     clean, 5 when damage was found (each finding names the entry and how to repair it)."""
+    import asyncio
+
+    from node.service.integrity_check import run_check
+    from node.service.repair import repair_from_peer
+
     if repair != (peer is not None):
         raise typer.BadParameter("--repair and --peer NAME go together")
     with open_node(home) as node:
@@ -55,7 +60,7 @@ def check(
             _print_repair(repaired)
         _print(report)
     if report.damage:
-        raise typer.Exit(DamageError.exit_code)
+        raise typer.Exit(ExitCode.VERIFICATION)  # DamageError's code, without raising it
 
 
 def _print_repair(repaired: RepairReport) -> None:
@@ -97,11 +102,9 @@ def _print(report: CheckReport) -> None:
         )
         out.print(f"  {d.origin} {where} [{d.kind}]: {d.detail}")
         out.print(f"    repair: {d.repair}")
-    err.print(
-        Text("error: ", style="bold red")
-        + Text(f"{len(report.damage)} damaged items found; `hashfed status` shows them")
-    )
+    print_error(f"{len(report.damage)} damaged items found; `hashfed status` shows them")
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``check`` to the main app."""
     app.command("check")(check)

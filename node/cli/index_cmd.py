@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import typer
 
-from node.cli.common import HomeOpt, JsonOpt, handles_errors, open_node, out, print_json
+from node.cli.options import HomeOpt, JsonOpt, command_group, open_node
+from node.cli.output import out, print_json
 
 
 def snapshot(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
@@ -37,7 +38,7 @@ def snapshot(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
 
 def register(app: typer.Typer) -> typer.Typer:
     """Add the ``index`` group (``hashfed index snapshot``) to the main app."""
-    index_app = typer.Typer(help="The match index: snapshots for fast start-up.")
-    index_app.command("snapshot")(handles_errors(snapshot))
+    index_app = command_group("The match index: snapshots for fast start-up.")
+    index_app.command("snapshot")(snapshot)
     app.add_typer(index_app, name="index")
     return index_app

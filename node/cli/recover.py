@@ -8,16 +8,16 @@ node's origin, and stores them in one transaction, so the node continues the sam
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from node.cli.common import HomeOpt, JsonOpt, handles_errors, out, print_json
-from node.core import Node
-from node.home import resolve_home
-from node.service.recovery import RecoverReport
+from node.cli.options import HomeOpt, JsonOpt, home_folder
+from node.cli.output import out, print_json
+
+if TYPE_CHECKING:
+    from node.service.recovery import RecoverReport
 
 
 def recover(
@@ -26,6 +26,9 @@ def recover(
     as_json: JsonOpt = False,
 ) -> None:
     """Rebuild this node's own log from a peer (after a lost WAL or a restored backup)."""
+    import asyncio
+
+    from node.core import Node
     from node.service.recovery import recover as run
 
     async def main() -> RecoverReport:
@@ -36,7 +39,7 @@ def recover(
         level = quiet.level
         quiet.setLevel(logging.CRITICAL)
         try:
-            node = Node.open(resolve_home(home))
+            node = Node.open(home_folder(home))
         finally:
             quiet.setLevel(level)
         with node:
@@ -62,4 +65,4 @@ def recover(
 
 def register(app: typer.Typer) -> None:
     """Add ``recover`` to the main app."""
-    app.command("recover")(handles_errors(recover))
+    app.command("recover")(recover)

@@ -15,33 +15,27 @@ go to stderr with timestamps.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from node.errors import HashfedError
-from node.home import ENV_HOME, resolve_home
+from node.cli.options import HomeOpt, home_folder
+from node.cli.output import ShownFormatter
+
+if TYPE_CHECKING:
+    import asyncio
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def serve(
-    home: Annotated[
-        Path | None,
-        typer.Option(
-            "--home",
-            envvar=ENV_HOME,
-            help=f"Node home folder (default: ${ENV_HOME}, else the platform's user data folder).",
-            show_default=False,
-        ),
-    ] = None,
+    home: HomeOpt = None,
     peer_address: Annotated[
         str | None,
         typer.Option(help="host:port for the peer API (mTLS); default: config peer_address."),
@@ -65,18 +59,16 @@ def serve(
     ] = False,
 ) -> None:
     """Serve this node: peer API (mutual TLS), local API, and sync, until SIGTERM/SIGINT."""
+    import asyncio
+
     level = log_level.upper()
     if level not in LOG_LEVELS:
         raise typer.BadParameter(f"{log_level!r} is not one of {', '.join(LOG_LEVELS)}")
-    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
-    try:
-        asyncio.run(
-            _serve(resolve_home(home), peer_address, local_address, not no_sync, grace, as_json)
-        )
-    except HashfedError as exc:
-        # Same contract as every hashfed command: message on stderr, the error's exit code.
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+    # Refusals quote what peers sent: the formatter escapes it before it reaches a terminal.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ShownFormatter(LOG_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler])
+    asyncio.run(_serve(home_folder(home), peer_address, local_address, not no_sync, grace, as_json))
 
 
 async def _serve(
@@ -87,6 +79,8 @@ async def _serve(
     grace: float,
     as_json: bool,
 ) -> None:
+    import asyncio
+
     from node.server import start_node
 
     stop = asyncio.Event()
@@ -131,11 +125,7 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
 
 
-def _standalone() -> typer.Typer:
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    register(app)
-    return app
+if __name__ == "__main__":  # ``python -m node.cli.serve ARGS`` is ``hashfed serve ARGS``
+    from node.cli.main import main
 
-
-if __name__ == "__main__":  # ``python -m node.cli.serve``: the command without the rest of the CLI
-    _standalone()()
+    main(["serve", *sys.argv[1:]])

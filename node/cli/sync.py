@@ -8,7 +8,6 @@ Exit codes: 0 when every peer synced (``peer test``: when everything checked out
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,10 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
-from node.cli.common import HomeOpt, JsonOpt, err, handles_errors, out, print_json, row
+from node.cli.options import HomeOpt, JsonOpt, PeerOpt, home_folder
+from node.cli.output import err, out, print_json, row
 from node.errors import SyncError
-from node.home import resolve_home
-from node.results import to_json
 from node.text import shown
 
 if TYPE_CHECKING:  # gRPC and the server package load only when a command runs
@@ -31,12 +29,10 @@ if TYPE_CHECKING:  # gRPC and the server package load only when a command runs
 
 T = TypeVar("T")
 
-PeerOpt = Annotated[
-    str | None, typer.Option("--peer", help="Sync only this peer (default: every peer).")
-]
-
 
 def _with_runner(home: Path, work: Callable[[NodeRunner], Awaitable[T]]) -> T:
+    import asyncio
+
     from node.service.runner import NodeRunner
 
     async def main() -> T:
@@ -78,10 +74,12 @@ def sync(peer: PeerOpt = None, home: HomeOpt = None, as_json: JsonOpt = False) -
     """Pull from peers now: every trusted origin they hold beyond ours, verified, imported."""
     from node.sync import sync_all
 
-    where = resolve_home(home)
+    where = home_folder(home)
     with _progress_bar(err.is_terminal and not as_json) as progress:
         reports = _with_runner(where, lambda runner: sync_all(runner, peer, progress))
     if as_json:
+        from node.results import to_json
+
         print_json({"ok": all(r.ok for r in reports), "peers": to_json(reports)})
     else:
         _print_sync(reports)
@@ -130,9 +128,11 @@ def peer_test(
     """Reachability, whether each side accepts the other's certificate, protocol, holdings."""
     from node.sync import check_peer
 
-    where = resolve_home(home)
+    where = home_folder(home)
     report = _with_runner(where, lambda runner: check_peer(runner, name))
     if as_json:
+        from node.results import to_json
+
         print_json(to_json(report))
     else:
         _print_peer_test(report)
@@ -177,9 +177,9 @@ def _print_peer_test(report: PeerCheckReport) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``sync`` to the main app."""
-    app.command("sync")(handles_errors(sync))
+    app.command("sync")(sync)
 
 
 def register_peer_test(peer_app: typer.Typer) -> None:
     """Add ``test`` to the ``peer`` group."""
-    peer_app.command("test")(handles_errors(peer_test))
+    peer_app.command("test")(peer_test)

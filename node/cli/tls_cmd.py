@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import typer
 
-from node.cli.common import HomeOpt, JsonOpt, handles_errors, open_node, out, print_json
-from node.tls import CERT_VALIDITY, certificate_fingerprint, renew_tls_certificate
+from node.cli.options import HomeOpt, JsonOpt, command_group, open_node
+from node.cli.output import out, print_json
 
-tls_app = typer.Typer(help="The node's TLS certificate (mutual TLS with peers).")
+tls_app = command_group("The node's TLS certificate (mutual TLS with peers).")
 
 
 @tls_app.command("renew")
-@handles_errors
 def renew(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Replace an expired (or expiring, or mismatched) certificate; the key stays the same.
 
     Peers pin the certificate's fingerprint, so they refuse this node until each of them
     accepts the new card: send `hashfed identity` to every member.
     """
+    from node.tls import CERT_VALIDITY, certificate_fingerprint, renew_tls_certificate
+
     with open_node(home) as node:
         old = node.paths.tls_cert
         previous = certificate_fingerprint(old.read_bytes()) if old.exists() else None
@@ -45,4 +46,5 @@ def renew(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``tls`` group to the main app."""
     app.add_typer(tls_app, name="tls")

@@ -190,6 +190,20 @@ def test_checkpoint_command_prints_a_signed_note(home: Path) -> None:
     assert as_json["size"] == 1 and as_json["note"] == note
 
 
+def test_proof_output_refuses_to_overwrite_without_force(home: Path, tmp_path: Path) -> None:
+    hashfed_json(home, "add", "--signal", "md5:" + "01" * 16)
+    hashfed_json(home, "add", "--signal", "md5:" + "02" * 16)
+    path = tmp_path / "bundle.json"
+    path.write_text("someone else's file", encoding="utf-8")
+    refused = hashfed(home, "proof", "acme.example", "0", "-o", str(path))
+    assert refused.exit_code == 4 and "--force" in refused.stderr
+    assert path.read_text(encoding="utf-8") == "someone else's file"
+    forced = hashfed_json(home, "proof", "acme.example", "1", "-o", str(path), "--force")
+    assert forced == {"origin": "acme.example", "index": 1, "file": str(path)}
+    assert Bundle.from_json(path.read_text()).entry_index == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle.json", "home"]
+
+
 def test_every_command_has_help_and_json() -> None:
     from typer.main import get_command
     from typer.testing import CliRunner
