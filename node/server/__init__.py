@@ -10,8 +10,7 @@
 - :mod:`node.server.status` maps hashfed errors to gRPC status codes, in one place;
 - :mod:`node.server.guard` applies access checks and that mapping to every call;
 - :mod:`node.server.peer_tls` keeps the peer server's trusted roots in step with member cards;
-- :mod:`node.server.limits` documents message size limits;
-- :mod:`node.server.background` runs a node on a thread, for tests and tools.
+- :mod:`node.server.limits` documents message size limits.
 """
 
 from node.server.app import RunningNode, start_node

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from node.core import Node
 from node.log.entry import Add, Labels
-from tests.integration.cli import hashfed, hashfed_json
-from tests.integration.fednet import cli_subprocess
+from tests.support.cli import hashfed, hashfed_json
+from tests.support.fednet import cli_subprocess
 
 LINES = 20_000
 DISTINCT = 18_000

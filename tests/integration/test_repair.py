@@ -14,8 +14,8 @@ import pytest
 
 from node.hashing import ComputedSignal, parse_signal
 from node.log.entry import Labels
-from tests.integration.fednet import Member, peer, verify_bundle
-from tests.integration.storage import hashfed_process
+from tests.support.fednet import Member, peer, verify_bundle
+from tests.support.storage import hashfed_process
 
 A, B = "node-a.example", "node-b.example"
 

@@ -17,7 +17,7 @@ from node._proto.hashfed.v1 import federation_pb2, federation_pb2_grpc
 from node.errors import SyncError
 from node.log.entry import Labels
 from node.tls import certificate_fingerprint
-from tests.integration.fednet import Member, peer, run_cli
+from tests.support.fednet import Member, peer, run_cli
 
 B, C, X = "node-b.example", "node-c.example", "node-x.example"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from node.log.entry import Labels
-from tests.integration.fednet import Member, peer
+from tests.support.fednet import Member, peer
 
 A, B, C = "node-a.example", "node-b.example", "node-c.example"
 

@@ -11,8 +11,8 @@ import pytest
 from node.hashing import parse_signal
 from node.log.entry import Labels
 from node.sync.fault import PEER_FAULT_REASON
-from tests.integration.fakes import FlippingPeer, PaddingPeer
-from tests.integration.fednet import Member, peer, trust
+from tests.support.fakes import FlippingPeer, PaddingPeer
+from tests.support.fednet import Member, peer, trust
 
 A, C, M = "node-a.example", "node-c.example", "mallory.example"
 TOTAL = 40
@@ -52,17 +52,7 @@ def _relay(
     kind: type[FlippingPeer], a: Member, c: Member, m: Member, index: int, **options: Any
 ) -> FlippingPeer:
     """Mallory's node relaying A's log to C over real mTLS, tampering with entry ``index``."""
-    return kind(
-        m.home,
-        M,
-        upstream_address=a.address,
-        upstream_origin=A,
-        upstream_certificate=(a.home / "keys" / "tls.crt").read_bytes(),
-        pinned_clients=[(c.home / "keys" / "tls.crt").read_bytes()],
-        flip_origin=A,
-        flip_index=index,
-        **options,
-    )
+    return kind.between(m, a, c, flip_origin=A, flip_index=index, **options)
 
 
 @pytest.mark.parametrize("prefix", [0, 20], ids=["from-empty", "after-verified-prefix"])

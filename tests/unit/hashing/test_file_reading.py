@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from node import sample_media
 from node.errors import MediaError
 from node.hashing import DEFAULT_MAX_FILE_BYTES, hash_media, hash_media_file, hash_paths
 from node.hashing.media import READ_CHUNK_BYTES
+from node.testing import sample_media
 
 HASHFED = Path(sys.executable).with_name("hashfed")
 MiB = 1024 * 1024

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from node.index import BitIndex, Hit, brute_force, buckets
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 from tests.unit.index.data import clustered, near
 
 
