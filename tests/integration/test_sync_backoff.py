@@ -21,7 +21,7 @@ from node.log.entry import Labels
 from node.sync.fault import PEER_FAULT_REASON
 from tests.support.cli import hashfed, hashfed_json
 from tests.support.fakes import FlippingPeer
-from tests.support.fednet import Member, peer, trust
+from tests.support.fednet import Member, members, peer, trust
 from tests.support.slow_peer import configure, wait_for
 
 A, C, D, M = "node-a.example", "node-c.example", "node-d.example", "mallory.example"
@@ -79,10 +79,8 @@ def _peer_status(c: Member, name: str) -> dict[str, object]:
 
 @pytest.fixture
 def net(tmp_path: Path) -> Iterator[tuple[Member, Member, Member, Member]]:
-    a, c, d, m = (Member.create(tmp_path, name) for name in (A, C, D, M))
-    yield a, c, d, m
-    for member in (c, d, a):
-        member.stop()
+    with members(tmp_path, A, C, D, M) as (a, c, d, m):
+        yield a, c, d, m
 
 
 def test_an_unreachable_peer_is_retried_later_and_later_until_it_answers(

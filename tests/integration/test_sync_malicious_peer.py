@@ -12,7 +12,7 @@ from node.hashing import parse_signal
 from node.log.entry import Labels
 from node.sync.fault import PEER_FAULT_REASON
 from tests.support.fakes import FlippingPeer, PaddingPeer
-from tests.support.fednet import Member, peer, trust
+from tests.support.fednet import Member, members, peer, trust
 
 A, C, M = "node-a.example", "node-c.example", "mallory.example"
 TOTAL = 40
@@ -24,10 +24,8 @@ def _md5(i: int) -> str:
 
 @pytest.fixture
 def net(tmp_path: Path) -> Iterator[tuple[Member, Member, Member]]:
-    a, c, m = (Member.create(tmp_path, name) for name in (A, C, M))
-    yield a, c, m
-    a.stop()
-    c.stop()
+    with members(tmp_path, A, C, M) as (a, c, m):
+        yield a, c, m
 
 
 def _matches(member: Member, value: str) -> list[tuple[str, int]]:

@@ -17,7 +17,7 @@ import pytest
 
 from node.log.entry import Labels
 from tests.support.cli import hashfed, hashfed_json
-from tests.support.fednet import Member, cli_subprocess, peer, trust
+from tests.support.fednet import Member, cli_subprocess, members, peer, trust
 from tests.support.slow_peer import SlowPeer, configure, wait_for
 
 A, C, H, S = "node-a.example", "node-c.example", "honest.example", "slow.example"
@@ -33,10 +33,8 @@ def _hashes(tag: int, count: int) -> list[str]:
 
 @pytest.fixture
 def net(tmp_path: Path) -> Iterator[tuple[Member, Member, Member, Member]]:
-    a, c, h, s = (Member.create(tmp_path, name) for name in (A, C, H, S))
-    yield a, c, h, s
-    for member in (c, h, a):
-        member.stop()
+    with members(tmp_path, A, C, H, S) as (a, c, h, s):
+        yield a, c, h, s
 
 
 def _start_slow(a: Member, c: Member, s: Member, first_batches: int = 1) -> SlowPeer:

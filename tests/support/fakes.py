@@ -137,15 +137,19 @@ class FlippingPeer(RelayPeer):
             position = self.flip_index - batch.start_index
             lying = self.max_flips is None or self.flipped < self.max_flips
             if lying and request.origin == self.flip_origin and 0 <= position < len(entries):
-                body = bytearray(entries[position])
-                body[self.flip_offset] ^= 0x01
-                entries[position] = bytes(body)
+                entries[position] = self.tamper(entries[position])
                 self.flipped += 1
             yield federation_pb2.EntryBatch(
                 start_index=batch.start_index,
                 entries=entries,
                 consistency_proof=batch.consistency_proof,
             )
+
+    def tamper(self, body: bytes) -> bytes:
+        """The lie told in place of entry ``flip_index``: here one bit of one byte flipped."""
+        altered = bytearray(body)
+        altered[self.flip_offset] ^= 0x01
+        return bytes(altered)
 
 
 class PaddingPeer(FlippingPeer):
@@ -154,20 +158,8 @@ class PaddingPeer(FlippingPeer):
 
     pad_bytes = 70 * 1024
 
-    async def StreamEntries(  # noqa: N802
-        self, request: federation_pb2.StreamEntriesRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[federation_pb2.EntryBatch]:
-        async for batch in self._stub.StreamEntries(request):
-            entries = list(batch.entries)
-            position = self.flip_index - batch.start_index
-            if request.origin == self.flip_origin and 0 <= position < len(entries):
-                entries[position] = b"\x00" * self.pad_bytes
-                self.flipped += 1
-            yield federation_pb2.EntryBatch(
-                start_index=batch.start_index,
-                entries=entries,
-                consistency_proof=batch.consistency_proof,
-            )
+    def tamper(self, body: bytes) -> bytes:
+        return b"\x00" * self.pad_bytes
 
 
 class JunkPeer(FlippingPeer):

@@ -8,12 +8,13 @@ goes through its runner; while it does not, calls open the home directly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -122,6 +123,18 @@ class Member:
 
     def count(self, table: str, origin: str) -> int:
         return int(self.query(f"SELECT COUNT(*) FROM {table} WHERE origin = ?", origin)[0][0])
+
+
+@contextlib.contextmanager
+def members(folder: Path, *origins: str) -> Iterator[tuple[Member, ...]]:
+    """A member for each origin, homes in ``folder``; those still serving are stopped at the end,
+    the last created first."""
+    created = tuple(Member.create(folder, origin) for origin in origins)
+    try:
+        yield created
+    finally:
+        for member in reversed(created):
+            member.stop()
 
 
 def trust(member: Member, other: Member) -> None:
