@@ -3,9 +3,9 @@
 
     python bench/hash.py [--images 500] [--repeat 1] [--out /tmp/perf_hash.md]
 
-Generates N 1024x768 JPEGs with node.sample_media (seeded, cached in a temp folder; pictures
-whose PDQ quality is below the publishing minimum are skipped, as ``add`` would refuse them),
-then measures in one run, each over the same files:
+Generates N 1024x768 JPEGs with node.testing.sample_media (seeded, cached in a temp folder;
+pictures whose PDQ quality is below the publishing minimum are skipped, as ``add`` would refuse
+them), then measures in one run, each over the same files:
 (a)  baseline: a plain single-process loop with Pillow, pdqhash, imagehash and hashlib computing
      the same five signals (pdq, phash, dhash, md5, sha256), written as a member would, timed
      in this process after its imports;
@@ -49,8 +49,8 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
-from node import sample_media
 from node.hashing import MIN_PUBLISH_QUALITY, default_workers, hash_paths
+from node.testing import sample_media
 
 SIZE = (1024, 768)
 SEED = 20_240_601

@@ -88,7 +88,7 @@ def load_average() -> str:
 
 
 def serve(home: Path) -> None:
-    from node.server.background import BackgroundNode
+    from node.testing.background import BackgroundNode
 
     started = time.perf_counter()
     with BackgroundNode(home, peer_address="127.0.0.1:0", local_address="127.0.0.1:0") as bg:

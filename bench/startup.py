@@ -263,7 +263,7 @@ def freshness(home: Path, count: int) -> dict[str, list[float]]:
     import grpc
 
     from node._proto.hashfed.v1 import local_pb2, local_pb2_grpc
-    from node.server.background import BackgroundNode
+    from node.testing.background import BackgroundNode
 
     def query(value: str) -> Any:
         q = local_pb2.SignalQuery(type="pdq", value=value, threshold=0)

@@ -39,10 +39,10 @@ from rich.console import Console
 from rich.table import Table
 
 from node.core import Node
-from node.server.background import BackgroundNode
 from node.service.runner import NodeRunner
 from node.sync.client import PeerClient, PeerTarget
 from node.sync.loop import sync_all
+from node.testing.background import BackgroundNode
 
 ORIGIN = "origin-a.example"
 

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from node import sample_media
+from node.testing import sample_media
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-VECTORS = ROOT.parent / "shared" / "vectors"
+from tests.support.paths import VECTORS
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +38,7 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def sample_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Real generated pictures on disk: originals, edited copies and an unrelated one."""
-    from node import sample_media
+    from node.testing import sample_media
 
     folder = tmp_path_factory.mktemp("media")
     files: dict[str, Path] = {}

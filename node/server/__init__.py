@@ -12,8 +12,6 @@ point for the CLI (docs/architecture.md). Layout:
 - :mod:`node.server.status` maps hashfed errors to gRPC status codes, in one place;
 - :mod:`node.server.guard` applies access checks and that mapping to every call;
 - :mod:`node.server.peer_tls` keeps the peer server's trusted roots in step with member cards;
-- :mod:`node.server.background` runs a node on a thread, for tests and tools.
-
 Every call on the node goes through its one thread, :class:`node.service.runner.NodeRunner`;
 message limits and addresses are shared with the sync client in :mod:`node.wire`.
 """

@@ -18,28 +18,14 @@ from typer.testing import CliRunner
 
 from node.cli.main import app
 from node.core import Node
-from node.hashing import ComputedSignal, parse_signal
 from node.log.checkpoint import SignedCheckpoint
-from node.log.entry import Labels
-from tests.integration.cli import hashfed, hashfed_json
+from tests.support.cli import card_file as _card
+from tests.support.cli import hashfed, hashfed_json
+from tests.support.cli import publish_signals as _publish
 from tests.unit.scripts.fixtures import run_script
 
 MD5_A = "md5:" + "5a" * 16
 MD5_B = "md5:" + "6b" * 16
-
-
-def _card(home: Path, folder: Path) -> Path:
-    path = folder / f"{home.name}.card.json"
-    path.write_text(json.dumps(hashfed_json(home, "identity")))
-    return path
-
-
-def _publish(home: Path, *signals: str) -> None:
-    with Node.open(home) as node:
-        for text in signals:
-            node.publisher.publish_signals(
-                [ComputedSignal(parse_signal(text), None)], Labels(entity="E")
-            )
 
 
 def _import(source: Path, target: Path) -> None:

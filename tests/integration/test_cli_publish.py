@@ -10,7 +10,7 @@ from typing import Any
 from node.core import Node
 from node.log.bundle import Bundle
 from node.log.keys import VerifierKey
-from tests.integration.cli import hashfed, hashfed_json
+from tests.support.cli import hashfed, hashfed_json
 from tests.unit.scripts.fixtures import run_script
 
 

@@ -62,8 +62,7 @@ def test_sigkill_mid_publish_leaves_previous_checkpoint(home: Path) -> None:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
         time.sleep(delay)
         child.send_signal(signal.SIGKILL)
-        child.wait()
-        said = child.stdout.read().split("\n")
+        said = child.communicate()[0].split("\n")  # reaps it and closes its pipe
         interrupted += any(line.startswith("begin") for line in said[-2:])
         sizes.append(_check_consistent(home))
     # At least one kill landed between "begin" and "committed", i.e. inside a publish.

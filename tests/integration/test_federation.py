@@ -14,7 +14,7 @@ import pytest
 from node.hashing import parse_signal
 from node.log.entry import Labels
 from node.results import QueryResult
-from tests.integration.fednet import Member, peer, trust, verify_bundle
+from tests.support.fednet import Member, peer, trust, verify_bundle
 
 A, B, C, D = "node-a.example", "node-b.example", "node-c.example", "node-d.example"
 LABELS = Labels(entity="Example Front", content_type="image", behaviours=("glorification",))

@@ -17,10 +17,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from node.core import Node
 from node.log.entry import Add, Labels
-from tests.integration.cli import hashfed, hashfed_json
-from tests.integration.fednet import cli_subprocess
+from tests.support.cli import hashfed, hashfed_json
+from tests.support.fednet import cli_subprocess
 
 LINES = 20_000
 DISTINCT = 18_000
@@ -61,6 +63,7 @@ def _import(home: Path, source: Path) -> subprocess.Popen[str]:
     return cli_subprocess(home, "add", "--from", str(source), "--json", stdout=subprocess.PIPE)
 
 
+@pytest.mark.timeout(600)  # its children may each take their own 300 s limit
 def test_bulk_import_rerun_after_sigkill_adds_nothing(home: Path, tmp_path: Path) -> None:
     source = tmp_path / "list.txt"
     lines = _hash_list(source)
@@ -150,6 +153,7 @@ def test_an_item_is_a_duplicate_only_when_all_its_signals_are_live(home: Path) -
     assert [e.entry_index for e in report.entries] == [4]
 
 
+@pytest.mark.timeout(600)  # its children may each take their own 300 s limit
 def test_two_imports_of_one_list_at_once_append_it_once(home: Path, tmp_path: Path) -> None:
     source = tmp_path / "list.txt"
     rng = random.Random(3)

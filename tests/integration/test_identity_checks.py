@@ -24,9 +24,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from node.core import Node
 from node.errors import IdentityError
 from node.home import HomePaths
-from node.server.background import BackgroundNode
+from node.testing.background import BackgroundNode
 from node.tls import certificate_fingerprint
-from tests.integration.cli import hashfed, hashfed_json
+from tests.support.cli import hashfed, hashfed_json
 
 ORIGIN = "acme.example"
 

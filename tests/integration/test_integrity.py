@@ -20,9 +20,9 @@ from node.core import Node
 from node.log.bundle import Bundle
 from node.log.entry import Labels
 from node.log.keys import VerifierKey
-from node.server.background import BackgroundNode
-from tests.conftest import ROOT
-from tests.integration.storage import hashfed_process, one_line_error
+from node.testing.background import BackgroundNode
+from tests.support.paths import ROOT
+from tests.support.storage import hashfed_process, one_line_error
 
 ORIGIN = "acme.example"
 

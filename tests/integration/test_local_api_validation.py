@@ -17,7 +17,7 @@ import grpc
 import pytest
 
 from node._proto.hashfed.v1 import entry_pb2, local_pb2, local_pb2_grpc
-from node.server.background import BackgroundNode
+from node.testing.background import BackgroundNode
 
 ORIGIN = "acme.example"
 MD5 = "ab" * 16

@@ -19,7 +19,7 @@ from node._proto.hashfed.v1 import local_pb2, local_pb2_grpc
 from node.core import Node
 from node.hashing import ComputedSignal, parse_signal
 from node.log.entry import Labels
-from node.server.background import BackgroundNode
+from node.testing.background import BackgroundNode
 
 TYPES = {"pdq": 32, "phash": 8, "dhash": 8, "md5": 16, "sha256": 32}
 

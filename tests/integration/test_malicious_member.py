@@ -1,6 +1,6 @@
 """Issue 5, "Must show": a scripted malicious member against real nodes.
 
-M (:class:`~tests.integration.malicious.MaliciousMember`) has a real identity and speaks the
+M (:class:`~tests.support.malicious.MaliciousMember`) has a real identity and speaks the
 real protocol over real mutual TLS, but scripts its log per caller. B and C are real nodes
 (fednet members, real SQLite, real gRPC) that trust M, peer with it, and peer with each other.
 The auditor scripts run as subprocesses, as an auditor would run them.
@@ -27,8 +27,8 @@ from node.log.keys import SignerKey, VerifierKey
 from node.log.note import Note
 from node.results import to_json
 from node.sync.engine import OriginSyncReport, PeerSyncReport
-from tests.integration.fednet import ROOT, Member, peer
-from tests.integration.malicious import History, MaliciousMember, make_entries, with_lines
+from tests.support.fednet import ROOT, Member, peer
+from tests.support.malicious import History, MaliciousMember, make_entries, with_lines
 from tests.unit.scripts.fixtures import run_script
 
 B, C, M, AUDITOR = "node-b.example", "node-c.example", "mallory.example", "audit.example"

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from node.core import Node
-from node.server.background import BackgroundNode
 from node.store.rows import MemberRow
-from tests.integration.cli import hashfed, hashfed_json
+from node.testing.background import BackgroundNode
+from tests.support.cli import hashfed, hashfed_json
 
 A, C, EVIL = "node-a.example", "node-c.example", "evil.example"
 

@@ -9,10 +9,11 @@ import pytest
 
 from node.core import Node
 from node.errors import InvalidInputError, MalformedError, ProofError
-from node.hashing import ComputedSignal, parse_signal
+from node.hashing import parse_signal
 from node.log.checkpoint import SignedCheckpoint
-from node.log.entry import Labels
-from tests.integration.cli import hashfed, hashfed_json
+from tests.support.cli import card_file as _card
+from tests.support.cli import hashfed, hashfed_json
+from tests.support.cli import publish_signals as _publish
 
 MD5 = "md5:" + "5a" * 16
 
@@ -23,20 +24,6 @@ def two_nodes(tmp_path: Path) -> tuple[Path, Path]:
     Node.init(a, "node-a.example", peer_address="127.0.0.1:7001").close()
     Node.init(c, "node-c.example", peer_address="127.0.0.1:7003").close()
     return a, c
-
-
-def _card(home: Path, folder: Path) -> Path:
-    path = folder / f"{home.name}.card.json"
-    path.write_text(json.dumps(hashfed_json(home, "identity")))
-    return path
-
-
-def _publish(home: Path, *signals: str) -> None:
-    with Node.open(home) as node:
-        for text in signals:
-            node.publisher.publish_signals(
-                [ComputedSignal(parse_signal(text), None)], Labels(entity="E")
-            )
 
 
 def _copy_log(source: Path, target: Path, origin: str) -> None:

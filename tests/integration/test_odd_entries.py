@@ -24,7 +24,7 @@ from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.entry import Add, Entry, EntryRef, Labels, Opinion, Retract, Verdict, encode_entry
 from node.log.merkle import Frontier, leaf_hash
 from node.store.rows import StoredCheckpoint
-from tests.integration.fednet import CLI_CHILD, ROOT, Member, cli_subprocess, peer, trust
+from tests.support.fednet import CLI_CHILD, ROOT, Member, cli_subprocess, peer, trust
 
 A, M, V = "alice.example", "mallory.example", "victor.example"
 

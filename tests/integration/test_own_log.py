@@ -22,14 +22,14 @@ from node._proto.hashfed.v1 import federation_pb2, local_pb2, local_pb2_grpc
 from node.core import Node
 from node.errors import SignedStateError
 from node.log.entry import Labels
-from node.server.background import BackgroundNode
 from node.sync.engine import OWN
-from tests.integration.cli import hashfed, hashfed_json
-from tests.integration.damage import rewrite_entry_body
-from tests.integration.fakes import FlippingPeer
-from tests.integration.fednet import Member, peer, trust
-from tests.integration.malicious import make_entries
-from tests.integration.storage import (
+from node.testing.background import BackgroundNode
+from tests.support.cli import hashfed, hashfed_json
+from tests.support.damage import rewrite_entry_body
+from tests.support.fakes import FlippingPeer
+from tests.support.fednet import Member, peer, trust
+from tests.support.malicious import make_entries
+from tests.support.storage import (
     fill,
     hashfed_process,
     one_line_error,
@@ -328,16 +328,7 @@ def test_recover_refuses_the_first_forged_batch_and_stores_nothing(tmp_path: Pat
     finally:
         a.stop()
     _put_database(a, empty)
-    fake = _ForgingPeer(
-        m.home,
-        m.origin,
-        upstream_address=b.address,
-        upstream_origin=b.origin,
-        upstream_certificate=(b.home / "keys" / "tls.crt").read_bytes(),
-        pinned_clients=[(a.home / "keys" / "tls.crt").read_bytes()],
-        flip_origin=a.origin,
-        flip_index=0,
-    )
+    fake = _ForgingPeer.between(m, b, a, flip_origin=a.origin, flip_index=0)
     assert b.served is not None
     b.served.run(fake.start(m.address))
     try:

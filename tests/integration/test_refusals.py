@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from node import sample_media
 from node.core import Node
-from tests.integration.cli import hashfed
+from node.testing import sample_media
+from tests.support.cli import hashfed
 
 
 def _state(home: Path) -> tuple[int, int, int]:

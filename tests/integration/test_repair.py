@@ -15,10 +15,10 @@ import pytest
 from node.hashing import ComputedSignal, parse_signal
 from node.index_snapshot import FOLDER_NAME, MANIFEST
 from node.log.entry import Labels, Verdict
-from tests.integration.fakes import ShortPeer
-from tests.integration.fednet import Member, peer, verify_bundle
-from tests.integration.storage import hashfed_process
 from tests.integration.test_sync_bounds import C, M, _publish, _relay, net  # noqa: F401
+from tests.support.fakes import ShortPeer
+from tests.support.fednet import Member, peer, verify_bundle
+from tests.support.storage import hashfed_process
 
 A, B = "node-a.example", "node-b.example"
 

@@ -16,7 +16,7 @@ from node.core import Node
 from node.index_snapshot import FOLDER_NAME, MANIFEST
 from node.log.entry import Labels
 from node.matching import StartReport
-from node.server.background import BackgroundNode
+from node.testing.background import BackgroundNode
 
 
 def _start_report(served: BackgroundNode) -> StartReport:

@@ -13,7 +13,7 @@ import pytest
 from node.log.entry import Labels
 from node.log.merkle import leaf_hash
 from node.service.integrity_findings import known_damage
-from tests.integration.fednet import Member, peer, trust
+from tests.support.fednet import Member, peer, trust
 
 A, B, C = "node-a.example", "node-b.example", "node-c.example"
 

@@ -24,14 +24,14 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from node import sample_media
 from node._proto.hashfed.v1 import entry_pb2, local_pb2, local_pb2_grpc
 from node.core import Node
 from node.errors import HashfedError, InvalidInputError
 from node.hashing import hash_media
 from node.log.bundle import Bundle
-from node.server.background import BackgroundNode
-from tests.conftest import ROOT
+from node.testing import sample_media
+from node.testing.background import BackgroundNode
+from tests.support.paths import ROOT
 
 ORIGIN = "acme.example"
 

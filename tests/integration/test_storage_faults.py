@@ -16,8 +16,8 @@ from node._proto.hashfed.v1 import local_pb2, local_pb2_grpc
 from node.core import Node
 from node.hashing import ComputedSignal, parse_signal
 from node.log.entry import Labels
-from node.server.background import BackgroundNode
-from tests.integration.storage import (
+from node.testing.background import BackgroundNode
+from tests.support.storage import (
     damage_a_page,
     fill,
     hashfed_process,

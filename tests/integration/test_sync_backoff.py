@@ -2,7 +2,7 @@
 
 Real nodes over real mutual TLS, syncing in the background loop of a serving node: D is a
 member whose node is not running (nothing listens at its address), M a real gRPC server
-(:class:`~tests.integration.fakes.FlippingPeer`) relaying A's log with one byte flipped every
+(:class:`~tests.support.fakes.FlippingPeer`) relaying A's log with one byte flipped every
 time. The rounds are observed in C's database (``peer_health.last_round_ms``), as any
 operator's tool could.
 """
@@ -19,10 +19,10 @@ import pytest
 
 from node.log.entry import Labels
 from node.sync.fault import PEER_FAULT_REASON
-from tests.integration.cli import hashfed, hashfed_json
-from tests.integration.fakes import FlippingPeer
-from tests.integration.fednet import Member, peer, trust
-from tests.integration.slow_peer import configure, wait_for
+from tests.support.cli import hashfed, hashfed_json
+from tests.support.fakes import FlippingPeer
+from tests.support.fednet import Member, members, peer, trust
+from tests.support.slow_peer import configure, wait_for
 
 A, C, D, M = "node-a.example", "node-c.example", "node-d.example", "mallory.example"
 INTERVAL_S = 0.25
@@ -79,10 +79,8 @@ def _peer_status(c: Member, name: str) -> dict[str, object]:
 
 @pytest.fixture
 def net(tmp_path: Path) -> Iterator[tuple[Member, Member, Member, Member]]:
-    a, c, d, m = (Member.create(tmp_path, name) for name in (A, C, D, M))
-    yield a, c, d, m
-    for member in (c, d, a):
-        member.stop()
+    with members(tmp_path, A, C, D, M) as (a, c, d, m):
+        yield a, c, d, m
 
 
 def test_an_unreachable_peer_is_retried_later_and_later_until_it_answers(
@@ -134,16 +132,7 @@ def test_a_lying_peer_backs_off_harder_than_an_unreachable_one(
     )
     configure(c, sync_interval_s=INTERVAL_S, sync_backoff_max_s=30.0, sync_min_entries_per_s=0)
     a.start()
-    fake = FlippingPeer(
-        m.home,
-        M,
-        upstream_address=a.address,
-        upstream_origin=A,
-        upstream_certificate=(a.home / "keys" / "tls.crt").read_bytes(),
-        pinned_clients=[(c.home / "keys" / "tls.crt").read_bytes()],
-        flip_origin=A,
-        flip_index=3,
-    )
+    fake = FlippingPeer.between(m, a, c, flip_origin=A, flip_index=3)
     assert a.served is not None
     a.served.run(fake.start(m.address))
     try:

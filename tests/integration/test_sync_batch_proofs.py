@@ -1,6 +1,6 @@
 """Per-batch proofs against a scripted member (real gRPC server, own identity, mutual TLS).
 
-M (:class:`~tests.integration.malicious.MaliciousMember`) serves its own log to C with correct
+M (:class:`~tests.support.malicious.MaliciousMember`) serves its own log to C with correct
 or altered batch proofs; C is a real node. Whose fault a failing batch is, and what a node does
 when the origin contradicts entries it holds beyond its newest checkpoint.
 """
@@ -15,8 +15,8 @@ import pytest
 from node.results import to_json
 from node.sync.engine import OriginSyncReport, PeerSyncReport
 from node.sync.fault import PEER_FAULT_REASON
-from tests.integration.fednet import Member
-from tests.integration.malicious import MaliciousMember, make_entries
+from tests.support.fednet import Member
+from tests.support.malicious import MaliciousMember, make_entries
 
 C, M = "node-c.example", "mallory.example"
 

@@ -1,8 +1,8 @@
 """Issue 9, finding 2: a sync verifies each batch as it arrives, in bounded memory and disk.
 
 A (honest origin) serves its log; Mallory (a member with its own identity and mutual TLS,
-:mod:`tests.integration.fakes`) relays A's genuine signed checkpoint to C with junk entries,
-or ends the stream early; M (:class:`~tests.integration.malicious.MaliciousMember`) signs a
+:mod:`tests.support.fakes`) relays A's genuine signed checkpoint to C with junk entries,
+or ends the stream early; M (:class:`~tests.support.malicious.MaliciousMember`) signs a
 checkpoint of 10^12 entries. C is the victim, as a ``hashfed sync`` child process where its
 memory is measured (the child's own VmHWM, written as it exits).
 """
@@ -25,9 +25,9 @@ from node.log.entry import Labels
 from node.results import to_json
 from node.sync.engine import PeerSyncReport, sync_peer
 from node.sync.fault import PEER_FAULT_REASON
-from tests.integration.fakes import FlippingPeer, JunkPeer, ShortPeer
-from tests.integration.fednet import ROOT, Member, cli_subprocess, peer, trust
-from tests.integration.malicious import MaliciousMember
+from tests.support.fakes import FlippingPeer, JunkPeer, ShortPeer
+from tests.support.fednet import ROOT, Member, cli_subprocess, peer, trust
+from tests.support.malicious import MaliciousMember
 
 A, B, C, M = "node-a.example", "node-b.example", "node-c.example", "mallory.example"
 MIB = 1024 * 1024
@@ -50,16 +50,7 @@ def _publish(member: Member, count: int, start: int = 0) -> None:
 
 
 def _relay(kind: type[FlippingPeer], a: Member, c: Member, m: Member, **attrs: Any) -> FlippingPeer:
-    fake = kind(
-        m.home,
-        M,
-        upstream_address=a.address,
-        upstream_origin=A,
-        upstream_certificate=(a.home / "keys" / "tls.crt").read_bytes(),
-        pinned_clients=[(c.home / "keys" / "tls.crt").read_bytes()],
-        flip_origin=A,
-        flip_index=0,
-    )
+    fake = kind.between(m, a, c, flip_origin=A, flip_index=0)
     for name, value in attrs.items():
         setattr(fake, name, value)
     return fake

@@ -18,7 +18,7 @@ from node.errors import SyncError
 from node.log.entry import Labels
 from node.results import to_json
 from node.tls import certificate_fingerprint
-from tests.integration.fednet import Member, peer, run_cli
+from tests.support.fednet import Member, members, peer, run_cli
 
 B, C, X = "node-b.example", "node-c.example", "node-x.example"
 
@@ -30,10 +30,8 @@ def _fp(member: Member) -> str:
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Member, Member, Member]]:
     """B and C serving; X is a third identity nobody trusts (never serving)."""
-    b, c, x = (Member.create(tmp_path, name) for name in (B, C, X))
-    yield b, c, x
-    b.stop()
-    c.stop()
+    with members(tmp_path, B, C, X) as (b, c, x):
+        yield b, c, x
 
 
 def test_both_sides_accept_each_other(pair: tuple[Member, Member, Member]) -> None:

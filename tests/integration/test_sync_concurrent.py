@@ -6,7 +6,7 @@ from pathlib import Path
 
 from node.log.entry import Labels
 from node.results import to_json
-from tests.integration.fednet import Member, peer
+from tests.support.fednet import Member, peer
 
 A, B, C = "node-a.example", "node-b.example", "node-c.example"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from node.log.entry import Labels
-from tests.integration.fednet import Member, peer
+from tests.support.fednet import Member, peer
 
 A, C, D = "node-a.example", "node-c.example", "node-d.example"
 

@@ -12,8 +12,8 @@ from node.hashing import parse_signal
 from node.log.entry import Labels
 from node.results import to_json
 from node.sync.fault import PEER_FAULT_REASON
-from tests.integration.fakes import FlippingPeer, PaddingPeer
-from tests.integration.fednet import Member, peer, trust
+from tests.support.fakes import FlippingPeer, PaddingPeer
+from tests.support.fednet import Member, members, peer, trust
 
 A, C, M = "node-a.example", "node-c.example", "mallory.example"
 TOTAL = 40
@@ -25,10 +25,8 @@ def _md5(i: int) -> str:
 
 @pytest.fixture
 def net(tmp_path: Path) -> Iterator[tuple[Member, Member, Member]]:
-    a, c, m = (Member.create(tmp_path, name) for name in (A, C, M))
-    yield a, c, m
-    a.stop()
-    c.stop()
+    with members(tmp_path, A, C, M) as (a, c, m):
+        yield a, c, m
 
 
 def _matches(member: Member, value: str) -> list[tuple[str, int]]:
@@ -53,17 +51,7 @@ def _relay(
     kind: type[FlippingPeer], a: Member, c: Member, m: Member, index: int, **options: Any
 ) -> FlippingPeer:
     """Mallory's node relaying A's log to C over real mTLS, tampering with entry ``index``."""
-    return kind(
-        m.home,
-        M,
-        upstream_address=a.address,
-        upstream_origin=A,
-        upstream_certificate=(a.home / "keys" / "tls.crt").read_bytes(),
-        pinned_clients=[(c.home / "keys" / "tls.crt").read_bytes()],
-        flip_origin=A,
-        flip_index=index,
-        **options,
-    )
+    return kind.between(m, a, c, flip_origin=A, flip_index=index, **options)
 
 
 @pytest.mark.parametrize("prefix", [0, 20], ids=["from-empty", "after-verified-prefix"])

@@ -1,7 +1,7 @@
 """A sync that meets damage in our own store blames nobody; a peer without batch proofs is
 outdated, not lying.
 
-Real nodes over real mutual TLS (:mod:`tests.integration.fednet`); the damage is written into
+Real nodes over real mutual TLS (:mod:`tests.support.fednet`); the damage is written into
 the victim's SQLite file while it is stopped, as a flipped bit on disk would be.
 """
 
@@ -19,10 +19,10 @@ from node.results import to_json
 from node.service.integrity_findings import known_damage
 from node.service.integrity_report import OwnDamageError
 from node.sync.engine import FAILED, PEER_OUTDATED
-from tests.integration.cli import hashfed
-from tests.integration.fakes import ProoflessPeer, ShortPeer
-from tests.integration.fednet import Member, peer
 from tests.integration.test_sync_bounds import A, M, _origin, _publish, _relay, net  # noqa: F401
+from tests.support.cli import hashfed
+from tests.support.fakes import ProoflessPeer, ShortPeer
+from tests.support.fednet import Member, peer
 
 
 def _pub(member: Member, first: int, count: int) -> None:
@@ -38,16 +38,21 @@ def _flip(home: Path, sql_select: str, sql_update: str, *args: object) -> None:
     db.close()
 
 
-def test_a_flipped_leaf_of_ours_never_makes_an_honest_smaller_checkpoint_evidence(
-    tmp_path: Path,
-) -> None:
-    a, b, c = (Member.create(tmp_path, f"{n}.example") for n in "abc")
+def _serving_triangle(folder: Path) -> tuple[Member, Member, Member]:
+    """A, B and C serving: C and B peer with A, B with C."""
+    a, b, c = (Member.create(folder, f"{n}.example") for n in "abc")
     peer(c, a)
     peer(b, a)
     peer(b, c)
-    a.start()
-    b.start()
-    c.start()
+    for member in (a, b, c):
+        member.start()
+    return a, b, c
+
+
+def test_a_flipped_leaf_of_ours_never_makes_an_honest_smaller_checkpoint_evidence(
+    tmp_path: Path,
+) -> None:
+    a, b, c = _serving_triangle(tmp_path)
     try:
         _pub(a, 0, 5)
         assert c.sync_one(a.origin).ok  # C holds A at 5
@@ -183,13 +188,7 @@ def test_a_peer_without_batch_proofs_is_outdated_not_lying(
 def test_a_changed_stored_root_never_makes_an_honest_checkpoint_evidence(
     tmp_path: Path, size: int
 ) -> None:
-    a, b, c = (Member.create(tmp_path, f"{n}.example") for n in "abc")
-    peer(c, a)
-    peer(b, a)
-    peer(b, c)
-    a.start()
-    b.start()
-    c.start()
+    a, b, c = _serving_triangle(tmp_path)
     try:
         _pub(a, 0, 5)
         assert b.sync_one(a.origin).ok  # B holds checkpoints 5 ...

@@ -2,7 +2,7 @@
 and the rate rule never cuts the work that decides whose fault a batch was.
 
 Real nodes over real mutual TLS (docs/protocol.md §9.7). C syncs from B, an honest relay, or
-from M, a real gRPC server (:class:`~tests.integration.fakes.FlippingPeer`) that lies about one
+from M, a real gRPC server (:class:`~tests.support.fakes.FlippingPeer`) that lies about one
 byte and answers slowly where the client decides whose fault that was.
 """
 
@@ -22,11 +22,11 @@ from node.log.entry import Labels
 from node.service.importing import Importer
 from node.sync.fault import PEER_FAULT_REASON
 from node.verified_import import StoredGroup, VerifiedGroup
-from tests.integration.cli import hashfed_json
-from tests.integration.fakes import FlippingPeer
-from tests.integration.fednet import Member, peer, trust
-from tests.integration.slow_peer import configure, wait_for
-from tests.integration.storage import fill, tmpfs
+from tests.support.cli import hashfed_json
+from tests.support.fakes import FlippingPeer
+from tests.support.fednet import Member, peer, trust
+from tests.support.slow_peer import configure, wait_for
+from tests.support.storage import fill, tmpfs
 
 A, B, C, L, M = (
     "node-a.example",
@@ -189,16 +189,7 @@ def test_deciding_whose_fault_is_never_cut_as_a_slow_stream(members: dict[str, M
     l_.publisher.import_hash_list(_hashes(0x2, 5), Labels(entity="l"))
     a.sync(L)
     assert a.count("entries", L) == 10
-    fake = StallingFlipper(
-        m.home,
-        M,
-        upstream_address=a.address,
-        upstream_origin=A,
-        upstream_certificate=(a.home / "keys" / "tls.crt").read_bytes(),
-        pinned_clients=[(c.home / "keys" / "tls.crt").read_bytes()],
-        flip_origin=L,
-        flip_index=5,
-    )
+    fake = StallingFlipper.between(m, a, c, flip_origin=L, flip_index=5)
     assert a.served is not None
     a.served.run(fake.start(m.address))
     try:

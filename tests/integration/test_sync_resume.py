@@ -20,7 +20,7 @@ import pytest
 
 from node.log.entry import Labels
 from node.log.merkle import Frontier, leaf_hash, root_of
-from tests.integration.fednet import Member, cli_subprocess, peer, run_cli
+from tests.support.fednet import Member, cli_subprocess, peer, run_cli
 
 A, C = "node-a.example", "node-c.example"
 TOTAL = 60_000

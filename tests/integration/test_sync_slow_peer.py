@@ -1,7 +1,7 @@
 """A slow peer delays nobody else's entries, is cut at its round's deadline, and shows in status.
 
 Real nodes over real mutual TLS: C peers with an honest member H and with S, a real gRPC server
-(:class:`~tests.integration.slow_peer.SlowPeer`) that relays A's genuine log one batch every
+(:class:`~tests.support.slow_peer.SlowPeer`) that relays A's genuine log one batch every
 55 s, under the client's 60 s idle timeout. C syncs in its background loop (``hashfed serve``).
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from node.log.entry import Labels
-from tests.integration.cli import hashfed, hashfed_json
-from tests.integration.fednet import Member, cli_subprocess, peer, trust
-from tests.integration.slow_peer import SlowPeer, configure, wait_for
+from tests.support.cli import hashfed, hashfed_json
+from tests.support.fednet import Member, cli_subprocess, members, peer, trust
+from tests.support.slow_peer import SlowPeer, configure, wait_for
 
 A, C, H, S = "node-a.example", "node-c.example", "honest.example", "slow.example"
 A_ENTRIES = 3_000
@@ -33,24 +33,13 @@ def _hashes(tag: int, count: int) -> list[str]:
 
 @pytest.fixture
 def net(tmp_path: Path) -> Iterator[tuple[Member, Member, Member, Member]]:
-    a, c, h, s = (Member.create(tmp_path, name) for name in (A, C, H, S))
-    yield a, c, h, s
-    for member in (c, h, a):
-        member.stop()
+    with members(tmp_path, A, C, H, S) as (a, c, h, s):
+        yield a, c, h, s
 
 
 def _start_slow(a: Member, c: Member, s: Member, first_batches: int = 1) -> SlowPeer:
     """S's node: relays A's log (A serves S as a member) to C (S pins C), at a trickle."""
-    slow = SlowPeer(
-        s.home,
-        S,
-        upstream_address=a.address,
-        upstream_origin=A,
-        upstream_certificate=(a.home / "keys" / "tls.crt").read_bytes(),
-        pinned_clients=[(c.home / "keys" / "tls.crt").read_bytes()],
-        first_batches=first_batches,
-        gap_s=55.0,
-    )
+    slow = SlowPeer.between(s, a, c, first_batches=first_batches, gap_s=55.0)
     assert a.served is not None
     a.served.run(slow.start(s.address))
     return slow

@@ -17,8 +17,8 @@ import pytest
 from node.core import Node
 from node.hashing import ComputedSignal, parse_signal
 from node.log.entry import Labels
-from tests.integration.cli import hashfed
-from tests.integration.damage import flip_byte, rewrite_entry_body
+from tests.support.cli import hashfed
+from tests.support.damage import flip_byte, rewrite_entry_body
 from tests.unit.scripts.fixtures import run_script
 
 ORIGIN = "acme.example"
@@ -87,7 +87,7 @@ def test_live_audit_of_a_real_node(tmp_path: Path, reader: str) -> None:
     """B syncs A's log and cosigns it; a reader (an auditor identity, or the TLS identity of a
     member B trusts) audits A's log as B serves it, live, with B's witness key; then again
     after A grew, with a consistency proof from the recorded size."""
-    from tests.integration.fednet import Member, peer
+    from tests.support.fednet import Member, peer
 
     a = Member.create(tmp_path, "a.example")
     b = Member.create(tmp_path, "b.example")

@@ -25,7 +25,7 @@ from node.log.entry import Labels
 from node.log.keys import SignerKey
 from node.log.note import Note
 from node.results import Witnessing
-from tests.integration.fednet import Member, peer, run_cli
+from tests.support.fednet import Member, peer, run_cli
 
 A, B, C = "wit-a.example", "wit-b.example", "wit-c.example"
 AUDITOR = "audit.example"

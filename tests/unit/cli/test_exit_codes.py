@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from node import errors
 from node.cli.main import app
 from node.errors import ExitCode, HashfedError
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 ROW = re.compile(r"^\| (\d+) \| `(\w+)` \| (.+) \|$")
 

@@ -12,7 +12,7 @@ from typer.main import get_command
 
 from node.cli.main import app
 from node.core import Node
-from tests.integration.cli import hashfed
+from tests.support.cli import hashfed
 
 MD5 = "md5:" + "5a" * 16
 

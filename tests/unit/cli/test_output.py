@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from node.cli.output import ShownFormatter, print_error
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 HOSTILE = "[bold red]pwned[/] \x1b[2J\x1b]0;title\x07 \u202e"
 

@@ -11,7 +11,7 @@ import sys
 
 from node.cli import options
 from node.home import ENV_HOME
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 # What a command loads when it runs, and --help must not.
 HEAVY = (

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from node import sample_media
 from node.errors import MediaError
 from node.hashing import DEFAULT_MAX_FILE_BYTES, hash_media, hash_media_file, hash_paths
 from node.hashing.media import READ_CHUNK_BYTES
+from node.testing import sample_media
 
 HASHFED = Path(sys.executable).with_name("hashfed")
 MiB = 1024 * 1024
@@ -243,7 +243,7 @@ def test_a_file_rewritten_while_read_is_refused_never_hashed_torn(tmp_path: Path
                 outcomes[versions.get(signals, "torn")] += 1
     finally:
         writer.kill()
-        writer.wait()
+        writer.communicate()  # reaps it and closes its pipe
     assert outcomes["torn"] == 0, outcomes  # hashes of neither version are never returned
     assert outcomes["changed"] > 0, outcomes  # the writer did overlap reads
 
@@ -281,5 +281,5 @@ def test_an_image_rewritten_while_read_is_refused_too(tmp_path: Path) -> None:
                 changed += 1
     finally:
         appender.kill()
-        appender.wait()
+        appender.communicate()  # reaps it and closes its pipe
     assert changed

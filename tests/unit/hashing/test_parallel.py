@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from node import sample_media
 from node.core import Node
 from node.errors import MediaError
 from node.hashing import ComputedSignal, hash_media, hash_paths, parallel
 from node.log.entry import Labels
+from node.testing import sample_media
 from tests.unit.hashing.vector_cases import hashed
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
@@ -155,7 +155,7 @@ def test_node_hash_files_and_publish_all_or_nothing(
 def test_cli_hash_uses_the_parallel_hasher_and_the_home_settings(
     home: Path, generated: list[Path], tmp_path: Path
 ) -> None:
-    from tests.integration.cli import hashfed, hashfed_json
+    from tests.support.cli import hashfed, hashfed_json
 
     files = generated[:5]
     printed = hashfed_json(tmp_path / "no-node-here", "hash", *map(str, files))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from node.hashing import ComputedSignal, hash_media
-from tests.conftest import VECTORS
+from tests.support.paths import VECTORS
 
 PDQ_VECTORS = VECTORS / "pdq"
 _MISSING = pytest.param(None, id="vectors-missing")

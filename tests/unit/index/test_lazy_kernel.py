@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from node.index import BitIndex, kernel, warm_up
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def _run(code: str) -> str:

@@ -30,7 +30,7 @@ from node.log.merkle import (
     verify_subtree_consistency,
     verify_subtree_inclusion,
 )
-from tests.conftest import VECTORS
+from tests.support.paths import VECTORS
 
 MERKLE_VECTORS = "merkle"
 VECTOR_KINDS = ("inclusion", "consistency", "subtreeinclusion", "subtreeconsistency")

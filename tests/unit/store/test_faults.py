@@ -15,7 +15,7 @@ from node.errors import StoreError
 from node.store.faults import SQLITE_CORRUPT, SQLITE_FULL, SQLITE_READONLY, fault_code, store_error
 from node.store.rows import EntryRow, SignalRow, StoredCheckpoint
 from node.store.store import Store
-from tests.integration.storage import damage_a_page
+from tests.support.storage import damage_a_page
 
 
 def _rows(start: int, count: int) -> list[EntryRow]:

@@ -1,6 +1,6 @@
 """A slow peer: a real FederationService over real mutual TLS that relays a log at a trickle.
 
-:class:`SlowPeer` is a :class:`~tests.integration.fakes.RelayPeer`: it serves with its own
+:class:`SlowPeer` is a :class:`~tests.support.fakes.RelayPeer`: it serves with its own
 member identity (a real home made by ``Node.init``: keys, certificate, the address in its
 card), admits exactly the client certificates it is told to pin, and proxies every call, over
 real mTLS with that identity, to an honest node that serves it. ``StreamEntries`` is where it
@@ -22,13 +22,14 @@ import time
 import tomllib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import tomli_w
 
 from node._proto.hashfed.v1 import federation_pb2
-from tests.integration.fakes import RelayPeer
-from tests.integration.fednet import Member
+from tests.support.fakes import RelayPeer
+from tests.support.fednet import Member
 
 
 def configure(member: Member, **values: float) -> None:
@@ -57,21 +58,12 @@ class SlowPeer(RelayPeer):
         home: Path,
         origin: str,
         *,
-        upstream_address: str,
-        upstream_origin: str,
-        upstream_certificate: bytes,
-        pinned_clients: list[bytes],
         first_batches: int = 1,
         gap_s: float = 55.0,
+        **relay: Any,
     ) -> None:
-        super().__init__(
-            home,
-            origin,
-            upstream_address=upstream_address,
-            upstream_origin=upstream_origin,
-            upstream_certificate=upstream_certificate,
-            pinned_clients=pinned_clients,
-        )
+        """``relay``: the upstream and the pinned clients, as :class:`RelayPeer` takes them."""
+        super().__init__(home, origin, **relay)
         self.first_batches = first_batches
         self.gap_s = gap_s
         self.started = 0

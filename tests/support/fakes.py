@@ -1,7 +1,7 @@
 """A malicious peer: a real FederationService over real mutual TLS that lies about one byte.
 
 :class:`RelayPeer` is the shared relay (its own identity, pinned clients, calls proxied to an
-honest node; also the base of ``tests/integration/slow_peer.py``). :class:`FlippingPeer` relays
+honest node; also the base of ``tests/support/slow_peer.py``). :class:`FlippingPeer` relays
 entries with one byte of one entry flipped (every time, or only the first ``max_flips``
 times). Checkpoints pass through untouched, so what it serves claims to be the origin's signed
 log but does not reproduce the signed root.
@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, Self
 
 import grpc
 
 from node._proto.hashfed.v1 import federation_pb2, federation_pb2_grpc
+from tests.support.fednet import Member
 
 
 class RelayPeer(federation_pb2_grpc.FederationServiceServicer):  # type: ignore[misc]
@@ -47,6 +49,20 @@ class RelayPeer(federation_pb2_grpc.FederationServiceServicer):  # type: ignore[
         self._server: grpc.aio.Server | None = None
         self._channel: grpc.aio.Channel | None = None
         self.port = 0
+
+    @classmethod
+    def between(cls, relay: Member, upstream: Member, client: Member, **options: Any) -> Self:
+        """``relay``'s node serving ``client`` (the one certificate it pins) what it fetches
+        from ``upstream``; ``options`` are the subclass's own."""
+        return cls(
+            relay.home,
+            relay.origin,
+            upstream_address=upstream.address,
+            upstream_origin=upstream.origin,
+            upstream_certificate=upstream.tls_certificate,
+            pinned_clients=[client.tls_certificate],
+            **options,
+        )
 
     async def start(self, address: str = "127.0.0.1:0") -> int:
         upstream_address, upstream_origin, upstream_cert = self._upstream
@@ -99,23 +115,14 @@ class FlippingPeer(RelayPeer):
         home: Path,
         origin: str,
         *,
-        upstream_address: str,
-        upstream_origin: str,
-        upstream_certificate: bytes,
-        pinned_clients: list[bytes],
         flip_origin: str,
         flip_index: int,
         flip_offset: int = -1,
         max_flips: int | None = None,
+        **relay: Any,
     ) -> None:
-        super().__init__(
-            home,
-            origin,
-            upstream_address=upstream_address,
-            upstream_origin=upstream_origin,
-            upstream_certificate=upstream_certificate,
-            pinned_clients=pinned_clients,
-        )
+        """``relay``: the upstream and the pinned clients, as :class:`RelayPeer` takes them."""
+        super().__init__(home, origin, **relay)
         self.flip_origin = flip_origin
         self.flip_index = flip_index
         self.flip_offset = flip_offset
@@ -130,15 +137,19 @@ class FlippingPeer(RelayPeer):
             position = self.flip_index - batch.start_index
             lying = self.max_flips is None or self.flipped < self.max_flips
             if lying and request.origin == self.flip_origin and 0 <= position < len(entries):
-                body = bytearray(entries[position])
-                body[self.flip_offset] ^= 0x01
-                entries[position] = bytes(body)
+                entries[position] = self.tamper(entries[position])
                 self.flipped += 1
             yield federation_pb2.EntryBatch(
                 start_index=batch.start_index,
                 entries=entries,
                 consistency_proof=batch.consistency_proof,
             )
+
+    def tamper(self, body: bytes) -> bytes:
+        """The lie told in place of entry ``flip_index``: here one bit of one byte flipped."""
+        altered = bytearray(body)
+        altered[self.flip_offset] ^= 0x01
+        return bytes(altered)
 
 
 class PaddingPeer(FlippingPeer):
@@ -147,20 +158,8 @@ class PaddingPeer(FlippingPeer):
 
     pad_bytes = 70 * 1024
 
-    async def StreamEntries(  # noqa: N802
-        self, request: federation_pb2.StreamEntriesRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[federation_pb2.EntryBatch]:
-        async for batch in self._stub.StreamEntries(request):
-            entries = list(batch.entries)
-            position = self.flip_index - batch.start_index
-            if request.origin == self.flip_origin and 0 <= position < len(entries):
-                entries[position] = b"\x00" * self.pad_bytes
-                self.flipped += 1
-            yield federation_pb2.EntryBatch(
-                start_index=batch.start_index,
-                entries=entries,
-                consistency_proof=batch.consistency_proof,
-            )
+    def tamper(self, body: bytes) -> bytes:
+        return b"\x00" * self.pad_bytes
 
 
 class JunkPeer(FlippingPeer):

@@ -2,31 +2,31 @@
 
 Each :class:`Member` is a node home on disk with a fixed peer port on 127.0.0.1 (chosen free
 before ``init``, because the member card carries the address). While it serves, it runs in a
-:class:`~node.server.background.BackgroundNode` (its own event loop thread) and every facade call
+:class:`~node.testing.background.BackgroundNode` (its own event loop thread) and every facade call
 goes through its runner; while it does not, calls open the home directly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 from typer.testing import Result
 
 from node.core import Node
-from node.server.background import BackgroundNode
 from node.sync.engine import PeerSyncReport
 from node.sync.loop import sync_all
-from tests.integration.cli import hashfed
+from node.testing.background import BackgroundNode
+from tests.support.cli import hashfed
+from tests.support.paths import ROOT
 from tests.unit.scripts.fixtures import run_script
-
-ROOT = Path(__file__).resolve().parents[2]
 
 T = TypeVar("T")
 
@@ -54,6 +54,11 @@ class Member:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def tls_certificate(self) -> bytes:
+        """The certificate this member's node presents, as a peer pins it."""
+        return (self.home / "keys" / "tls.crt").read_bytes()
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -137,6 +142,18 @@ class _Call:
             return target(*args, **kwargs)
 
         return self._member.do(call)
+
+
+@contextlib.contextmanager
+def members(folder: Path, *origins: str) -> Iterator[tuple[Member, ...]]:
+    """A member for each origin, homes in ``folder``; those still serving are stopped at the end,
+    the last created first."""
+    created = tuple(Member.create(folder, origin) for origin in origins)
+    try:
+        yield created
+    finally:
+        for member in reversed(created):
+            member.stop()
 
 
 def trust(member: Member, other: Member) -> None:

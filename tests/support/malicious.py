@@ -50,7 +50,7 @@ from node.log.keys import SignerKey
 from node.log.merkle import consistency_proof, inclusion_proof, leaf_hash, root_of
 from node.log.note import sign_note
 from node.tls import certificate_fingerprint
-from tests.integration.fednet import free_port
+from tests.support.fednet import free_port
 
 T = TypeVar("T")
 
