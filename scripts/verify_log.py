@@ -71,38 +71,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-if str(Path(__file__).resolve().parent) not in sys.path:  # auditlib.py sits beside this script
+if str(Path(__file__).resolve().parent) not in sys.path:  # auditlib/ sits beside this script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from auditlib import (
-    EMPTY_ROOT,
-    MAX_ENTRY_BYTES,
-    SignedCheckpoint,
-    TreeBuilder,
-    VerificationError,
-    VerifierKey,
+from auditlib.cli import count_argument, protect_output, read_key_file
+from auditlib.cosignatures import verify_cosignatures, witness_names
+from auditlib.entry import MAX_ENTRY_BYTES, read_entry
+from auditlib.errors import VerificationError, fail, show, show_json
+from auditlib.keys import VerifierKey, parse_verifier_key, parse_witness_key
+from auditlib.merkle import EMPTY_ROOT, TreeBuilder, leaf_hash, verify_consistency, verify_inclusion
+from auditlib.notes import SignedCheckpoint, open_checkpoint
+from auditlib.values import (
     b64decode_canonical,
-    count_argument,
-    fail,
     hex_hash,
     is_origin_name,
-    leaf_hash,
     load_json,
-    open_checkpoint,
-    parse_verifier_key,
-    parse_witness_key,
-    protect_output,
-    read_entry,
-    read_key_file,
     require_int,
     require_object,
     require_str,
-    show,
-    show_json,
-    verify_consistency,
-    verify_cosignatures,
-    verify_inclusion,
-    witness_names,
 )
 
 __all__ = [

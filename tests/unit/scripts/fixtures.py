@@ -39,6 +39,13 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
+def load_auditlib(module: str) -> ModuleType:
+    """Import ``scripts/auditlib/<module>.py`` as the scripts do (``scripts/`` on the path)."""
+    if str(SCRIPTS) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS))
+    return importlib.import_module(f"auditlib.{module}")
+
+
 def run_script(
     name: str,
     *args: str | Path,
