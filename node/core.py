@@ -62,7 +62,9 @@ from node.log.entry import (
     encode_entry,
 )
 from node.log.keys import SignerKey, VerifierKey
-from node.log.merkle import Frontier, TreeLevels, leaf_hash, verify_consistency
+from node.log.merkle import Frontier, leaf_hash
+from node.log.proof_verification import verify_consistency
+from node.log.tree_levels import TreeLevels
 from node.matching import MatchIndex, TypedHit
 from node.own_log import OwnLogState
 from node.results import (

@@ -29,7 +29,8 @@ from node.integrity import CheckReport, Scope
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import decode_entry
 from node.log.keys import VerifierKey
-from node.log.merkle import leaf_hash, verify_inclusion
+from node.log.merkle import leaf_hash
+from node.log.proof_verification import verify_inclusion
 from node.sync.client import PeerClient, PeerTarget
 
 REPAIRABLE = integrity.ENTRY_KINDS

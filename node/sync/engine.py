@@ -26,7 +26,8 @@ from node.integrity import Damage, OwnDamageError, repair_advice
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.entry import MAX_ENTRY_BYTES
 from node.log.keys import VerifierKey
-from node.log.merkle import EMPTY_ROOT, Frontier, leaf_hash, leaf_hashes, verify_consistency
+from node.log.merkle import EMPTY_ROOT, Frontier, leaf_hash, leaf_hashes
+from node.log.proof_verification import verify_consistency
 from node.own_log import check_offer
 from node.server.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
 from node.server.runner import NodeRunner

@@ -21,7 +21,8 @@ from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.cosignature import CosignerKey, with_cosignatures
 from node.log.entry import Add, Entry, EntryRef, Labels, Opinion, Retract, Verdict, encode_entry
 from node.log.keys import SignerKey
-from node.log.merkle import consistency_proof, inclusion_proof, leaf_hash, root_of
+from node.log.merkle import leaf_hash, root_of
+from node.log.proofs import consistency_proof, inclusion_proof
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPTS = ROOT / "scripts"

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from node.log.cosignature import CosignerKey
 from node.log.keys import SignerKey
-from node.log.merkle import consistency_proof, inclusion_proof, root_of
+from node.log.merkle import root_of
+from node.log.proofs import consistency_proof, inclusion_proof
 from tests.unit.scripts.fixtures import load_auditlib
 
 cosignatures = load_auditlib("cosignatures")
