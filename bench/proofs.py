@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from node.core import Node
-from node.log.merkle import consistency_proof, inclusion_proof
+from node.log.proofs import consistency_proof, inclusion_proof
 
 
 def build(home: Path, count: int) -> None:

@@ -31,7 +31,7 @@ its RFC 9162 inclusion proof and the origin's signed checkpoint. The script chec
 Every base64 value must be canonical and every field well formed: two different byte strings never
 verify as the same bundle, so changing any one byte of a valid bundle makes it fail.
 
-It needs only ``cryptography``, the standard library and ``auditlib.py`` beside it (the auditor
+It needs only ``cryptography``, the standard library and ``auditlib/`` beside it (the auditor
 scripts' shared code, under the same rule), and deliberately does not import the ``node``
 package: an auditor should not have to trust the node's code to check the node's claims.
 
@@ -60,35 +60,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-if str(Path(__file__).resolve().parent) not in sys.path:  # auditlib.py sits beside this script
+if str(Path(__file__).resolve().parent) not in sys.path:  # auditlib/ sits beside this script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from auditlib import (
-    Cosigned,
-    EntryInfo,
-    VerificationError,
-    VerifierKey,
+from auditlib.cli import (
     add_key_option,
-    b64decode_canonical,
     count_argument,
-    fail,
     key_argument,
-    leaf_hash,
-    open_checkpoint,
-    parse_verifier_key,
-    parse_witness_key,
     print_report,
     protect_output,
-    read_entry,
     read_input,
-    shorten,
-    unique_keys,
-    verify_cosignatures,
-    verify_inclusion,
-    verify_note,
-    witness_names,
 )
-from auditlib import show as _show
+from auditlib.cosignatures import Cosigned, verify_cosignatures, witness_names
+from auditlib.entry import EntryInfo, read_entry
+from auditlib.errors import VerificationError, fail, shorten
+from auditlib.errors import show as _show
+from auditlib.keys import VerifierKey, parse_verifier_key, parse_witness_key
+from auditlib.merkle import leaf_hash, verify_inclusion
+from auditlib.notes import open_checkpoint, verify_note
+from auditlib.values import b64decode_canonical, unique_keys
 
 __all__ = [
     "VerificationError",

@@ -38,7 +38,7 @@ Output and exit codes:
 In-process use: :func:`verify_evidence` returns a :class:`Proven` or raises
 :class:`VerificationError`; :func:`check_evidence` returns ``(exit code, report text)``.
 
-Imports only the standard library, ``cryptography`` and ``auditlib.py`` beside it (same rule):
+Imports only the standard library, ``cryptography`` and ``auditlib/`` beside it (same rule):
 none of the node's own code.
 """
 
@@ -50,29 +50,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-if str(Path(__file__).resolve().parent) not in sys.path:  # auditlib.py sits beside this script
+if str(Path(__file__).resolve().parent) not in sys.path:  # auditlib/ sits beside this script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from auditlib import (
-    SignedCheckpoint,
-    VerificationError,
-    VerifierKey,
-    add_key_option,
-    fail,
-    hex_hash,
-    load_json,
-    open_checkpoint,
-    parse_verifier_key,
-    print_report,
-    protect_output,
-    read_input,
-    require_int,
-    require_object,
-    require_str,
-    show,
-    show_json,
-    verify_consistency,
-)
+from auditlib.cli import add_key_option, print_report, protect_output, read_input
+from auditlib.errors import VerificationError, fail, show, show_json
+from auditlib.keys import VerifierKey, parse_verifier_key
+from auditlib.merkle import verify_consistency
+from auditlib.notes import SignedCheckpoint, open_checkpoint
+from auditlib.values import hex_hash, load_json, require_int, require_object, require_str
 
 __all__ = [
     "EVIDENCE_FORMAT",

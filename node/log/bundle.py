@@ -14,7 +14,8 @@ from node.errors import MalformedError
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import decode_entry
 from node.log.keys import VerifierKey, b64decode_canonical
-from node.log.merkle import leaf_hash, verify_inclusion
+from node.log.merkle import leaf_hash
+from node.log.proof_verification import verify_inclusion
 
 FORMAT = "hashfed-provenance-bundle/v1"
 # Canonical member order. A bundle is exactly the compact, ASCII-escaped JSON of its members in

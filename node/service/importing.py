@@ -14,7 +14,7 @@ from pathlib import Path
 
 from node.errors import DamageError, InvalidInputError, ProofError, VerificationError
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
-from node.log.merkle import verify_consistency
+from node.log.proof_verification import verify_consistency
 from node.service import integrity_check, integrity_findings, integrity_report
 from node.service.index_handle import IndexHandle
 from node.service.members import Members

@@ -32,7 +32,8 @@ from node.index_snapshot import FOLDER_NAME, MANIFEST
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import decode_entry
 from node.log.keys import VerifierKey
-from node.log.merkle import leaf_hash, verify_inclusion
+from node.log.merkle import leaf_hash
+from node.log.proof_verification import verify_inclusion
 from node.service.integrity_check import check_origins, run_check
 from node.service.integrity_report import ENTRY_KINDS, CheckReport, Scope
 from node.store.rows import DroppedHead

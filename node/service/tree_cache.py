@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.log.merkle import TreeLevels
+from node.log.tree_levels import TreeLevels
 from node.store.store import Store
 
 # Merkle levels kept for proofs: ~64 bytes per leaf (1M entries: 64 MB); beyond this the least

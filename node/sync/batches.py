@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from node.errors import ProofError
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import MAX_ENTRY_BYTES
-from node.log.merkle import Frontier, leaf_hashes, verify_consistency
+from node.log.merkle import Frontier, leaf_hashes
+from node.log.proof_verification import verify_consistency
 from node.sync.fault import PEER_FAULT_REASON
 from node.wire.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
 

@@ -25,7 +25,8 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from node.log.merkle import EMPTY_ROOT, Frontier, consistency_proof
+from node.log.merkle import EMPTY_ROOT, Frontier
+from node.log.proofs import consistency_proof
 
 MAX_FULL_LOG_ENTRIES = 2_000_000
 """Longest log fetched again in full to decide whose fault a failed import is. Longer logs are

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from node.core import Node
 from node.errors import ProofError, SyncError
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
-from node.log.merkle import EMPTY_ROOT, leaf_hash, verify_consistency
+from node.log.merkle import EMPTY_ROOT, leaf_hash
+from node.log.proof_verification import verify_consistency
 from node.service.integrity_report import Damage, OwnDamageError, repair_advice
 from node.service.runner import NodeRunner
 from node.store.rows import StoredCheckpoint

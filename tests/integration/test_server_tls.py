@@ -28,7 +28,8 @@ from node.core import Node
 from node.log.bundle import Bundle
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import Labels
-from node.log.merkle import leaf_hash, root_of, verify_consistency
+from node.log.merkle import leaf_hash, root_of
+from node.log.proof_verification import verify_consistency
 from node.testing.background import BackgroundNode
 from node.wire.limits import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES
 

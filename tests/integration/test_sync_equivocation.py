@@ -21,7 +21,7 @@ from node.errors import EquivocationError
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import Labels
 from node.log.keys import VerifierKey
-from node.log.merkle import verify_consistency
+from node.log.proof_verification import verify_consistency
 from tests.support.fednet import Member, free_port, peer
 
 A, B, C = "node-a.example", "node-b.example", "node-c.example"

@@ -47,8 +47,9 @@ from node.hashing import ComputedSignal, Signal
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.entry import Add, Entry, Labels, encode_entry
 from node.log.keys import SignerKey
-from node.log.merkle import consistency_proof, inclusion_proof, leaf_hash, root_of
+from node.log.merkle import leaf_hash, root_of
 from node.log.note import sign_note
+from node.log.proofs import consistency_proof, inclusion_proof
 from node.tls import certificate_fingerprint
 from tests.support.fednet import free_port
 

@@ -101,6 +101,16 @@ CONTRACT = Contract(
             "node.log.merkle",
             frozenset({"__future__", "hashlib", "collections.abc", "dataclasses", "node.errors"}),
         ),
+        *(
+            (
+                module,
+                frozenset(
+                    {"__future__", "hashlib", "collections.abc", "dataclasses", "node.errors"}
+                    | {"node.log.merkle", "node.log.proofs"}
+                ),
+            )
+            for module in ("node.log.proofs", "node.log.proof_verification", "node.log.tree_levels")
+        ),
     ),
 )
 

@@ -1,4 +1,5 @@
-"""Tests for node.log.merkle: reference vectors, a naive RFC 9162 model, and mutated proofs."""
+"""Tests for node.log.merkle, proofs, proof_verification: vectors, a naive RFC 9162 model, and
+mutated proofs."""
 
 from __future__ import annotations
 
@@ -14,21 +15,18 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from node.errors import MalformedError, ProofError
-from node.log.merkle import (
-    EMPTY_ROOT,
-    HASH_SIZE,
-    Frontier,
-    consistency_proof,
-    inclusion_proof,
-    leaf_hash,
-    node_hash,
-    root_of,
-    subtree_consistency_proof,
-    subtree_inclusion_proof,
+from node.log.merkle import EMPTY_ROOT, HASH_SIZE, Frontier, leaf_hash, node_hash, root_of
+from node.log.proof_verification import (
     verify_consistency,
     verify_inclusion,
     verify_subtree_consistency,
     verify_subtree_inclusion,
+)
+from node.log.proofs import (
+    consistency_proof,
+    inclusion_proof,
+    subtree_consistency_proof,
+    subtree_inclusion_proof,
 )
 from tests.support.paths import VECTORS
 

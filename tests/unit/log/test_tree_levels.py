@@ -8,15 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.log.merkle import (
-    TreeLevels,
-    consistency_proof,
-    inclusion_proof,
-    leaf_hash,
-    root_of,
-    verify_consistency,
-    verify_inclusion,
-)
+from node.log.merkle import leaf_hash, root_of
+from node.log.proof_verification import verify_consistency, verify_inclusion
+from node.log.proofs import consistency_proof, inclusion_proof
+from node.log.tree_levels import TreeLevels
 
 
 def _leaves(n: int) -> list[bytes]:

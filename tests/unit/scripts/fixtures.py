@@ -21,7 +21,8 @@ from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.cosignature import CosignerKey, with_cosignatures
 from node.log.entry import Add, Entry, EntryRef, Labels, Opinion, Retract, Verdict, encode_entry
 from node.log.keys import SignerKey
-from node.log.merkle import consistency_proof, inclusion_proof, leaf_hash, root_of
+from node.log.merkle import leaf_hash, root_of
+from node.log.proofs import consistency_proof, inclusion_proof
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPTS = ROOT / "scripts"
@@ -37,6 +38,13 @@ def load_script(name: str) -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
+
+
+def load_auditlib(module: str) -> ModuleType:
+    """Import ``scripts/auditlib/<module>.py`` as the scripts do (``scripts/`` on the path)."""
+    if str(SCRIPTS) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS))
+    return importlib.import_module(f"auditlib.{module}")
 
 
 def run_script(

@@ -1,4 +1,4 @@
-"""scripts/auditlib.py against the node's implementation and the reference vectors.
+"""scripts/auditlib/ against the node's implementation and the reference vectors.
 
 Merkle roots and proofs made by ``node.log.merkle`` must verify, and every truncated, padded or
 altered proof must be refused; the transparency-dev consistency vectors must give their verdicts.
@@ -17,10 +17,15 @@ from hypothesis import strategies as st
 
 from node.log.cosignature import CosignerKey
 from node.log.keys import SignerKey
-from node.log.merkle import consistency_proof, inclusion_proof, root_of
-from tests.unit.scripts.fixtures import load_script
+from node.log.merkle import root_of
+from node.log.proofs import consistency_proof, inclusion_proof
+from tests.unit.scripts.fixtures import load_auditlib
 
-al = load_script("auditlib")
+cosignatures = load_auditlib("cosignatures")
+errors = load_auditlib("errors")
+keys = load_auditlib("keys")
+merkle = load_auditlib("merkle")
+notes = load_auditlib("notes")
 
 
 def leaves(n: int) -> list[bytes]:
@@ -28,7 +33,7 @@ def leaves(n: int) -> list[bytes]:
 
 
 def test_roots_match_the_node_for_every_size_up_to_70() -> None:
-    tree = al.TreeBuilder()
+    tree = merkle.TreeBuilder()
     hashes = leaves(70)
     assert tree.root() == root_of([])
     for size in range(1, 71):
@@ -43,14 +48,14 @@ def test_node_consistency_proofs_verify_and_tampered_ones_do_not() -> None:
         for old in range(1, new + 1):
             proof = consistency_proof(old, hashes[:new])
             old_root = root_of(hashes[:old])
-            assert len(proof) == al.consistency_proof_length(old, new)
-            al.verify_consistency(old, new, proof, old_root, new_root)
+            assert len(proof) == merkle.consistency_proof_length(old, new)
+            merkle.verify_consistency(old, new, proof, old_root, new_root)
             bad_proofs = [[*proof, b"\x00" * 32], [*proof[:-1]] if proof else [b"\x11" * 32]]
             if proof:
                 bad_proofs.append([b"\x22" * 32, *proof[1:]])
             for bad in bad_proofs:
-                with pytest.raises(al.VerificationError):
-                    al.verify_consistency(old, new, bad, old_root, new_root)
+                with pytest.raises(errors.VerificationError):
+                    merkle.verify_consistency(old, new, bad, old_root, new_root)
 
 
 @settings(max_examples=200, deadline=None)
@@ -62,11 +67,11 @@ def test_node_inclusion_proofs_verify_and_truncated_or_padded_ones_do_not(
     hashes = leaves(size)
     proof = inclusion_proof(index, hashes)
     root = root_of(hashes)
-    al.verify_inclusion(hashes[index], index, size, proof, root)
+    merkle.verify_inclusion(hashes[index], index, size, proof, root)
     for bad in ([*proof, b"\x00" * 32], proof[:-1]):
         if bad != proof:
-            with pytest.raises(al.VerificationError, match="inclusion proof has"):
-                al.verify_inclusion(hashes[index], index, size, bad, root)
+            with pytest.raises(errors.VerificationError, match="inclusion proof has"):
+                merkle.verify_inclusion(hashes[index], index, size, bad, root)
 
 
 def test_transparency_dev_consistency_vectors(vectors_dir: Path) -> None:
@@ -80,9 +85,9 @@ def test_transparency_dev_consistency_vectors(vectors_dir: Path) -> None:
         old_root = base64.b64decode(case.get("root1") or "")
         new_root = base64.b64decode(case.get("root2") or "")
         try:
-            al.verify_consistency(case["size1"], case["size2"], proof, old_root, new_root)
+            merkle.verify_consistency(case["size1"], case["size2"], proof, old_root, new_root)
             ok = True
-        except al.VerificationError:
+        except errors.VerificationError:
             ok = False
         # Stricter than the reference on purpose, as the node: a proof from the empty tree is
         # refused (nothing to prove), and so are roots that are not 32 bytes.
@@ -96,16 +101,16 @@ def test_keys_written_by_the_node_parse() -> None:
     signer = SignerKey.generate("acme.example")
     witness = CosignerKey.generate("acme.example")
 
-    key = al.parse_verifier_key(str(signer.verifier()))
-    wkey = al.parse_witness_key(str(witness.verifier()))
+    key = keys.parse_verifier_key(str(signer.verifier()))
+    wkey = keys.parse_witness_key(str(witness.verifier()))
 
     assert key.text == str(signer.verifier()) and key.key_id == signer.key_id
     assert wkey.text == str(witness.verifier()) and wkey.key_id == witness.verifier().key_id
     assert key.key_id != wkey.key_id  # the type byte is part of the key id
-    with pytest.raises(al.VerificationError, match="expected 0x04"):
-        al.parse_witness_key(str(signer.verifier()))
-    with pytest.raises(al.VerificationError, match="expected 0x01"):
-        al.parse_verifier_key(str(witness.verifier()))
+    with pytest.raises(errors.VerificationError, match="expected 0x04"):
+        keys.parse_witness_key(str(signer.verifier()))
+    with pytest.raises(errors.VerificationError, match="expected 0x01"):
+        keys.parse_verifier_key(str(witness.verifier()))
 
 
 def test_cosignatures_made_by_the_node_verify() -> None:
@@ -118,7 +123,9 @@ def test_cosignatures_made_by_the_node_verify() -> None:
     witness = CosignerKey.generate("w.example")
     cosigned = with_cosignatures(note, [witness.cosign(body, 1_700_000_123)])
 
-    parsed = al.parse_note(cosigned.encode())
-    found = al.verify_cosignatures(parsed, [al.parse_witness_key(str(witness.verifier()))])
+    parsed = notes.parse_note(cosigned.encode())
+    found = cosignatures.verify_cosignatures(
+        parsed, [keys.parse_witness_key(str(witness.verifier()))]
+    )
 
     assert [(c.witness.name, c.timestamp) for c in found] == [("w.example", 1_700_000_123)]

@@ -8,7 +8,8 @@ import pytest
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.entry import MAX_ENTRY_BYTES
 from node.log.keys import SignerKey
-from node.log.merkle import Frontier, consistency_proof, leaf_hash, root_of
+from node.log.merkle import Frontier, leaf_hash, root_of
+from node.log.proofs import consistency_proof
 from node.sync.engine import (
     BATCH_FAULT_REASON,
     NO_BATCH_PROOF_REASON,
