@@ -146,17 +146,15 @@ def cli_startup(repeats: int) -> list[str]:
             ),
             "`python -c 'pass'` (interpreter alone)": ([python, "-c", "pass"], False),
         }
-        loaded = (
-            subprocess.run(
-                [python, "-c", _LOADED % (CLI_HEAVY,), "match", "--signal", pdq, *at],
-                check=True,
-                capture_output=True,
-                text=True,
-                cwd=ROOT,
-            )
-            .stderr.strip()
-            .splitlines()[-1]
+        probe = subprocess.run(
+            [python, "-c", _LOADED % (CLI_HEAVY,), "match", "--signal", pdq, *at],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
         )
+        # The probe's last line lists what was loaded; an empty line means none of them.
+        loaded = (probe.stderr.splitlines() or [""])[-1].strip()
         for command, _ in commands.values():
             _timed(command)  # page cache and .pyc files warm
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}

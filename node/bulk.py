@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from node.errors import HashfedError, ImportFormatError, InvalidInputError
-from node.hashing import ComputedSignal, get_signal_type
+from node.signals import ComputedSignal
 
 # python-threatexchange names a file's MD5 by the media it came from; the digest is the same.
 ALIASES = {"video_md5": "md5", "photo_md5": "md5"}
@@ -54,6 +54,8 @@ def _checked(n: int, parse: Callable[[str], ComputedSignal], text: str) -> Impor
 
 
 def _signal(type_name: str, value: str, quality: int | None = None) -> ComputedSignal:
+    from node.hashing import get_signal_type  # its parsers; opening a node needs no hasher
+
     name = type_name.strip().lower()
     signal_type = get_signal_type(ALIASES.get(name, name))
     return ComputedSignal(signal_type.parse(value), quality)

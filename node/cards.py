@@ -9,7 +9,6 @@ from node.errors import MalformedError
 from node.home import ROLES, Role
 from node.log.cosignature import WitnessKey
 from node.log.keys import VerifierKey
-from node.tls import certificate_fingerprint
 
 CARD_FORMAT = "hashfed-member-card/v1"
 _FIELDS = {
@@ -72,6 +71,8 @@ class MemberCard:
                 f"member card for {doc['origin']!r} carries a key named {key.name!r}; "
                 "the key name must equal the origin"
             )
+        from node.tls import certificate_fingerprint  # cryptography.x509: only to read a card
+
         fingerprint = certificate_fingerprint(doc["tls_certificate"].encode())
         if fingerprint != doc["tls_fingerprint_sha256"].lower():
             raise MalformedError(

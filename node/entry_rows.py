@@ -25,7 +25,6 @@ from google.protobuf.message import DecodeError
 
 from node._proto.hashfed.v1 import entry_pb2 as pb
 from node.errors import NotFoundError
-from node.hashing import signal_types
 from node.log.entry import (
     INDEX_LIMIT,
     MAX_ENTRY_BYTES,
@@ -37,6 +36,7 @@ from node.log.entry import (
     Verdict,
     unknown_field_numbers,
 )
+from node.signals import SIGNAL_SPECS
 from node.store.rows import EntryRow, OpinionRow, SignalRow
 from node.store.store import Store
 
@@ -67,7 +67,7 @@ def rows_of(
     and a value's content is never interpreted), so its rows are the shape's with the values
     sliced from its bytes: a few byte comparisons instead of a protobuf parse.
     """
-    sizes = {t.name: t.size for t in signal_types()}
+    sizes = {t.name: t.size for t in SIGNAL_SPECS}
     msg = pb.Entry()
     parse = msg.ParseFromString
     which = msg.WhichOneof

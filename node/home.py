@@ -350,11 +350,24 @@ def read_secret(path: Path) -> bytes:
 def max_file_bytes(config: Config) -> int:
     """``max_file_bytes`` from config.toml (kept among its extra keys): the largest file that
     ``hash``/``add``/``match`` will read; larger ones are refused before reading."""
+    configured = configured_max_file_bytes(config)
+    if configured is not None:
+        return configured
     # Imported here: node.hashing pulls in Pillow and numpy, which most commands never need.
     from node.hashing.media import DEFAULT_MAX_FILE_BYTES
 
-    value = config.extra.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
+    return DEFAULT_MAX_FILE_BYTES
+
+
+def configured_max_file_bytes(config: Config) -> int | None:
+    """The configured ``max_file_bytes``, None when unset; raises when it is not a positive
+    number of bytes (checked when a node opens, without loading the hashers)."""
+    value = config.extra.get("max_file_bytes")
+    if value is None:
+        return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        from node.hashing.media import DEFAULT_MAX_FILE_BYTES
+
         raise InvalidInputError(
             f"config.toml: max_file_bytes is {value!r}; expected a positive number of bytes "
             f"(default {DEFAULT_MAX_FILE_BYTES:,} = 256 MiB)"

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from node.errors import InvalidInputError
-from node.hashing import SignalType, get_signal_type
 from node.index import BitIndex, ExactIndex
 from node.index.state import State
 from node.index_snapshot import SnapshotError
+from node.signals import SignalSpec, signal_spec
 
 _Index = BitIndex | ExactIndex
 
 
 def _limit(type_name: str, threshold: int | None) -> int:
     """The distance a search of ``type_name`` uses: its default, or ``threshold`` checked."""
-    signal_type = get_signal_type(type_name)
+    signal_type = signal_spec(type_name)
     if not signal_type.is_perceptual:
         return 0
     limit = signal_type.default_threshold if threshold is None else threshold
@@ -24,13 +24,13 @@ def _limit(type_name: str, threshold: int | None) -> int:
     return limit
 
 
-def _new_index(signal_type: SignalType) -> _Index:
+def _new_index(signal_type: SignalSpec) -> _Index:
     if signal_type.is_perceptual:
         return BitIndex(signal_type.size * 8, max_threshold=signal_type.default_threshold)
     return ExactIndex(signal_type.size * 8)
 
 
-def _from_state(signal_type: SignalType, state: State) -> _Index:
+def _from_state(signal_type: SignalSpec, state: State) -> _Index:
     """The index a state describes, if it is the kind and shape this version would build."""
     expected = _new_index(signal_type)
     index: _Index

@@ -23,7 +23,6 @@ import numpy as np
 import numpy.typing as npt
 
 from node.errors import InvalidInputError
-from node.hashing import Signal, get_signal_type, signal_types
 from node.index import BitIndex, Hit, warm_up
 from node.index.fold_worker import FoldWorker
 from node.index.state import State
@@ -37,6 +36,7 @@ from node.index_snapshot import (
     read_snapshot,
     write_snapshot,
 )
+from node.signals import SIGNAL_SPECS, Signal, signal_spec
 from node.store.rows import AppendResult, IndexedSignal
 from node.store.store import Store
 
@@ -113,7 +113,7 @@ class MatchIndex:
             caught_up = sum(self.sizes().values()) - self._saved_rows
             source = "snapshot"
         else:
-            self._indexes = {t.name: _new_index(t) for t in signal_types()}
+            self._indexes = {t.name: _new_index(t) for t in SIGNAL_SPECS}
             self._retraction_cursor = self._trust_cursor = 0
             self.refresh(fresh=True)
             caught_up = sum(self.sizes().values())
@@ -148,7 +148,7 @@ class MatchIndex:
             if problem is not None:
                 raise SnapshotError(problem)
             indexes: dict[str, _Index] = {}
-            for signal_type in signal_types():
+            for signal_type in SIGNAL_SPECS:
                 state = states.get(signal_type.name)
                 if state is None:
                     raise SnapshotError(f"snapshot has no {signal_type.name} index")
@@ -178,7 +178,7 @@ class MatchIndex:
         """
         with self._store.transaction_read():
             self._take_held()
-            for signal_type in signal_types():
+            for signal_type in SIGNAL_SPECS:
                 index = self._indexes[signal_type.name]
                 values, count = self._store.signals.signal_values_since(
                     signal_type.name, len(index), signal_type.size
@@ -221,7 +221,7 @@ class MatchIndex:
             if index is None:
                 continue  # a type this version cannot match
             start, chunks, rows = self._held.get(name, (len(index), [], 0))
-            if start + rows != first_row or len(values) != count * get_signal_type(name).size:
+            if start + rows != first_row or len(values) != count * signal_spec(name).size:
                 self._held.pop(name, None)
                 continue
             chunks.append(values)
@@ -232,7 +232,7 @@ class MatchIndex:
         for name, (start, chunks, rows) in held.items():
             index = self._indexes[name]
             if rows and start == len(index):
-                size = get_signal_type(name).size
+                size = signal_spec(name).size
                 array = np.frombuffer(b"".join(chunks), dtype=np.uint8).reshape(rows, size)
                 self._append(index, array)
 
@@ -272,7 +272,7 @@ class MatchIndex:
         total near twice one fold. Rows not indexed yet are still found by every search: the
         searching facade calls :meth:`refresh` first.
         """
-        for signal_type in signal_types():
+        for signal_type in SIGNAL_SPECS:
             indexed = len(self._indexes[signal_type.name])
             behind = self._store.signals.signal_count(signal_type.name) - indexed
             if behind >= max(min_rows, min(indexed, max_rows)):
@@ -344,8 +344,10 @@ class MatchIndex:
 
     def warm_up(self) -> bool:
         """Load the search kernel now rather than at the first search (``node.index.warm_up``)."""
-        if not any(isinstance(i, BitIndex) and i.use_kernel for i in self._indexes.values()):
+        if not any(isinstance(i, BitIndex) and i.kernel_allowed for i in self._indexes.values()):
             return False
+        # Even a small index: once loaded, the kernel serves it, and a server whose index
+        # grows past KERNEL_MIN_ROWS never makes a client wait for numba.
         return warm_up()
 
     def memory_bytes(self) -> dict[str, int]:

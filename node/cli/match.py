@@ -71,7 +71,7 @@ def match(
         if files:
             results = node.matcher.match_files(files, threshold)
         else:
-            from node.hashing import parse_signal
+            from node.signals.parsing import parse_signal
 
             results = node.matcher.match_signals([parse_signal(s) for s in signal or []], threshold)
     _print_matches(results, as_json)

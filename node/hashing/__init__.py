@@ -14,10 +14,11 @@ This package must stay free of grpc and sqlite3: it runs in the CLI and in offli
 from node.hashing.decode import DEFAULT_MAX_PIXELS, load_image
 from node.hashing.media import DEFAULT_MAX_FILE_BYTES, hash_media, hash_media_file
 from node.hashing.parallel import default_workers, hash_path, hash_paths
-from node.hashing.perceptual_types import MIN_PUBLISH_QUALITY
-from node.hashing.registry import get_signal_type, parse_signal, signal_types
+from node.hashing.registry import get_signal_type, signal_types
 from node.hashing.signal_type import FileHasher, ImageHasher, SignalType
 from node.signals import ComputedSignal, Signal
+from node.signals.parsing import parse_signal
+from node.signals.specs import MIN_PUBLISH_QUALITY
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",

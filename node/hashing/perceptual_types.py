@@ -16,11 +16,6 @@ from PIL import Image
 from node.hashing.signal_type import ImageHasher
 from node.signals import ComputedSignal
 
-# PDQ quality below this marks a near-featureless image (flat colour, tiny, blurred) whose
-# hash collides with many unrelated images; Meta and python-threatexchange refuse to match
-# on such hashes, and hashfed refuses to publish them.
-MIN_PUBLISH_QUALITY = 50
-
 
 class PdqSignalType(ImageHasher):
     """Meta's PDQ, computed by the ``pdqhash`` bindings of the reference C++ code."""

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from node.errors import InvalidSignalError
 from node.hashing.exact_types import Md5SignalType, Sha256SignalType
 from node.hashing.perceptual_types import DHashSignalType, PdqSignalType, PHashSignalType
 from node.hashing.signal_type import SignalType
-from node.signals import SIGNAL_SPECS, Signal, SignalSpec, signal_spec
+from node.signals import SIGNAL_SPECS, SignalSpec, signal_spec
 
 
 def _registered(hashers: tuple[SignalType, ...]) -> tuple[SignalType, ...]:
@@ -60,13 +59,3 @@ def get_signal_type(name: str) -> SignalType:
     except KeyError:
         signal_spec(name)  # raises, in the one wording of "unknown signal type"
         raise
-
-
-def parse_signal(text: str) -> Signal:
-    """Parse the ``TYPE:VALUE`` form (as in ``--signal pdq:f8f8...``); type name any case."""
-    type_name, separator, value = text.strip().partition(":")
-    if not separator:
-        raise InvalidSignalError(
-            f"signal {text.strip()!r} has no ':'; expected TYPE:HEX, e.g. md5:{'0' * 32}"
-        )
-    return get_signal_type(type_name.strip().lower()).parse(value)

@@ -7,7 +7,6 @@ instead of strings.
 
 from __future__ import annotations
 
-import string
 from abc import ABC, abstractmethod
 from typing import ClassVar, Protocol
 
@@ -16,8 +15,7 @@ from PIL import Image
 from node.errors import InvalidSignalError, MediaError
 from node.hashing.rgb import to_rgb
 from node.signals import ComputedSignal, Signal
-
-_HEX_DIGITS = frozenset(string.hexdigits)
+from node.signals.parsing import parse_value
 
 
 class SignalType(ABC):
@@ -38,18 +36,7 @@ class SignalType(ABC):
 
     def parse(self, text: str) -> Signal:
         """Parse hex (any case, surrounding whitespace ignored) into a signal of this type."""
-        digits = text.strip()
-        expected = 2 * self.size
-        if len(digits) != expected:
-            raise InvalidSignalError(
-                f"{self.name} value has {len(digits)} hex digits; expected {expected}"
-            )
-        bad = next((char for char in digits if char not in _HEX_DIGITS), None)
-        if bad is not None:
-            raise InvalidSignalError(
-                f"{self.name} value contains {bad!r}; expected only hex digits 0-9, a-f"
-            )
-        return Signal(self.name, bytes.fromhex(digits))
+        return parse_value(self.name, text)
 
     def from_bytes(self, value: bytes) -> Signal:
         """Wrap a raw digest (most significant byte first) after checking its length."""

@@ -10,7 +10,16 @@ import numpy as np
 import numpy.typing as npt
 
 from node.index import buckets
-from node.index.bit_search import BitSearch, _hit_arrays, _kernel, _kernel_hits, _split, _State
+from node.index.bit_search import (
+    KERNEL_MIN_ROWS,
+    BitSearch,
+    _hit_arrays,
+    _kernel,
+    _kernel_hits,
+    _split,
+    _State,
+    kernel_loaded,
+)
 from node.index.buckets import Segment
 from node.index.hamming import check_threshold
 from node.index.hit import Hit
@@ -106,8 +115,9 @@ class BitIndex(BitSearch):
         self._key_bits = key_bits
         self._scan_fraction = scan_fraction
         self._state = _State(Rows.empty(width), ())
-        # The compiled kernel when numba is present (decided at the first search, see
-        # ``_kernel``); tests switch it off to check the numpy path.
+        # The compiled kernel when numba is present (decided at the first search of an index
+        # of KERNEL_MIN_ROWS or more, or once the kernel is loaded, see ``_kernel``); tests
+        # switch it off to check the numpy path.
         self._use_kernel: bool | None = None
         # (state, threshold, kernel arguments) of the last kernel search: one query's setup.
         self._arguments: tuple[_State, int, tuple[object, ...]] | None = None
@@ -120,14 +130,23 @@ class BitIndex(BitSearch):
 
     @property
     def use_kernel(self) -> bool:
-        """Whether searches run the compiled kernel (default: whenever numba imports)."""
+        """Whether searches run the compiled kernel (default: whenever numba imports, once the
+        index holds ``KERNEL_MIN_ROWS`` rows or the kernel is loaded; both give the same
+        answers)."""
         if self._use_kernel is None:
+            if len(self) < KERNEL_MIN_ROWS and not kernel_loaded():
+                return False  # undecided: a later, larger search may still load the kernel
             self._use_kernel = bool(_kernel().AVAILABLE)
         return self._use_kernel
 
     @use_kernel.setter
     def use_kernel(self, on: bool) -> None:
         self._use_kernel = on
+
+    @property
+    def kernel_allowed(self) -> bool:
+        """Whether the kernel may serve this index (not switched off), loaded or not yet."""
+        return self._use_kernel is not False
 
     def append(
         self,

@@ -47,6 +47,16 @@ _ROW_MASK = np.uint64(0xFFFFFFFF)
 _DISTANCE_SHIFT = np.uint64(32)
 _kernel_module: ModuleType | None = None
 
+KERNEL_MIN_ROWS = 50_000
+"""Below this many rows a search runs numpy unless the kernel is already loaded (a server warms
+it up at start): importing numba and loading its machine code (~1.5 s) would cost a one-off
+lookup, such as ``hashfed match`` on a small node, many times the search itself."""
+
+
+def kernel_loaded() -> bool:
+    """Whether the compiled kernel's module has been imported in this process."""
+    return _kernel_module is not None
+
 
 def _kernel() -> ModuleType:
     """``node.index.kernel``, imported on first use rather than with this module.

@@ -1,13 +1,19 @@
-"""Hashing media under this node's limits (file size, pixels)."""
+"""Hashing media under this node's limits (file size, pixels).
+
+node.hashing (Pillow, pdqhash, imagehash, PyAV) is imported when media is hashed, not when a
+node opens: a lookup by signal never needs it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from node.hashing import ComputedSignal, hash_media
 from node.home import Config, max_file_bytes
 from node.results import FileHashes
+
+if TYPE_CHECKING:
+    from node.signals import ComputedSignal
 
 
 class MediaHasher:
@@ -37,4 +43,6 @@ class MediaHasher:
         return [FileHashes(str(p), tuple(s)) for p, s in zip(paths, hashed, strict=True)]
 
     def hash_bytes(self, content: bytes, name: str) -> list[ComputedSignal]:
+        from node.hashing import hash_media
+
         return hash_media(content, name=name, **self._limits())

@@ -12,11 +12,17 @@ from pathlib import Path
 
 from node.cards import CARD_FORMAT
 from node.errors import IdentityError, InvalidInputError
-from node.home import Config, HomePaths, Role, check_secret_mode, max_file_bytes, write_secret
+from node.home import (
+    Config,
+    HomePaths,
+    Role,
+    check_secret_mode,
+    configured_max_file_bytes,
+    write_secret,
+)
 from node.log.cosignature import CosignerKey
 from node.log.keys import SignerKey
 from node.store.store import Store
-from node.tls import certificate_fingerprint, generate_tls_identity
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ def create_identity(
         local_token=secrets.token_urlsafe(32),
         role=Role.AUDITOR if auditor else Role.MEMBER,
     )
+    from node.tls import generate_tls_identity  # cryptography.x509: at init, not every open
+
     tls_key, tls_cert = generate_tls_identity(origin)
     write_secret(paths.signing_key, (str(signer) + "\n").encode())
     write_secret(paths.witness_key, (str(cosigner) + "\n").encode())
@@ -65,7 +73,7 @@ def create_identity(
 def open_identity(home: Path) -> Identity:
     paths = HomePaths(home)
     config = paths.load_config()
-    max_file_bytes(config)  # a bad value fails here, not at the first file
+    configured_max_file_bytes(config)  # a bad value fails here, not at the first file
     # Before any key is read: a key others can read or write is refused, as OpenSSH does.
     for key_file in (paths.signing_key, paths.witness_key, paths.tls_key):
         check_secret_mode(key_file)
@@ -93,6 +101,8 @@ def identity_card(
     paths: HomePaths, config: Config, signer: SignerKey, cosigner: CosignerKey
 ) -> dict[str, str]:
     """What another member needs to trust this origin and to peer with this node."""
+    from node.tls import certificate_fingerprint
+
     cert = paths.tls_cert.read_bytes()
     return {
         "format": CARD_FORMAT,

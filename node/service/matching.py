@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from node.errors import MalformedError
-from node.hashing import ComputedSignal, Signal
 from node.log.entry import Add, Verdict, decode_entry
 from node.log.merkle import leaf_hash
 from node.matching import TypedHit
@@ -20,6 +19,7 @@ from node.results import Match, OpinionSummary, QueryResult, SignalDistance, Wit
 from node.service import integrity_findings, integrity_report
 from node.service.hashing import MediaHasher
 from node.service.index_handle import IndexHandle
+from node.signals import ComputedSignal, Signal
 from node.store.store import Store
 from node.witnessing import Covering, Witness
 

@@ -15,7 +15,6 @@ from node.log.keys import VerifierKey
 from node.service.index_handle import IndexHandle
 from node.store.rows import AuditorRow, MemberRow, PeerRow, now_ms
 from node.store.store import Store
-from node.tls import certificate_fingerprint
 
 log = logging.getLogger("hashfed.node")
 
@@ -75,6 +74,8 @@ class Members:
     def _check_certificate_unshared(self, card: MemberCard) -> None:
         """Refuse a card whose TLS certificate another card already pins: the peer server
         names a caller by its certificate, so a shared one would misidentify callers."""
+        from node.tls import certificate_fingerprint  # cryptography.x509: adding a card only
+
         if card.tls_fingerprint == certificate_fingerprint(self._paths.tls_cert.read_bytes()):
             raise InvalidInputError(
                 f"the card for {card.origin} carries this node's own TLS certificate "

@@ -13,7 +13,6 @@ from pathlib import Path
 from node.bulk import parse_hash_list
 from node.entry_rows import entry_row
 from node.errors import IdentityError, InvalidInputError, LowQualityError, NotFoundError
-from node.hashing import MIN_PUBLISH_QUALITY, ComputedSignal
 from node.home import HomePaths
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
 from node.log.entry import (
@@ -34,6 +33,8 @@ from node.results import Published, PublishReport, Skipped
 from node.service import signed_head
 from node.service.hashing import MediaHasher
 from node.service.index_handle import IndexHandle
+from node.signals import ComputedSignal
+from node.signals.specs import MIN_PUBLISH_QUALITY
 from node.store.rows import StoredCheckpoint
 from node.store.store import Store
 

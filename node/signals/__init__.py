@@ -6,7 +6,15 @@ wire build and check signals with this alone, so they load without Pillow, pdqha
 the hashers in :mod:`node.hashing` register behind these specs (:mod:`node.hashing.registry`).
 """
 
+from node.signals.parsing import parse_signal
 from node.signals.specs import SIGNAL_SPECS, SignalSpec, signal_spec
 from node.signals.values import ComputedSignal, Signal
 
-__all__ = ["SIGNAL_SPECS", "ComputedSignal", "Signal", "SignalSpec", "signal_spec"]
+__all__ = [
+    "SIGNAL_SPECS",
+    "ComputedSignal",
+    "Signal",
+    "SignalSpec",
+    "parse_signal",
+    "signal_spec",
+]

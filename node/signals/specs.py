@@ -34,6 +34,12 @@ class SignalSpec:
             )
 
 
+# PDQ quality below this marks a near-featureless image (flat colour, tiny, blurred) whose
+# hash collides with many unrelated images; Meta and python-threatexchange refuse to match
+# on such hashes, and hashfed refuses to publish them.
+MIN_PUBLISH_QUALITY = 50
+
+
 # Perceptual types first: that is the order in which they are listed and matched everywhere.
 SIGNAL_SPECS: tuple[SignalSpec, ...] = (
     # Meta's recommended match threshold for PDQ (also python-threatexchange's default).

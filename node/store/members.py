@@ -18,14 +18,10 @@ class SqliteMembers(SqliteRepository):
     # -- origins -------------------------------------------------------------------------------
 
     def add_origin(self, name: str, verifier_key: str, *, is_self: bool) -> None:
-        self.db.table("origins").insert(
-            {
-                "name": name,
-                "verifier_key": verifier_key,
-                "is_self": int(is_self),
-                "added_ms": now_ms(),
-            },
-            replace=True,
+        self.db.execute(
+            "INSERT OR REPLACE INTO origins (name, verifier_key, is_self, added_ms) "
+            "VALUES (?, ?, ?, ?)",
+            [name, verifier_key, int(is_self), now_ms()],
         )
 
     def origins(self) -> list[OriginRow]:

@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import sqlite_utils
-
 from node.errors import StoreError
 from node.store.audit import SqliteAudit
 from node.store.faults import guard_store_errors, store_error
@@ -32,7 +30,7 @@ from node.store.interfaces import (
 from node.store.log import SqliteLog
 from node.store.members import SqliteMembers
 from node.store.migrations import MIGRATIONS
-from node.store.repository import SqliteRepository
+from node.store.repository import Connection, SqliteRepository
 from node.store.rows import now_ms
 from node.store.signals import SqliteSignals
 from node.store.witnessing import SqliteWitnessing
@@ -63,7 +61,7 @@ class Store:
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
             raise store_error(path, exc, "cannot open it") from exc
-        self.db = sqlite_utils.Database(conn)
+        self.db = Connection(conn)
         # Write transactions open on this connection: 0 outside, 1 in the outermost, more in
         # savepoints nested inside it.
         self._depth = 0
@@ -84,6 +82,8 @@ class Store:
         # Readers must not queue behind a writer: look first, lock only if something is due.
         if self._pending_migrations() == []:
             return
+        import sqlite_utils  # its table helpers, for the migrations only
+
         with self.transaction():
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS _migrations "
@@ -98,7 +98,7 @@ class Store:
                 )
             for name, migrate in MIGRATIONS:
                 if name not in done:
-                    migrate(self.db)
+                    migrate(sqlite_utils.Database(self.db.conn))
                     self.db.execute("INSERT INTO _migrations VALUES (?, ?)", [name, now_ms()])
 
     def _pending_migrations(self) -> list[str] | None:

@@ -27,10 +27,13 @@ def test_importing_the_cli_does_not_import_numba() -> None:
 
 
 def test_building_and_appending_do_not_import_numba_a_search_does() -> None:
+    # Issue 10 changed this: a search of a small index runs numpy (a CLI lookup on a small node
+    # must start fast); a search of KERNEL_MIN_ROWS rows loads the kernel, with the same hits.
     code = """
 import sys
 import numpy as np
 from node.index import BitIndex
+from node.index.bit_search import KERNEL_MIN_ROWS
 index = BitIndex(256, max_threshold=31, tail_rows=8)
 values = np.random.default_rng(1).integers(0, 256, size=(100, 32), dtype=np.uint8)
 index.append(values, first_row=0)
@@ -39,10 +42,30 @@ state = index.state()
 print('numba' in sys.modules)
 hits = index.search(values[0].tobytes(), 31)
 print('numba' in sys.modules, [(h.row, h.distance) for h in hits])
+more = np.random.default_rng(2).integers(0, 256, size=(KERNEL_MIN_ROWS, 32), dtype=np.uint8)
+index.append(more, first_row=100)
+hits = index.search(values[0].tobytes(), 31)
+print('numba' in sys.modules, [(h.row, h.distance) for h in hits], index.use_kernel)
 """
-    before, after = _run(code).splitlines()
+    before, small, large = _run(code).splitlines()
     assert before == "False"
-    assert after == f"{kernel.AVAILABLE} [(0, 0)]"
+    assert small == "False [(0, 0)]"
+    assert large == f"{kernel.AVAILABLE} [(0, 0)] {kernel.AVAILABLE}"
+
+
+def test_a_loaded_kernel_serves_a_small_index_too() -> None:
+    code = """
+import sys
+import numpy as np
+from node.index import BitIndex, warm_up
+index = BitIndex(256, max_threshold=31, tail_rows=8)
+values = np.random.default_rng(1).integers(0, 256, size=(100, 32), dtype=np.uint8)
+index.append(values, first_row=0)
+before = [(h.row, h.distance) for h in index.search(values[5].tobytes(), 31)]
+after = [(h.row, h.distance) for h in index.search(values[5].tobytes(), 31)]
+print(warm_up(), index.use_kernel, after == before)
+"""
+    assert _run(code) == f"{kernel.AVAILABLE} {kernel.AVAILABLE} True"
 
 
 def test_warm_up_loads_the_kernel_and_changes_no_answer() -> None:
