@@ -39,13 +39,13 @@ from rich.console import Console
 from rich.table import Table
 
 from node._proto.hashfed.v1 import entry_pb2 as pb
-from node.entry_rows import EntryTuple, SignalTuple, SlowFn, rows_of
 from node.hashing import ComputedSignal, Signal, signal_types
 from node.log.entry import MAX_ENTRY_BYTES, Add, Entry, encode_entry
 from node.log.merkle import leaf_hash
+from node.service.entry_rows import EntryTuple, SignalTuple, SlowFn, rows_of
+from node.service.verified_import import CHUNK, _slow_rows
 from node.store.rows import EntryRow
 from node.store.store import Store
-from node.verified_import import CHUNK, _slow_rows
 
 ORIGIN = "origin-a.example"
 BULK = 100_000

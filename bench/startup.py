@@ -56,8 +56,8 @@ if str(ROOT) not in sys.path:
 from homes import fill_pdq, machine_line  # noqa: E402
 
 from node.core import Node  # noqa: E402
-from node.index_snapshot import FOLDER_NAME, read_snapshot  # noqa: E402
 from node.log.entry import Labels  # noqa: E402
+from node.service.index_snapshot import FOLDER_NAME, read_snapshot  # noqa: E402
 
 BATCH = 50_000
 

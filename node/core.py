@@ -10,16 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from node.home import Config, HomePaths, Role
-from node.index_snapshot import FOLDER_NAME as SNAPSHOT_FOLDER
 from node.log.cosignature import CosignerKey, WitnessKey
 from node.log.keys import SignerKey, VerifierKey
-from node.matching import MatchIndex
 from node.service import own_log_check
 from node.service.audit import Audit
 from node.service.hashing import MediaHasher
 from node.service.identity import Identity, create_identity, identity_card, open_identity
 from node.service.importing import Importer
 from node.service.index_handle import IndexHandle
+from node.service.index_snapshot import FOLDER_NAME as SNAPSHOT_FOLDER
+from node.service.match_index import MatchIndex
 from node.service.matching import Matcher
 from node.service.members import Members
 from node.service.own_log_check import OwnLogState
@@ -27,8 +27,8 @@ from node.service.publishing import Publisher, refuse_auditor
 from node.service.reading import Reader
 from node.service.status import NodeStatus, node_status
 from node.service.tree_cache import TreeCache
+from node.service.witnessing import Witness
 from node.store.store import Store
-from node.witnessing import Witness
 
 
 class Node:

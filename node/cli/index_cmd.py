@@ -3,7 +3,7 @@
 ``hashfed serve`` saves one on stop and while serving (every 500,000 new rows, or 15 minutes
 after any change); this command is for a node that is not served, or before a planned restart.
 It is safe while ``hashfed serve`` runs: writers take turns and the manifest is replaced
-atomically (:mod:`node.index_snapshot`).
+atomically (:mod:`node.service.index_snapshot`).
 """
 
 from __future__ import annotations

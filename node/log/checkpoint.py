@@ -165,7 +165,7 @@ class SignedCheckpoint:
         The result keeps only the origin's signature line: any other line (a cosignature, or
         one a relay made up) is unverified here, and whoever stores ``text()`` must never pass
         it on as if it were checked. Cosignatures are read from the raw note and verified
-        separately (:mod:`node.witnessing`).
+        separately (:mod:`node.service.witnessing`).
         """
         note = Note.parse(text)
         # The body is untrusted until the signature checks out, so verify before parsing it.

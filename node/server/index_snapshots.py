@@ -3,7 +3,7 @@
 The node thread only *captures* a snapshot (it catches the index up, reads a few store rows and
 takes views of the index arrays and a copy of its live bits: milliseconds); the arrays are
 written, hashed and fsynced on a worker thread while lookups go on. One write at a time; a final
-one when the server stops, if anything changed since the last (:mod:`node.index_snapshot`).
+one when the server stops, if anything changed since the last (:mod:`node.service.index_snapshot`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncio
 import logging
 
 from node.core import Node
-from node.matching import SnapshotCapture
+from node.service.match_index import SnapshotCapture
 from node.service.runner import NodeRunner
 
 log = logging.getLogger("hashfed.index")

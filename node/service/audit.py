@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from node.audit_export import (
+from node.errors import NotFoundError
+from node.service.audit_export import (
     OriginExport,
     entry_records,
     evidence_document,
@@ -14,10 +15,9 @@ from node.audit_export import (
     write_lines,
     write_manifest,
 )
-from node.errors import NotFoundError
+from node.service.witnessing import Witness
 from node.store.rows import AuditReadRow, EvidenceRow, OperatorLogRow
 from node.store.store import Store
-from node.witnessing import Witness
 
 
 class Audit:

@@ -1,6 +1,6 @@
 """Importing another origin's entries (docs/protocol.md §9): what the sync engine calls.
 
-Entries are stored only once proven into the origin's signed tree (node.verified_import); a
+Entries are stored only once proven into the origin's signed tree (node.service.verified_import); a
 signed checkpoint that contradicts ours becomes evidence and halts the origin, but only after
 the evidence proves itself: a flipped byte in our own store must never become evidence against
 an honest origin (it is our damage, recorded as a finding)."""
@@ -20,9 +20,7 @@ from node.service.index_handle import IndexHandle
 from node.service.members import Members
 from node.service.reading import Reader
 from node.service.tree_cache import TreeCache
-from node.store.rows import PeerHealthRow, StoredCheckpoint
-from node.store.store import Store
-from node.verified_import import (
+from node.service.verified_import import (
     Held,
     StoredGroup,
     VerifiedGroup,
@@ -30,7 +28,9 @@ from node.verified_import import (
     import_verified,
     store_verified,
 )
-from node.witnessing import AbsorbReport, Witness
+from node.service.witnessing import AbsorbReport, Witness
+from node.store.rows import PeerHealthRow, StoredCheckpoint
+from node.store.store import Store
 
 log = logging.getLogger("hashfed.node")
 
@@ -73,7 +73,8 @@ class Importer:
 
     def store_verified(self, group: VerifiedGroup, target: SignedCheckpoint) -> StoredGroup:
         """Store entries of another origin already proven into its signed ``target`` tree (see
-        :func:`node.verified_import.store_verified`); cosign ``target`` once it is reached."""
+        :func:`node.service.verified_import.store_verified`); cosign ``target`` once it is
+        reached."""
         if group.origin == self._origin:
             raise InvalidInputError("a node never imports its own origin from others")
         index = self._index.loaded

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from node.matching import MatchIndex
+from node.service.match_index import MatchIndex
 from node.store.store import Store
 
 

@@ -21,7 +21,7 @@ class LogLine:
     leaf_hash: bytes
     body: bytes
     entry: Entry
-    # Why the entry, stored as signed, has no effect here (node.entry_rows.ignored_because).
+    # Why the entry, stored as signed, has no effect here (node.service.entry_rows.ignored_because).
     ignored: str | None = None
 
     JSON: ClassVar[JsonShape] = (

@@ -14,14 +14,14 @@ from pathlib import Path
 from node.errors import MalformedError
 from node.log.entry import Add, Verdict, decode_entry
 from node.log.merkle import leaf_hash
-from node.matching import TypedHit
 from node.results import Match, OpinionSummary, QueryResult, SignalDistance, Witnessing
 from node.service import integrity_findings, integrity_report
 from node.service.hashing import MediaHasher
 from node.service.index_handle import IndexHandle
+from node.service.match_index import TypedHit
+from node.service.witnessing import Covering, Witness
 from node.signals import ComputedSignal, Signal
 from node.store.store import Store
-from node.witnessing import Covering, Witness
 
 # One query: its name and its signals, each with the threshold it is searched with.
 Query = tuple[str, Sequence[tuple[Signal, int | None]]]

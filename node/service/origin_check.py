@@ -8,12 +8,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 
-from node.entry_rows import entry_row, rows_of
 from node.errors import HashfedError, VerificationError
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import decode_entry
 from node.log.keys import VerifierKey
 from node.log.merkle import Frontier, leaf_hash
+from node.service.entry_rows import entry_row, rows_of
 from node.service.integrity_report import Damage, OriginCheck, Scope, repair_advice
 from node.store.rows import EntryRow
 from node.store.store import Store

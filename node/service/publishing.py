@@ -10,8 +10,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from node.bulk import parse_hash_list
-from node.entry_rows import entry_row
 from node.errors import IdentityError, InvalidInputError, LowQualityError, NotFoundError
 from node.home import HomePaths
 from node.log.checkpoint import Checkpoint, SignedCheckpoint
@@ -31,6 +29,8 @@ from node.log.keys import SignerKey
 from node.log.merkle import Frontier, leaf_hash
 from node.results import Published, PublishReport, Skipped
 from node.service import signed_head
+from node.service.bulk import parse_hash_list
+from node.service.entry_rows import entry_row
 from node.service.hashing import MediaHasher
 from node.service.index_handle import IndexHandle
 from node.signals import ComputedSignal

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from node.entry_rows import ignored_because
 from node.errors import InvalidInputError, NotFoundError
 from node.log.bundle import Bundle
 from node.log.entry import decode_entry
 from node.log.merkle import leaf_hash
 from node.results import Witnessing
 from node.service import integrity_check, integrity_findings, integrity_report
+from node.service.entry_rows import ignored_because
 from node.service.log_lines import LogLine, summary
 from node.service.tree_cache import TreeCache
+from node.service.verified_import import held
+from node.service.witnessing import Witness
 from node.store.rows import StoredCheckpoint
 from node.store.store import Store
-from node.verified_import import held
-from node.witnessing import Witness
 
 
 class Reader:

@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from node.entry_rows import rows_of
 from node.errors import (
     MalformedError,
     NotFoundError,
@@ -20,10 +19,11 @@ from node.errors import (
 )
 from node.log.checkpoint import SignedCheckpoint
 from node.log.merkle import Frontier
+from node.service.entry_rows import rows_of
 from node.service.own_log_check import confirm_from_database, signed_state_problem, state
 from node.service.signed_head import advance, current_text, read_head
+from node.service.verified_import import _slow_rows
 from node.store.rows import StoredCheckpoint
-from node.verified_import import _slow_rows
 
 if TYPE_CHECKING:
     from node.core import Node

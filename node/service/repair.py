@@ -26,14 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from node.core import Node
-from node.entry_rows import entry_row
 from node.errors import HashfedError, VerificationError
-from node.index_snapshot import FOLDER_NAME, MANIFEST
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import decode_entry
 from node.log.keys import VerifierKey
 from node.log.merkle import leaf_hash
 from node.log.proof_verification import verify_inclusion
+from node.service.entry_rows import entry_row
+from node.service.index_snapshot import FOLDER_NAME, MANIFEST
 from node.service.integrity_check import check_origins, run_check
 from node.service.integrity_report import ENTRY_KINDS, CheckReport, Scope
 from node.store.rows import DroppedHead

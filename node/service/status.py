@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from node.home import Role
 from node.service import integrity_findings
 from node.service.own_log_check import OwnLogState
-from node.verified_import import held
+from node.service.verified_import import held
 
 if TYPE_CHECKING:
     from node.core import Node

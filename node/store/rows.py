@@ -67,7 +67,7 @@ class AppendResult:
     appended: tuple[tuple[str, int, int, bytes], ...] = ()
     """Per signal type, the rows appended as (type, first row, count, values end to end) when
     ``indexed=False`` and the values were at hand (else not listed): what the index may take
-    from memory once the transaction commits (:meth:`node.matching.MatchIndex.hold`)."""
+    from memory once the transaction commits (:meth:`node.service.match_index.MatchIndex.hold`)."""
 
 
 @dataclass(frozen=True)

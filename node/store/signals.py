@@ -1,4 +1,4 @@
-"""The signal rows the in-memory match index is built from and follows (node.matching).
+"""The signal rows the in-memory match index is built from and follows (node.service.match_index).
 
 Rows are numbered densely per signal type in log order, so an index holds a value by its row
 and asks here for what a row means (origin, entry) only for the few rows that match.
@@ -102,7 +102,7 @@ class SqliteSignals(SqliteRepository):
             ).fetchall()
         return [(t, int(r)) for t, r in rows], int(top[0])
 
-    # -- index start-up and snapshots (node.matching, node.index_snapshot) ---------------------
+    # -- index start-up and snapshots (node.service.match_index and .index_snapshot) ----------
     # Read-only helpers: a bulk read for building an index, and the cursors a saved index
     # snapshot records so that it can be checked against this store before use.
 

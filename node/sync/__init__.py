@@ -19,7 +19,7 @@ For each peer (``hashfed sync``, or every ``sync_interval_s`` inside ``hashfed s
    checked (position, count, sizes), folded into our frontier, and the proof must verify
    against that root and the signed root of ``n``: then its entries are provably the origin's.
    Verified batches are stored in groups (one transaction each, on the node thread, while the
-   next batches arrive; :func:`~node.verified_import.store_verified`): entries, signals,
+   next batches arrive; :func:`~node.service.verified_import.store_verified`): entries, signals,
    retractions and opinions at once, plus the verified head, or the signed checkpoint when the
    group reaches ``n``. Nothing unverified is stored; a SIGKILL leaves whole groups, and the
    next run starts at the head. Two streams of one origin may race (peers in parallel, or

@@ -24,6 +24,7 @@ from node.log.keys import VerifierKey
 from node.service.integrity_report import OwnDamageError
 from node.service.own_log_check import check_offer
 from node.service.runner import NodeRunner
+from node.service.verified_import import Held
 from node.store.rows import StoredCheckpoint
 from node.sync.batches import (
     BATCH_FAULT_REASON,
@@ -52,7 +53,6 @@ from node.sync.reports import (
     SyncProgress,
 )
 from node.text import shown
-from node.verified_import import Held
 
 # Moved to node/sync/{batches,reports}.py; still importable from here, where callers look.
 __all__ = [

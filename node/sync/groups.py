@@ -11,7 +11,7 @@ from node.errors import HashfedError
 from node.log.checkpoint import SignedCheckpoint
 from node.log.merkle import Frontier
 from node.service.runner import NodeRunner
-from node.verified_import import StoredGroup, VerifiedGroup
+from node.service.verified_import import StoredGroup, VerifiedGroup
 
 log = logging.getLogger("hashfed.sync")
 

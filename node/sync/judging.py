@@ -15,6 +15,7 @@ from node.log.merkle import EMPTY_ROOT, leaf_hash
 from node.log.proof_verification import verify_consistency
 from node.service.integrity_report import Damage, OwnDamageError, repair_advice
 from node.service.runner import NodeRunner
+from node.service.verified_import import Held
 from node.store.rows import StoredCheckpoint
 from node.sync.batches import BatchRefusedError, check_batch
 from node.sync.client import PeerClient, PeerError
@@ -26,7 +27,6 @@ from node.sync.fault import (
     Verdict,
 )
 from node.sync.reports import EVIDENCE, FAILED, IMPORTED, UP_TO_DATE, OriginSyncReport
-from node.verified_import import Held
 
 log = logging.getLogger("hashfed.sync")
 

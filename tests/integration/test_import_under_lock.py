@@ -12,7 +12,7 @@ from node.core import Node
 from node.errors import EquivocationError
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import Labels
-from node.verified_import import import_verified
+from node.service.verified_import import import_verified
 
 
 def test_a_halted_origin_is_refused_under_the_write_lock(tmp_path: Path) -> None:

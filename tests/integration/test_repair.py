@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from node.hashing import ComputedSignal, parse_signal
-from node.index_snapshot import FOLDER_NAME, MANIFEST
 from node.log.entry import Labels, Verdict
+from node.service.index_snapshot import FOLDER_NAME, MANIFEST
 from tests.integration.test_sync_bounds import C, M, _publish, _relay, net  # noqa: F401
 from tests.support.fakes import ShortPeer
 from tests.support.fednet import Member, peer, verify_bundle

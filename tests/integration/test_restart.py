@@ -13,9 +13,9 @@ import grpc
 
 from node._proto.hashfed.v1 import local_pb2, local_pb2_grpc
 from node.core import Node
-from node.index_snapshot import FOLDER_NAME, MANIFEST
 from node.log.entry import Labels
-from node.matching import StartReport
+from node.service.index_snapshot import FOLDER_NAME, MANIFEST
+from node.service.match_index import StartReport
 from node.testing.background import BackgroundNode
 
 

@@ -20,8 +20,8 @@ from node._proto.hashfed.v1 import federation_pb2
 from node.errors import StoreError
 from node.log.entry import Labels
 from node.service.importing import Importer
+from node.service.verified_import import StoredGroup, VerifiedGroup
 from node.sync.fault import PEER_FAULT_REASON
-from node.verified_import import StoredGroup, VerifiedGroup
 from tests.support.cli import hashfed_json
 from tests.support.fakes import FlippingPeer
 from tests.support.fednet import Member, peer, trust

@@ -82,9 +82,9 @@ BAD_ARROWS = [
         Arrow("node.service.publisher", "node.server.app", "service never imports server"),
     ),
     (
-        "node/matching.py",
+        "node/service/match_index.py",
         "from node.cli import serve\n",
-        Arrow("node.matching", "node.cli.serve", "service never imports cli"),
+        Arrow("node.service.match_index", "node.cli.serve", "service never imports cli"),
     ),
     (
         "node/service/publisher.py",

@@ -15,7 +15,7 @@ from node.errors import InvalidInputError
 from node.hashing import Signal, get_signal_type
 from node.index import BitIndex, kernel
 from node.log.entry import Labels
-from node.matching import MatchIndex, TypedHit
+from node.service.match_index import MatchIndex, TypedHit
 
 LABELS = Labels(entity="test")
 TYPES = ("pdq", "phash", "dhash", "md5", "sha256")

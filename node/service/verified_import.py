@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from node.entry_rows import EntryTuple, SignalTuple, entry_row, rows_of
 from node.errors import (
     EquivocationError,
     InvalidInputError,
@@ -17,7 +16,8 @@ from node.errors import (
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import decode_entry
 from node.log.merkle import Frontier, leaf_hash
-from node.matching import MatchIndex
+from node.service.entry_rows import EntryTuple, SignalTuple, entry_row, rows_of
+from node.service.match_index import MatchIndex
 from node.store.rows import AppendResult, EntryRow, StoredCheckpoint, VerifiedHead
 from node.store.store import Store
 

@@ -41,8 +41,8 @@ match the manifest, and every array's SHA-256 is recomputed on two threads. Meas
 hash rather than size plus a sampled check, because a flipped bit in a bucket table would
 otherwise silently lose matches; truncation and torn writes alone would be caught by sizes and
 the write protocol. :func:`check_against_store` then compares ``store`` with the
-database (:class:`node.matching.MatchIndex` does both and falls back to a rebuild, logging
-why, on any failure).
+database (:class:`node.service.match_index.MatchIndex` does both and falls back to a rebuild,
+logging why, on any failure).
 """
 
 from __future__ import annotations

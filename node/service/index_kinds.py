@@ -5,7 +5,7 @@ from __future__ import annotations
 from node.errors import InvalidInputError
 from node.index import BitIndex, ExactIndex
 from node.index.state import State
-from node.index_snapshot import SnapshotError
+from node.service.index_snapshot import SnapshotError
 from node.signals import SignalSpec, signal_spec
 
 _Index = BitIndex | ExactIndex

@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from node._proto.hashfed.v1 import entry_pb2 as pb
-from node.entry_rows import _shape_of, entry_row, ignored_because, rows_of
 from node.errors import MalformedError
 from node.hashing import ComputedSignal, Signal
 from node.log.entry import (
@@ -25,6 +24,7 @@ from node.log.entry import (
     unknown_field_numbers,
 )
 from node.log.merkle import leaf_hash
+from node.service.entry_rows import _shape_of, entry_row, ignored_because, rows_of
 from node.store.rows import EntryRow
 from node.store.store import Store
 

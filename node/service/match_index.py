@@ -1,6 +1,6 @@
 """The in-memory match index for every signal type, kept in step with the store.
 
-Started from a saved snapshot (:mod:`node.index_snapshot`) when one is present and checked
+Started from a saved snapshot (:mod:`node.service.index_snapshot`) when one is present and checked
 against the store, else built from the store; then followed incrementally: :meth:`refresh`
 picks up what anyone appended (new signal rows, new retractions, trust changes) by reading only
 what is newer than what it has seen, all in one consistent read of the store.
@@ -26,8 +26,8 @@ from node.errors import InvalidInputError
 from node.index import BitIndex, Hit, warm_up
 from node.index.fold_worker import FoldWorker
 from node.index.state import State
-from node.index_kinds import _from_state, _Index, _limit, _new_index
-from node.index_snapshot import (
+from node.service.index_kinds import _from_state, _Index, _limit, _new_index
+from node.service.index_snapshot import (
     SnapshotError,
     StoreMark,
     WriteReport,

@@ -1,4 +1,4 @@
-"""Storing verified groups (node.verified_import.store_verified) on a real store.
+"""Storing verified groups (node.service.verified_import.store_verified) on a real store.
 
 Groups of one origin may overlap when two syncs (two peers, or ``hashfed sync`` beside
 ``serve``) stream it at once: what is held is skipped after its leaves are compared, only the
@@ -18,7 +18,7 @@ from node.hashing import ComputedSignal, parse_signal
 from node.log.checkpoint import SignedCheckpoint
 from node.log.entry import Labels
 from node.log.merkle import Frontier, leaf_hash, root_of
-from node.verified_import import VerifiedGroup
+from node.service.verified_import import VerifiedGroup
 
 A = "node-a.example"
 SIZE = 30

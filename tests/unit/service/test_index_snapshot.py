@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import node.index_snapshot as snapshot_module
+import node.service.index_snapshot as snapshot_module
 from node.core import Node
 from node.hashing import Signal
-from node.index_snapshot import FOLDER_NAME, MANIFEST, read_snapshot
 from node.log.entry import Labels
-from node.matching import MatchIndex
+from node.service.index_snapshot import FOLDER_NAME, MANIFEST, read_snapshot
+from node.service.match_index import MatchIndex
 
 LABELS = Labels(entity="test")
 
