@@ -13,3 +13,9 @@ def shown(value: object) -> str:
         f"\\u{ord(c):04x}" if c != "\n" and unicodedata.category(c) in ("Cc", "Cf") else c
         for c in str(value)
     )
+
+
+def shown_line(value: object) -> str:
+    """:func:`shown`, on one line: a newline in peer-supplied text becomes ``\\n``, so it
+    cannot forge a second log line after ours."""
+    return shown(value).replace("\n", "\\n")

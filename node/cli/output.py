@@ -15,7 +15,7 @@ import sys
 from rich.console import Console
 from rich.text import Text
 
-from node.text import shown
+from node.text import shown, shown_line
 
 out = Console(soft_wrap=True, markup=False, highlight=False)
 err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
@@ -45,4 +45,7 @@ class ShownFormatter(logging.Formatter):
     """Log lines with control characters escaped: ``serve`` logs refusals that quote peers."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return shown(super().format(record))
+        # The message on one line (a peer's text may hold newlines); a traceback keeps its own.
+        line = logging.makeLogRecord(record.__dict__)
+        line.msg, line.args = shown_line(record.getMessage()), None
+        return shown(super().format(line))

@@ -69,7 +69,7 @@ CONTRACT = Contract(
             GRPC | DATABASES | IMAGES,
         ),
         Layer("hashing", ("node.hashing",), frozenset({"pure"}), GRPC | DATABASES),
-        Layer("store", ("node.store",), frozenset({"proto", "pure", "hashing"}), GRPC | IMAGES),
+        Layer("store", ("node.store",), frozenset({"proto", "pure"}), GRPC | IMAGES),
         # Use cases, the Node facade (node.core), and the modules not yet in a package.
         Layer("service", ("node.service", "node.core"), BELOW_SERVICE, GRPC | DATABASES),
         # The three edges. The server starts the sync loop beside its servers; the CLI starts

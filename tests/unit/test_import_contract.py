@@ -34,7 +34,7 @@ GOOD_TREE = {
     "node/log/entry.py": "from node.errors import Error\nfrom node._proto import entry_pb2\n",
     "node/log/merkle.py": "import hashlib\nfrom node.errors import HashfedError\n",
     "node/hashing/__init__.py": "import PIL\nfrom node.log import entry\n",
-    "node/store/__init__.py": "import sqlite3\nfrom node.hashing import x\n",
+    "node/store/__init__.py": "import sqlite3\nfrom node.log import x\n",
     "node/core.py": "from node.store import Store\n",
     "node/service/__init__.py": "",
     "node/service/runner.py": "from node.core import Node\n",
@@ -70,6 +70,12 @@ BAD_ARROWS = [
         "node/log/merkle.py",
         "import json\n",
         Arrow("node.log.merkle", "json", "imports only what its allow-list names"),
+    ),
+    (
+        # The store holds bytes and signal values; hashing (and Pillow behind it) is not its.
+        "node/store/rows.py",
+        "from node.hashing import x\n",
+        Arrow("node.store.rows", "node.hashing", "store never imports hashing"),
     ),
     (
         "node/store/tables.py",

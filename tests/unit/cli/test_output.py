@@ -32,6 +32,25 @@ def test_log_lines_are_escaped() -> None:
     assert line == "WARNING refused [bold red]pwned[/] \\u001b[2J\\u001b]0;title\\u0007 \\u202e"
 
 
+def test_a_peers_newline_cannot_forge_a_log_line_but_a_traceback_keeps_its_own() -> None:
+    forged = "x\nCRITICAL node-b.example: evidence recorded"
+    record = logging.LogRecord(
+        "hashfed.server", logging.WARNING, "x", 1, "refused %s", (forged,), None
+    )
+    line = ShownFormatter("%(levelname)s %(message)s").format(record)
+    assert line == "WARNING refused x\\nCRITICAL node-b.example: evidence recorded"
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord(
+            "hashfed.server", logging.ERROR, "x", 1, "failed %s", (forged,), sys.exc_info()
+        )
+    text = ShownFormatter("%(message)s").format(record)
+    first, *rest = text.splitlines()
+    assert first == "failed x\\nCRITICAL node-b.example: evidence recorded"
+    assert rest[0] == "Traceback (most recent call last):" and rest[-1] == "ValueError: boom"
+
+
 def test_serve_prints_its_error_escaped(home: Path) -> None:
     """The error `serve` stops with quotes the address it was given; before, it went to the
     terminal raw."""
